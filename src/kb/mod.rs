@@ -1,0 +1,266 @@
+//! The knowledge base: the curated FAQ in `dialogues/`, loaded, validated and rendered.
+//!
+//! Knows nothing of Telegram or databases. [`load`] either returns a knowledge base that passed
+//! every check, or every problem found, as `file:line: message`.
+
+pub mod html;
+mod load;
+mod render;
+
+pub use load::{CheckOptions, load};
+
+use crate::lang::{Lang, PerLang, Variant};
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Interface texts the code uses, each with the placeholders it fills in. `jardam check`
+/// requires every one of them in every language, with exactly these placeholders.
+pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
+    ("language_name", &[]),
+    ("choose_language", &[]),
+    ("language_set", &[]),
+    ("choose_country", &[]),
+    ("country_ru", &[]),
+    ("country_kz", &[]),
+    ("country_kg", &[]),
+    ("country_other", &[]),
+    ("country_skip", &[]),
+    ("country_set", &["country"]),
+    ("welcome", &[]),
+    ("disclaimer", &[]),
+    ("menu", &[]),
+    ("topic_pick", &["topic"]),
+    ("btn_helpful", &[]),
+    ("btn_not_helpful", &[]),
+    ("btn_related", &[]),
+    ("btn_ask_expert", &[]),
+    ("btn_menu", &[]),
+    ("btn_share", &[]),
+    ("btn_back", &[]),
+    ("btn_talk_now", &[]),
+    ("btn_none", &[]),
+    ("btn_yes_delete", &[]),
+    ("btn_cancel", &[]),
+    ("btn_send_expert", &[]),
+    ("related", &[]),
+    ("checked_on", &["date"]),
+    ("sources", &[]),
+    ("lang_note", &["detected", "language"]),
+    ("clarify", &[]),
+    ("choose_variant", &[]),
+    ("unmet_saved", &["number"]),
+    ("save_failed", &[]),
+    ("ask_expert_prompt", &[]),
+    ("feedback_thanks", &[]),
+    ("feedback_missing", &[]),
+    ("help", &[]),
+    ("privacy", &[]),
+    ("forget_confirm", &[]),
+    ("forget_done", &[]),
+    ("forget_cancelled", &[]),
+    ("out_of_date", &[]),
+    ("non_text", &[]),
+    ("media_sent", &["number"]),
+    ("unknown_entry", &[]),
+    ("shared_by", &["link"]),
+    ("inline_open_bot", &[]),
+    ("slow_down", &[]),
+    ("expert_answer_header", &[]),
+    ("urgent_sent", &[]),
+    ("expert_question", &["number", "language", "country"]),
+    ("expert_asked_by", &["count"]),
+    ("expert_nearest", &[]),
+    ("expert_btn_dismiss", &[]),
+    ("expert_btn_answer_with", &["entry"]),
+    ("expert_delivered", &["count"]),
+    ("expert_not_delivered", &["count"]),
+    ("expert_urgent", &[]),
+    ("expert_only", &[]),
+    ("expert_dismissed", &["number"]),
+    ("expert_already_answered", &["number"]),
+    ("expert_btn_send_again", &[]),
+    ("expert_reply_empty", &[]),
+    ("expert_reply_unknown", &[]),
+    ("expert_queue_empty", &[]),
+    ("expert_queue_title", &["count"]),
+];
+
+/// A menu topic.
+#[derive(Clone, Debug)]
+pub struct Topic {
+    pub id: String,
+    pub emoji: String,
+    pub title: PerLang<String>,
+}
+
+/// A source an answer relies on.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub title: String,
+    /// The date the source speaks of: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    pub date: String,
+    pub url: Option<String>,
+}
+
+/// One FAQ entry.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub id: String,
+    pub topic: String,
+    pub title: PerLang<String>,
+    pub questions: PerLang<Vec<String>>,
+    pub keywords: PerLang<Vec<String>>,
+    /// Answers by variant. An entry written with a single `[answer]` has only [`Variant::Any`].
+    pub answers: BTreeMap<Variant, PerLang<String>>,
+    pub see_also: Vec<String>,
+    pub sources: Vec<Source>,
+    pub checked: NaiveDate,
+    pub urgent: bool,
+    pub file: PathBuf,
+}
+
+impl Entry {
+    /// Whether the answer differs by country (so the bot must know or ask the country).
+    pub fn has_variants(&self) -> bool {
+        self.answers.keys().any(|v| *v != Variant::Any)
+    }
+
+    /// The answer text for a variant, falling back to the general one.
+    pub fn answer(&self, variant: Variant, lang: Lang) -> &str {
+        self.answers
+            .get(&variant)
+            .or_else(|| self.answers.get(&Variant::Any))
+            .or_else(|| self.answers.values().next())
+            .map(|a| a.get(lang).as_str())
+            .unwrap_or_default()
+    }
+
+    /// The variant actually used for a requested one.
+    pub fn resolve_variant(&self, variant: Variant) -> Variant {
+        if self.answers.contains_key(&variant) {
+            variant
+        } else {
+            Variant::Any
+        }
+    }
+}
+
+/// The bot's own texts in the four languages.
+#[derive(Clone, Debug, Default)]
+pub struct Interface {
+    texts: HashMap<String, PerLang<String>>,
+}
+
+impl Interface {
+    /// The text for `key`. Keys the code uses are all checked at load; an unknown key shows
+    /// itself rather than panicking.
+    pub fn get<'a>(&'a self, key: &'a str, lang: Lang) -> &'a str {
+        self.texts.get(key).map(|t| t.get(lang).as_str()).unwrap_or(key)
+    }
+
+    /// The text for `key` with `{name}` placeholders replaced.
+    pub fn fill(&self, key: &str, lang: Lang, values: &[(&str, &str)]) -> String {
+        let mut text = self.get(key, lang).to_string();
+        for (name, value) in values {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
+    }
+}
+
+/// The loaded, validated knowledge base.
+#[derive(Clone, Debug)]
+pub struct KnowledgeBase {
+    pub topics: Vec<Topic>,
+    pub entries: Vec<Entry>,
+    pub interface: Interface,
+    by_id: HashMap<String, usize>,
+    /// A short hash of the content, carried in callback data so that buttons from an older
+    /// knowledge base are recognised as out of date.
+    pub version: u16,
+}
+
+impl KnowledgeBase {
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.by_id.get(id).map(|&i| &self.entries[i])
+    }
+
+    pub fn entry_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn topic(&self, id: &str) -> Option<&Topic> {
+        self.topics.iter().find(|t| t.id == id)
+    }
+
+    pub fn topic_entries<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().filter(move |e| e.topic == topic)
+    }
+
+    pub fn t<'a>(&'a self, key: &'a str, lang: Lang) -> &'a str {
+        self.interface.get(key, lang)
+    }
+
+    /// Counts for the one-line summary of `jardam check`.
+    pub fn summary(&self) -> String {
+        let per_lang: Vec<String> = Lang::ALL
+            .iter()
+            .map(|&l| {
+                let n: usize = self.entries.iter().map(|e| e.questions.get(l).len()).sum();
+                format!("{l} {n}")
+            })
+            .collect();
+        format!(
+            "ok: {} entries in {} topics, {} languages, {} interface texts; phrasings: {}",
+            self.entries.len(),
+            self.topics.len(),
+            Lang::ALL.len(),
+            self.interface.texts.len(),
+            per_lang.join(", ")
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding of the check, printed as `file:line: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "",
+            Severity::Warning => "warning: ",
+        };
+        write!(f, "{}:{}: {kind}{}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// Every error of a failed load, printable as one block.
+#[derive(Debug)]
+pub struct LoadError(pub Vec<Problem>);
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = self.0.iter().filter(|p| p.severity == Severity::Error).count();
+        writeln!(f, "the knowledge base has {errors} error(s):")?;
+        for p in &self.0 {
+            writeln!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}

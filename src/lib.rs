@@ -1,0 +1,11 @@
+//! Jardam: a Telegram bot that answers labour migrants' questions from a curated, sourced FAQ and
+//! sends every question it cannot answer to human experts.
+//!
+//! The layers, from the inside out:
+//! - [`kb`] loads and checks the FAQ in `dialogues/`; [`matcher`] maps free text to an entry.
+//!   Neither knows anything of Telegram or databases.
+
+pub mod config;
+pub mod kb;
+pub mod lang;
+pub mod text;

@@ -1,0 +1,150 @@
+//! Text normalisation shared by the matcher, the knowledge-base check and question grouping.
+//!
+//! Users type Kyrgyz without ө ү ң, in Latin letters, with any of five apostrophes in Uzbek, with
+//! emoji and zero-width characters pasted from other apps. Everything is brought to one form so
+//! that these spellings meet.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Lower-cased NFKC text with punctuation, symbols and invisible characters replaced by single
+/// spaces. Letters keep their script and Kyrgyz letters stay as they are; apostrophes used as
+/// letters in Uzbek (oʻ gʻ) become a plain `'`.
+pub fn normalize(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut space = true;
+    for c in input.nfkc().flat_map(char::to_lowercase) {
+        let c = match c {
+            'ё' => 'е',
+            'ʻ' | 'ʼ' | '’' | '‘' | '`' | '´' | '\'' | 'ʹ' | '′' => '\'',
+            c => c,
+        };
+        if c.is_alphanumeric() || (c == '\'' && !space) {
+            out.push(c);
+            space = false;
+        } else if !space && !is_invisible(c) {
+            out.push(' ');
+            space = true;
+        }
+    }
+    while out.ends_with([' ', '\'']) {
+        out.pop();
+    }
+    out
+}
+
+/// Zero-width and formatting characters that must not split a word.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{ad}'
+    )
+}
+
+/// Maps normalised text in any of our scripts to one Latin "skeleton" in which the usual
+/// spellings of the same word coincide: Cyrillic and Latin Kyrgyz/Russian/Uzbek, with or without
+/// Kyrgyz letters, `zh`/`j`, `ts`/`c`, `kh`/`x`/`h`, `q`/`k`, doubled letters, apostrophes.
+/// Spaces are kept, so words stay words.
+pub fn skeleton(normalized: &str) -> String {
+    let mut latin = String::with_capacity(normalized.len() + 8);
+    for c in normalized.chars() {
+        match c {
+            'а' | 'ә' => latin.push('a'),
+            'б' => latin.push('b'),
+            'в' => latin.push('v'),
+            'г' | 'ғ' => latin.push('g'),
+            'д' => latin.push('d'),
+            'е' | 'э' | 'є' => latin.push('e'),
+            'ж' | 'җ' => latin.push('j'),
+            'з' => latin.push('z'),
+            'и' | 'і' | 'ї' | 'ы' => latin.push('i'),
+            'й' => latin.push('y'),
+            'к' | 'қ' => latin.push('k'),
+            'л' => latin.push('l'),
+            'м' => latin.push('m'),
+            'н' | 'ң' => latin.push('n'),
+            'о' | 'ө' => latin.push('o'),
+            'п' => latin.push('p'),
+            'р' => latin.push('r'),
+            'с' => latin.push('s'),
+            'т' => latin.push('t'),
+            'у' | 'ү' | 'ұ' | 'ў' => latin.push('u'),
+            'ф' => latin.push('f'),
+            'х' | 'ҳ' | 'һ' => latin.push('h'),
+            'ц' => latin.push('c'),
+            'ч' => latin.push_str("ch"),
+            'ш' | 'щ' => latin.push_str("sh"),
+            'ъ' | 'ь' | '\'' => {}
+            'ю' => latin.push_str("yu"),
+            'я' => latin.push_str("ya"),
+            // Latin letters with diacritics used in Turkic Latin alphabets.
+            'ö' | 'ó' | 'ò' => latin.push('o'),
+            'ü' | 'ú' | 'ù' => latin.push('u'),
+            'ı' | 'í' | 'ì' | 'î' => latin.push('i'),
+            'ş' | 'ș' => latin.push_str("sh"),
+            'ç' => latin.push_str("ch"),
+            'ğ' => latin.push('g'),
+            'ñ' => latin.push('n'),
+            'é' | 'è' | 'ê' => latin.push('e'),
+            'á' | 'à' | 'â' | 'ä' => latin.push('a'),
+            c => latin.push(c),
+        }
+    }
+    // Digraph and letter rules on the Latin text.
+    let bytes: Vec<char> = latin.chars().collect();
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        let (emit, skip): (char, usize) = match (c, next) {
+            ('z', Some('h')) => ('j', 2),
+            ('k', Some('h')) => ('h', 2),
+            ('t', Some('s')) => ('c', 2),
+            ('t', Some('c')) if bytes.get(i + 2) != Some(&'h') => ('c', 2),
+            ('x', _) => ('h', 1),
+            ('q', _) => ('k', 1),
+            ('w', _) => ('v', 1),
+            // y before a consonant or at the end stands for ы/и: "kyrgyz", "kylyp".
+            ('y', n) if !n.is_some_and(is_vowel) => ('i', 1),
+            (c, _) => (c, 1),
+        };
+        // Doubled letters are often dropped or added: "kattoo"/"katoo".
+        if !out.ends_with(emit) {
+            out.push(emit);
+        }
+        i += skip;
+    }
+    out
+}
+
+fn is_vowel(c: char) -> bool {
+    matches!(c, 'a' | 'e' | 'i' | 'o' | 'u')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_case_punctuation_and_invisibles() {
+        assert_eq!(normalize("  Как   ВСТАТЬ на учёт?!! 🙏 "), "как встать на учет");
+        assert_eq!(normalize("ре\u{200b}гистрация"), "регистрация");
+        assert_eq!(normalize("Oʻzbekiston o‘g`il O’G'IL"), "o'zbekiston o'g'il o'g'il");
+        assert_eq!(normalize("'''"), "");
+        assert_eq!(normalize(""), "");
+    }
+
+    #[test]
+    fn skeleton_joins_scripts_and_spellings() {
+        let sk = |s: &str| skeleton(&normalize(s));
+        assert_eq!(sk("каттоо"), sk("kattoo"));
+        assert_eq!(sk("көчүрмө"), sk("кочурмо"));
+        assert_eq!(sk("регистрация"), sk("registraciya"));
+        assert_eq!(sk("регистрация"), sk("registratsiya"));
+        assert_eq!(sk("жумуш"), sk("zhumush"));
+        assert_eq!(sk("хорижда"), sk("xorijda"));
+        assert_eq!(sk("qanday"), sk("қандай"));
+        assert_eq!(sk("oʻqish"), sk("o'qish"));
+        assert_eq!(sk("кыргыз"), sk("kyrgyz"));
+    }
+}

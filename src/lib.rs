@@ -6,6 +6,10 @@
 //!   Neither knows anything of Telegram or databases.
 
 pub mod config;
+pub mod eval;
 pub mod kb;
 pub mod lang;
+pub mod matcher;
+pub mod storage;
+pub mod testing;
 pub mod text;

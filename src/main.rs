@@ -1,7 +1,11 @@
 //! The `jardam` command line: one binary, one subcommand per job.
 
 use clap::{Parser, Subcommand};
-use jardam::kb::{self, CheckOptions, Severity};
+use jardam::eval;
+use jardam::kb::{self, CheckOptions, KnowledgeBase, Severity};
+use jardam::lang::{Country, Lang};
+use jardam::matcher::Matcher;
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,6 +26,45 @@ enum Command {
         #[arg(long, default_value_t = 180)]
         max_age_days: i64,
     },
+    /// Answer one question (or one per line from stdin) with the matcher
+    Ask {
+        /// The question; without it, questions are read from stdin, one per line (JSON Lines out)
+        text: Option<String>,
+        /// The user's language (ky, ru, uz, en), used when the text does not tell
+        #[arg(long)]
+        lang: Option<Lang>,
+        /// The user's country (ru, kz, kg, other), used when the text does not tell
+        #[arg(long)]
+        country: Option<Country>,
+        /// Print one JSON object instead of the answer
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate the matcher on a labelled TSV (expected, lang, style, question)
+    Eval {
+        file: PathBuf,
+        /// Also run the word-level TF-IDF baseline and print both
+        #[arg(long)]
+        baseline: bool,
+        /// Do not list the failures
+        #[arg(long)]
+        quiet: bool,
+        /// Fail when correct direct answers (in scope) are below this percentage
+        #[arg(long, default_value_t = 0.0)]
+        min_direct: f64,
+        /// Fail when correct direct-or-clarify (in scope) is below this percentage
+        #[arg(long, default_value_t = 0.0)]
+        min_reachable: f64,
+        /// Fail when wrong direct answers (in scope) exceed this percentage
+        #[arg(long, default_value_t = 100.0)]
+        max_wrong: f64,
+        /// Fail when out-of-scope questions reported unmet are below this percentage
+        #[arg(long, default_value_t = 0.0)]
+        min_unmet: f64,
+        /// Fail when out-of-scope questions answered exceed this percentage
+        #[arg(long, default_value_t = 100.0)]
+        max_oos_answered: f64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -31,6 +74,139 @@ fn main() -> ExitCode {
         Command::Check { dir, max_age_days } => {
             let dir = dir.unwrap_or_else(default_dialogues);
             check(&dir, max_age_days)
+        }
+        Command::Ask {
+            text,
+            lang,
+            country,
+            json,
+        } => with_kb(|kb| ask(kb, text, lang, country, json)),
+        Command::Eval {
+            file,
+            baseline,
+            quiet,
+            min_direct,
+            min_reachable,
+            max_wrong,
+            min_unmet,
+            max_oos_answered,
+        } => with_kb(|kb| {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let cases = eval::parse_tsv(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let matcher = Matcher::new(kb);
+            let report = eval::run_matcher(&matcher, &cases);
+            println!("== matcher");
+            print!("{}", report.render(!quiet));
+            if baseline {
+                let b = eval::Baseline::new(kb);
+                let base = eval::run(&cases, |c| b.decide(&c.question));
+                println!("== baseline: word-level TF-IDF cosine");
+                print!("{}", base.render(false));
+            }
+            let f = report.figures();
+            let mut failed = Vec::new();
+            if f.direct < min_direct {
+                failed.push(format!("direct {:.1}% < {min_direct}%", f.direct));
+            }
+            if f.reachable < min_reachable {
+                failed.push(format!("direct-or-clarify {:.1}% < {min_reachable}%", f.reachable));
+            }
+            if f.wrong > max_wrong {
+                failed.push(format!("wrong {:.1}% > {max_wrong}%", f.wrong));
+            }
+            if f.oos_unmet < min_unmet {
+                failed.push(format!("out-of-scope unmet {:.1}% < {min_unmet}%", f.oos_unmet));
+            }
+            if f.oos_answered > max_oos_answered {
+                failed.push(format!("out-of-scope answered {:.1}% > {max_oos_answered}%", f.oos_answered));
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("below target: {}", failed.join("; ")))
+            }
+        }),
+    }
+}
+
+/// Loads the knowledge base from `JARDAM_DIALOGUES` (or ./dialogues) and runs `f` on it;
+/// an invalid knowledge base stops the command with the `check` messages.
+fn with_kb(f: impl FnOnce(&KnowledgeBase) -> Result<(), String>) -> ExitCode {
+    let dir = default_dialogues();
+    let kb = match kb::load(&dir, &CheckOptions::default()) {
+        Ok((kb, _)) => kb,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match f(&kb) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ask(
+    kb: &KnowledgeBase,
+    text: Option<String>,
+    lang: Option<Lang>,
+    country: Option<Country>,
+    json: bool,
+) -> Result<(), String> {
+    let matcher = Matcher::new(kb);
+    let one = |q: &str, json: bool| {
+        let r = matcher.ask(q, lang, country);
+        if json {
+            let v = serde_json::json!({
+                "status": r.status,
+                "entry": r.entry,
+                "variant": r.variant,
+                "candidates": r.candidates,
+                "lang": r.lang,
+                "country": r.country,
+            });
+            println!("{v}");
+        } else {
+            print_answer(kb, &r, lang);
+        }
+    };
+    match text {
+        Some(q) => one(&q, json),
+        None => {
+            // One question per line; JSON Lines out, for curators testing many at once.
+            for line in std::io::stdin().lock().lines() {
+                let line = line.map_err(|e| format!("stdin: {e}"))?;
+                one(&line, true);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_answer(kb: &KnowledgeBase, r: &jardam::matcher::MatchResult, lang: Option<Lang>) {
+    let lang = lang.unwrap_or(r.lang);
+    match r.status {
+        jardam::matcher::Status::Answered => {
+            let id = r.entry.as_deref().unwrap_or_default();
+            if let Some(e) = kb.entry(id) {
+                let variant = r.variant.unwrap_or(jardam::lang::Variant::Any);
+                println!("[{id} {variant}]");
+                println!("{}", kb.render_answer(e, variant, lang));
+            }
+        }
+        jardam::matcher::Status::Clarify => {
+            println!("{}", kb.t("clarify", lang));
+            for c in &r.candidates {
+                let title = kb.entry(&c.entry).map(|e| e.title.get(lang).as_str()).unwrap_or("");
+                println!("  {} — {title} ({:.2})", c.entry, c.score);
+            }
+        }
+        jardam::matcher::Status::Unmet => {
+            println!("unmet: no answer in the FAQ; this question would go to experts");
         }
     }
 }

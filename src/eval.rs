@@ -1,0 +1,328 @@
+//! Evaluation of the matcher on a labelled set (`jardam eval`), and the plain word-level TF-IDF
+//! baseline it is compared with.
+
+use crate::kb::KnowledgeBase;
+use crate::lang::Lang;
+use crate::matcher::{Matcher, Status};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+
+/// One labelled question.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub line: usize,
+    /// Acceptable entry ids; empty means "should be unmet".
+    pub expected: Vec<String>,
+    pub lang: String,
+    pub style: String,
+    pub question: String,
+}
+
+/// Reads a TSV with the columns `expected lang style question` (a header line is skipped).
+pub fn parse_tsv(text: &str) -> Result<Vec<Case>, String> {
+    let mut cases = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() || line.starts_with('#') || (n == 1 && line.starts_with("expected")) {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() != 4 {
+            errors.push(format!("line {n}: expected 4 tab-separated columns, found {}", cols.len()));
+            continue;
+        }
+        let expected = if cols[0].trim() == "-" {
+            Vec::new()
+        } else {
+            cols[0].split('|').map(|s| s.trim().to_string()).collect()
+        };
+        cases.push(Case {
+            line: n,
+            expected,
+            lang: cols[1].trim().to_string(),
+            style: cols[2].trim().to_string(),
+            question: cols[3].to_string(),
+        });
+    }
+    if errors.is_empty() { Ok(cases) } else { Err(errors.join("\n")) }
+}
+
+/// What happened to one question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// In scope, answered with a right entry.
+    Direct,
+    /// In scope, a right entry among the "Did you mean…?" options.
+    InClarify,
+    /// In scope, answered with a wrong entry.
+    Wrong,
+    /// In scope, not answered and not offered.
+    Missed,
+    /// Out of scope, reported unmet.
+    OosUnmet,
+    /// Out of scope, offered candidates.
+    OosClarify,
+    /// Out of scope, answered anyway.
+    OosAnswered,
+}
+
+/// A decision of any matcher under evaluation.
+pub struct Decision {
+    pub status: Status,
+    pub entry: Option<String>,
+    pub candidates: Vec<String>,
+}
+
+/// Results of a run.
+#[derive(Default)]
+pub struct Report {
+    pub outcomes: Vec<(usize, Outcome, String)>,
+    cases: Vec<Case>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    n: usize,
+    direct: usize,
+    clarify: usize,
+    wrong: usize,
+}
+
+impl Tally {
+    fn pct(x: usize, n: usize) -> f64 {
+        if n == 0 { 0.0 } else { 100.0 * x as f64 / n as f64 }
+    }
+}
+
+/// The headline figures.
+#[derive(Clone, Copy, Debug)]
+pub struct Figures {
+    pub in_scope: usize,
+    pub direct: f64,
+    pub reachable: f64,
+    pub wrong: f64,
+    pub out_of_scope: usize,
+    pub oos_unmet: f64,
+    pub oos_answered: f64,
+}
+
+pub fn run(cases: &[Case], mut decide: impl FnMut(&Case) -> Decision) -> Report {
+    let mut report = Report {
+        cases: cases.to_vec(),
+        ..Report::default()
+    };
+    for case in cases {
+        let d = decide(case);
+        let ok = |id: &String| case.expected.contains(id);
+        let outcome = if case.expected.is_empty() {
+            match d.status {
+                Status::Unmet => Outcome::OosUnmet,
+                Status::Clarify => Outcome::OosClarify,
+                Status::Answered => Outcome::OosAnswered,
+            }
+        } else {
+            match d.status {
+                Status::Answered if d.entry.as_ref().is_some_and(ok) => Outcome::Direct,
+                Status::Answered => Outcome::Wrong,
+                Status::Clarify if d.candidates.iter().any(ok) => Outcome::InClarify,
+                _ => Outcome::Missed,
+            }
+        };
+        let got = match d.status {
+            Status::Answered => format!("answered {}", d.entry.unwrap_or_default()),
+            Status::Clarify => format!("clarify [{}]", d.candidates.join(", ")),
+            Status::Unmet => format!("unmet (nearest: {})", d.candidates.first().cloned().unwrap_or_default()),
+        };
+        report.outcomes.push((case.line, outcome, got));
+    }
+    report
+}
+
+/// Runs the matcher itself.
+pub fn run_matcher(matcher: &Matcher, cases: &[Case]) -> Report {
+    run(cases, |case| {
+        let r = matcher.ask(&case.question, case.lang.parse::<Lang>().ok(), None);
+        Decision {
+            status: r.status,
+            entry: r.entry,
+            candidates: r.candidates.into_iter().map(|c| c.entry).collect(),
+        }
+    })
+}
+
+impl Report {
+    pub fn figures(&self) -> Figures {
+        let count = |o: Outcome| self.outcomes.iter().filter(|x| x.1 == o).count();
+        let in_scope = self.cases.iter().filter(|c| !c.expected.is_empty()).count();
+        let oos = self.cases.len() - in_scope;
+        Figures {
+            in_scope,
+            direct: Tally::pct(count(Outcome::Direct), in_scope),
+            reachable: Tally::pct(count(Outcome::Direct) + count(Outcome::InClarify), in_scope),
+            wrong: Tally::pct(count(Outcome::Wrong), in_scope),
+            out_of_scope: oos,
+            oos_unmet: Tally::pct(count(Outcome::OosUnmet), oos),
+            oos_answered: Tally::pct(count(Outcome::OosAnswered), oos),
+        }
+    }
+
+    fn tallies(&self, key: impl Fn(&Case) -> String) -> BTreeMap<String, Tally> {
+        let mut map: BTreeMap<String, Tally> = BTreeMap::new();
+        for (case, (_, outcome, _)) in self.cases.iter().zip(&self.outcomes) {
+            if case.expected.is_empty() {
+                continue;
+            }
+            let t = map.entry(key(case)).or_default();
+            t.n += 1;
+            match outcome {
+                Outcome::Direct => t.direct += 1,
+                Outcome::InClarify => t.clarify += 1,
+                Outcome::Wrong => t.wrong += 1,
+                _ => {}
+            }
+        }
+        map
+    }
+
+    /// The printed report.
+    pub fn render(&self, failures: bool) -> String {
+        let f = self.figures();
+        let mut out = String::new();
+        let _ = writeln!(out, "in scope: {} questions", f.in_scope);
+        let _ = writeln!(out, "  correct direct answer:        {:5.1}%", f.direct);
+        let _ = writeln!(out, "  correct direct or in clarify: {:5.1}%", f.reachable);
+        let _ = writeln!(out, "  wrong direct answer:          {:5.1}%", f.wrong);
+        let _ = writeln!(out, "  missed:                       {:5.1}%", 100.0 - f.reachable - f.wrong);
+        let _ = writeln!(out, "out of scope: {} questions", f.out_of_scope);
+        let _ = writeln!(out, "  reported unmet:   {:5.1}%", f.oos_unmet);
+        let _ = writeln!(out, "  wrongly answered: {:5.1}%", f.oos_answered);
+        for (title, map) in [
+            ("by language", self.tallies(|c| c.lang.clone())),
+            ("by style", self.tallies(|c| c.style.clone())),
+        ] {
+            let _ = writeln!(out, "{title} (in scope): n, direct, direct-or-clarify, wrong");
+            for (k, t) in map {
+                let _ = writeln!(
+                    out,
+                    "  {k:<10} {:4} {:5.1}% {:5.1}% {:5.1}%",
+                    t.n,
+                    Tally::pct(t.direct, t.n),
+                    Tally::pct(t.direct + t.clarify, t.n),
+                    Tally::pct(t.wrong, t.n)
+                );
+            }
+        }
+        let mut oos_lang: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for (case, (_, o, _)) in self.cases.iter().zip(&self.outcomes) {
+            if case.expected.is_empty() {
+                let e = oos_lang.entry(case.lang.as_str()).or_default();
+                e.0 += 1;
+                e.1 += (*o == Outcome::OosUnmet) as usize;
+            }
+        }
+        let _ = writeln!(out, "out of scope by language: n, unmet");
+        for (k, (n, u)) in oos_lang {
+            let _ = writeln!(out, "  {k:<10} {n:4} {:5.1}%", Tally::pct(u, n));
+        }
+        if failures {
+            let _ = writeln!(out, "failures (line: expected → got: question):");
+            for (case, (line, o, got)) in self.cases.iter().zip(&self.outcomes) {
+                if matches!(o, Outcome::Direct | Outcome::OosUnmet) {
+                    continue;
+                }
+                let expected = if case.expected.is_empty() { "-".to_string() } else { case.expected.join("|") };
+                let _ = writeln!(out, "  {line}: {expected} → {got}: {}", case.question);
+            }
+        }
+        out
+    }
+
+    pub fn per_lang_direct(&self) -> HashMap<String, f64> {
+        self.tallies(|c| c.lang.clone())
+            .into_iter()
+            .map(|(k, t)| (k, Tally::pct(t.direct, t.n)))
+            .collect()
+    }
+}
+
+/// The baseline: word-level TF-IDF cosine over the raw phrasings (lower-cased words, no
+/// normalisation of scripts or spellings), answering when the best cosine is ≥ 0.5 and ahead of
+/// the runner-up, offering candidates from 0.3.
+pub struct Baseline {
+    ids: Vec<String>,
+    docs: Vec<(usize, HashMap<String, f32>, f32)>,
+    idf: HashMap<String, f32>,
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Baseline {
+    pub fn new(kb: &KnowledgeBase) -> Baseline {
+        let mut raw = Vec::new();
+        for (i, e) in kb.entries.iter().enumerate() {
+            for (_, qs) in e.questions.iter() {
+                raw.extend(qs.iter().map(|q| (i, words(q))));
+            }
+        }
+        let mut df: HashMap<String, f32> = HashMap::new();
+        for (_, ws) in &raw {
+            for w in ws.iter().collect::<HashSet<_>>() {
+                *df.entry(w.clone()).or_default() += 1.0;
+            }
+        }
+        let n = raw.len() as f32;
+        let idf: HashMap<String, f32> = df.into_iter().map(|(w, d)| (w, (n / d).ln() + 1.0)).collect();
+        let docs = raw
+            .into_iter()
+            .map(|(i, ws)| {
+                let mut v: HashMap<String, f32> = HashMap::new();
+                for w in ws {
+                    *v.entry(w.clone()).or_default() += idf[&w];
+                }
+                let norm = v.values().map(|x| x * x).sum::<f32>().sqrt();
+                (i, v, norm)
+            })
+            .collect();
+        Baseline {
+            ids: kb.entries.iter().map(|e| e.id.clone()).collect(),
+            docs,
+            idf,
+        }
+    }
+
+    pub fn decide(&self, text: &str) -> Decision {
+        let mut q: HashMap<String, f32> = HashMap::new();
+        for w in words(text) {
+            if let Some(idf) = self.idf.get(&w) {
+                *q.entry(w).or_default() += idf;
+            }
+        }
+        let qn = q.values().map(|x| x * x).sum::<f32>().sqrt();
+        let mut best = vec![0f32; self.ids.len()];
+        if qn > 0.0 {
+            for (i, v, n) in &self.docs {
+                let dot: f32 = q.iter().map(|(w, x)| x * v.get(w).copied().unwrap_or(0.0)).sum();
+                let cos = dot / (qn * n);
+                best[*i] = best[*i].max(cos);
+            }
+        }
+        let mut ranked: Vec<(usize, f32)> = best.into_iter().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (top, second) = (ranked[0].1, ranked.get(1).map(|r| r.1).unwrap_or(0.0));
+        let candidates: Vec<String> = ranked.iter().take(3).map(|r| self.ids[r.0].clone()).collect();
+        if top >= 0.5 && top - second >= 0.05 {
+            Decision { status: Status::Answered, entry: Some(self.ids[ranked[0].0].clone()), candidates }
+        } else if top >= 0.3 {
+            Decision { status: Status::Clarify, entry: None, candidates }
+        } else {
+            Decision { status: Status::Unmet, entry: None, candidates }
+        }
+    }
+}

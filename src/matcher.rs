@@ -1,0 +1,495 @@
+//! The matcher: free text → one FAQ entry, a few candidates to choose from, or "no answer".
+//!
+//! How it works (each step measured on the evaluation set in `tests/eval/`):
+//! 1. Every phrasing, keyword and title of every entry is normalised ([`text::normalize`]) and
+//!    reduced to a script-free Latin skeleton ([`text::skeleton`]), so that Cyrillic and Latin
+//!    Kyrgyz, Russian and Uzbek, with or without Kyrgyz letters, meet.
+//! 2. Features: character trigrams of each word padded with boundary marks (robust to typos and
+//!    agglutinative endings: каттоо / каттоодон / катталышым share their stem's trigrams), plus
+//!    word prefixes of 4 and 6 letters (a cheap stemmer for Russian inflection and Turkic suffixes).
+//! 3. Weights: inverse entry frequency (a feature in few entries tells more), so common words such
+//!    as "как", "кантип", "qanday", "how" weigh little without a stop-word list.
+//! 4. Score of an entry: the best phrasing's weighted cosine similarity to the question, blended
+//!    with how much of the question the entry's whole vocabulary covers (a question may combine
+//!    words from several phrasings of one entry).
+//! 5. Decision: answer when the best score is high enough and clearly ahead of the runner-up;
+//!    offer 2–3 candidates when some are plausible; otherwise the question is unmet.
+
+use crate::kb::KnowledgeBase;
+use crate::lang::{Country, Lang, Variant};
+use crate::text::{normalize, skeleton};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Decision thresholds. Tuned on the evaluation set; see `jardam eval`.
+#[derive(Clone, Copy, Debug)]
+pub struct Thresholds {
+    /// The best score must reach this to be answered directly …
+    pub answer: f32,
+    /// … and be ahead of the runner-up by at least this much.
+    pub margin: f32,
+    /// Below this nothing is plausible: the question is unmet.
+    pub clarify: f32,
+    /// Candidates within this distance of the best are offered together.
+    pub clarify_window: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            answer: 0.42,
+            margin: 0.06,
+            clarify: 0.30,
+            clarify_window: 0.12,
+        }
+    }
+}
+
+/// What the matcher decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Answered,
+    Clarify,
+    Unmet,
+}
+
+/// A scored entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Candidate {
+    pub entry: String,
+    pub score: f32,
+    /// The phrasing of the entry closest to the question.
+    pub phrasing: String,
+}
+
+/// The matcher's answer for one question.
+#[derive(Clone, Debug, Serialize)]
+pub struct MatchResult {
+    pub status: Status,
+    /// The entry, when answered.
+    pub entry: Option<String>,
+    /// The country variant, when the entry has variants and the country is known.
+    pub variant: Option<Variant>,
+    /// The best candidates, best first (up to 3; for experts and "Did you mean…?").
+    pub candidates: Vec<Candidate>,
+    /// The detected language of the question (the hint when detection is not sure).
+    pub lang: Lang,
+    /// A country named in the question.
+    pub country: Option<Country>,
+}
+
+/// One indexed text: a phrasing, keyword or title of an entry.
+struct Doc {
+    entry: u32,
+    lang: Option<Lang>,
+    /// Sum of squared feature weights, for the cosine.
+    norm: f32,
+    text: String,
+}
+
+/// The matcher's index over one knowledge base (plus phrasings learned from experts).
+pub struct Matcher {
+    entry_ids: Vec<String>,
+    has_variants: Vec<bool>,
+    docs: Vec<Doc>,
+    /// Feature → weight and postings.
+    features: HashMap<u64, Feature>,
+    /// Skeleton word → languages whose phrasings use it (bit per language).
+    word_langs: HashMap<String, u8>,
+    thresholds: Thresholds,
+}
+
+struct Feature {
+    weight: f32,
+    /// Docs containing the feature.
+    docs: Vec<u32>,
+    /// Entries containing the feature (sorted, unique).
+    entries: Vec<u32>,
+}
+
+/// How much a keyword or title counts next to a full phrasing: they are short, and a question
+/// that merely contains one word of them should not look like a perfect match.
+const WHOLE_QUESTION_BLEND: f32 = 0.35;
+
+impl Matcher {
+    pub fn new(kb: &KnowledgeBase) -> Matcher {
+        Self::with_learned(kb, &[])
+    }
+
+    /// Builds the index from the knowledge base and extra `(entry id, question)` phrasings
+    /// learned from experts. Learned phrasings for unknown ids are skipped.
+    pub fn with_learned(kb: &KnowledgeBase, learned: &[(String, String)]) -> Matcher {
+        let mut texts: Vec<(u32, Option<Lang>, &str)> = Vec::new();
+        for (i, e) in kb.entries.iter().enumerate() {
+            let i = i as u32;
+            for (lang, qs) in e.questions.iter() {
+                texts.extend(qs.iter().map(|q| (i, Some(lang), q.as_str())));
+            }
+            for (lang, kws) in e.keywords.iter() {
+                texts.extend(kws.iter().map(|k| (i, Some(lang), k.as_str())));
+            }
+            for (lang, t) in e.title.iter() {
+                texts.push((i, Some(lang), t.as_str()));
+            }
+        }
+        for (id, q) in learned {
+            if let Some(i) = kb.entry_index(id) {
+                texts.push((i as u32, None, q.as_str()));
+            }
+        }
+        let entry_ids = kb.entries.iter().map(|e| e.id.clone()).collect();
+        let has_variants = kb.entries.iter().map(|e| e.has_variants()).collect();
+        Self::build(entry_ids, has_variants, &texts)
+    }
+
+    /// Builds an index over raw texts: `(entry index, language, text)`.
+    pub fn build(
+        entry_ids: Vec<String>,
+        has_variants: Vec<bool>,
+        texts: &[(u32, Option<Lang>, &str)],
+    ) -> Matcher {
+        let mut features: HashMap<u64, Feature> = HashMap::new();
+        let mut word_langs: HashMap<String, u8> = HashMap::new();
+        let mut docs = Vec::with_capacity(texts.len());
+        let mut doc_feats: Vec<Vec<u64>> = Vec::with_capacity(texts.len());
+        let mut scratch = Vec::new();
+        for (d, &(entry, lang, text)) in texts.iter().enumerate() {
+            let sk = skeleton(&normalize(text));
+            if let Some(lang) = lang {
+                for w in sk.split(' ').filter(|w| w.len() > 1) {
+                    *word_langs.entry(w.to_string()).or_default() |= 1 << lang.index();
+                }
+            }
+            features_of(&sk, &mut scratch);
+            for &f in &scratch {
+                let feat = features.entry(f).or_insert_with(|| Feature {
+                    weight: 0.0,
+                    docs: Vec::new(),
+                    entries: Vec::new(),
+                });
+                feat.docs.push(d as u32);
+                if feat.entries.last() != Some(&entry) && !feat.entries.contains(&entry) {
+                    feat.entries.push(entry);
+                }
+            }
+            doc_feats.push(scratch.clone());
+            docs.push(Doc {
+                entry,
+                lang,
+                norm: 0.0,
+                text: text.to_string(),
+            });
+        }
+        let n = entry_ids.len().max(1) as f32;
+        for feat in features.values_mut() {
+            feat.entries.sort_unstable();
+            let df = feat.entries.len() as f32;
+            feat.weight = (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * kind_weight(feat);
+        }
+        for (doc, feats) in docs.iter_mut().zip(&doc_feats) {
+            doc.norm = feats
+                .iter()
+                .map(|f| features[f].weight.powi(2))
+                .sum::<f32>()
+                .sqrt();
+        }
+        Matcher {
+            entry_ids,
+            has_variants,
+            docs,
+            features,
+            word_langs,
+            thresholds: Thresholds::default(),
+        }
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    pub fn set_thresholds(&mut self, t: Thresholds) {
+        self.thresholds = t;
+    }
+
+    pub fn entry_count(&self) -> usize {
+        self.entry_ids.len()
+    }
+
+    /// Scores every entry for `text`: `(entry index, score, best doc)`, best first.
+    pub fn rank(&self, text: &str) -> Vec<(usize, f32, usize)> {
+        let sk = skeleton(&normalize(text));
+        let mut q = Vec::new();
+        features_of(&sk, &mut q);
+        let known: Vec<(&Feature, f32)> = q
+            .iter()
+            .filter_map(|f| self.features.get(f).map(|feat| (feat, feat.weight)))
+            .collect();
+        // Features the index has never seen still make the question longer: a question that is
+        // mostly about something else must not look like a match.
+        let unknown = (q.len() - known.len()) as f32;
+        let unseen_weight = self.unseen_weight();
+        let q_norm = (known.iter().map(|(_, w)| w * w).sum::<f32>()
+            + unknown * unseen_weight * unseen_weight)
+            .sqrt();
+        if q_norm == 0.0 || known.is_empty() {
+            return Vec::new();
+        }
+        let mut doc_dot = vec![0f32; self.docs.len()];
+        let mut entry_dot = vec![0f32; self.entry_ids.len()];
+        for (feat, w) in &known {
+            for &d in &feat.docs {
+                doc_dot[d as usize] += w * w;
+            }
+            for &e in &feat.entries {
+                entry_dot[e as usize] += w * w;
+            }
+        }
+        let q_sq = q_norm * q_norm;
+        // Best doc per entry.
+        let mut best: Vec<(f32, usize)> = vec![(0.0, usize::MAX); self.entry_ids.len()];
+        for (d, &dot) in doc_dot.iter().enumerate() {
+            if dot == 0.0 {
+                continue;
+            }
+            let doc = &self.docs[d];
+            let cos = dot / (q_norm * doc.norm);
+            let b = &mut best[doc.entry as usize];
+            if cos > b.0 {
+                *b = (cos, d);
+            }
+        }
+        let mut ranked: Vec<(usize, f32, usize)> = best
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, d))| *d != usize::MAX)
+            .map(|(e, &(cos, d))| {
+                let coverage = entry_dot[e] / q_sq;
+                let score = (1.0 - WHOLE_QUESTION_BLEND) * cos + WHOLE_QUESTION_BLEND * coverage;
+                (e, score, d)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked
+    }
+
+    /// The weight given to a feature the index does not know: as rare as the rarest known one.
+    fn unseen_weight(&self) -> f32 {
+        let n = self.entry_ids.len().max(1) as f32;
+        (1.0 + (n - 0.5) / 1.5).ln()
+    }
+
+    /// Answers one question. `lang` and `country` are the user's profile, used when the text
+    /// itself does not tell.
+    pub fn ask(&self, text: &str, lang: Option<Lang>, country: Option<Country>) -> MatchResult {
+        let ranked = self.rank(text);
+        let t = self.thresholds;
+        let detected = self.detect_lang(text).or(lang).unwrap_or(Lang::Ru);
+        let text_country = detect_country(text);
+        let candidates: Vec<Candidate> = ranked
+            .iter()
+            .take(3)
+            .map(|&(e, score, d)| Candidate {
+                entry: self.entry_ids[e].clone(),
+                score: (score * 1000.0).round() / 1000.0,
+                phrasing: self.docs[d].text.clone(),
+            })
+            .collect();
+        let top = ranked.first().map(|r| r.1).unwrap_or(0.0);
+        let second = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
+        let status = if top >= t.answer && top - second >= t.margin {
+            Status::Answered
+        } else if top >= t.clarify {
+            Status::Clarify
+        } else {
+            Status::Unmet
+        };
+        let (entry, variant, candidates) = match status {
+            Status::Answered => {
+                let e = ranked[0].0;
+                let variant = self.has_variants[e]
+                    .then(|| text_country.or(country).map(Country::variant))
+                    .flatten();
+                (Some(self.entry_ids[e].clone()), variant, candidates)
+            }
+            Status::Clarify => {
+                let floor = (top - t.clarify_window).max(t.clarify * 0.8);
+                let mut c: Vec<Candidate> =
+                    candidates.into_iter().filter(|c| c.score >= floor).collect();
+                // "Did you mean…?" with a single option is a yes/no question; offer the
+                // runner-up too.
+                if c.len() < 2 {
+                    if let Some(&(e, score, d)) = ranked.get(1) {
+                        c.push(Candidate {
+                            entry: self.entry_ids[e].clone(),
+                            score: (score * 1000.0).round() / 1000.0,
+                            phrasing: self.docs[d].text.clone(),
+                        });
+                    }
+                }
+                (None, None, c)
+            }
+            Status::Unmet => (None, None, candidates),
+        };
+        MatchResult {
+            status,
+            entry,
+            variant,
+            candidates,
+            lang: detected,
+            country: text_country,
+        }
+    }
+
+    /// The language of the text, when its letters or words tell it.
+    pub fn detect_lang(&self, text: &str) -> Option<Lang> {
+        let norm = normalize(text);
+        // Letters only one of our languages uses.
+        let mut letters = [0u32; 4];
+        for c in norm.chars() {
+            match c {
+                'ө' | 'ү' | 'ң' => letters[Lang::Ky.index()] += 3,
+                'ў' | 'қ' | 'ғ' | 'ҳ' => letters[Lang::Uz.index()] += 3,
+                'ы' | 'щ' | 'э' | 'ъ' => letters[Lang::Ru.index()] += 1,
+                _ => {}
+            }
+        }
+        // Words seen in one language's phrasings.
+        let mut words = [0f32; 4];
+        let sk = skeleton(&norm);
+        for w in sk.split(' ').filter(|w| w.len() > 1) {
+            if let Some(&mask) = self.word_langs.get(w) {
+                let n = mask.count_ones() as f32;
+                for l in Lang::ALL {
+                    if mask & (1 << l.index()) != 0 {
+                        words[l.index()] += 1.0 / n;
+                    }
+                }
+            }
+        }
+        let latin = norm.chars().filter(|c| c.is_ascii_alphabetic()).count();
+        let cyrillic = norm
+            .chars()
+            .filter(|c| ('\u{400}'..='\u{4ff}').contains(c))
+            .count();
+        let mut best = None;
+        let mut best_score = 0.0;
+        for l in Lang::ALL {
+            let mut s = words[l.index()] + letters[l.index()] as f32;
+            // English is only ever typed in Latin letters.
+            if l == Lang::En && cyrillic > latin {
+                s = 0.0;
+            }
+            if s > best_score {
+                best_score = s;
+                best = Some(l);
+            }
+        }
+        best
+    }
+}
+
+/// Trigram and prefix features are weighted differently: a shared word stem says more than a
+/// shared trigram.
+fn kind_weight(_feat: &Feature) -> f32 {
+    1.0
+}
+
+const PREFIX_TAG: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Features of a skeleton text (deduplicated): boundary-padded trigrams of each word, and the
+/// word's 4- and 6-letter prefixes.
+fn features_of(sk: &str, out: &mut Vec<u64>) {
+    out.clear();
+    let mut buf: Vec<char> = Vec::with_capacity(32);
+    for w in sk.split(' ').filter(|w| !w.is_empty()) {
+        buf.clear();
+        buf.push('^');
+        buf.extend(w.chars());
+        buf.push('$');
+        if buf.len() <= 3 {
+            out.push(hash_chars(&buf, 0));
+        } else {
+            for g in buf.windows(3) {
+                out.push(hash_chars(g, 0));
+            }
+        }
+        let letters = buf.len() - 2;
+        for p in [4usize, 6] {
+            if letters >= p {
+                out.push(hash_chars(&buf[1..=p], PREFIX_TAG));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+fn hash_chars(chars: &[char], seed: u64) -> u64 {
+    // FNV-1a: fast, stable across runs and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for &c in chars {
+        for b in (c as u32).to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// A country named in the text: Russia or Kazakhstan, by country or city name in any script.
+pub fn detect_country(text: &str) -> Option<Country> {
+    const RU: &[&str] = &[
+        "rosi", "rasi", "orus", "rf", "rus", "moskv", "moskov", "moscow", "mosko", "maskv",
+        "piter", "peterburg", "sankt", "spb", "ekaterinburg", "yekaterinburg", "ekb",
+        "novosibirsk", "kazan", "krasnoyarsk", "samar", "irkutsk", "surgut", "tyumen",
+        "chelyabinsk", "omsk", "tomsk", "yakutsk", "podmoskov", "sochi",
+    ];
+    const KZ: &[&str] = &[
+        "kazakst", "kazahst", "kazak", "kazah", "kozogist", "kozok", "almat", "alma ata",
+        "astan", "nur sultan", "shimkent", "chimkent", "karagand", "aktob", "aktau", "atirau",
+        "taraz", "pavlodar", "ust kamenogorsk", "kz",
+    ];
+    let sk = skeleton(&normalize(text));
+    let mut ru = false;
+    let mut kz = false;
+    for w in sk.split(' ') {
+        // "rus" alone is the language (русский): a country only as a whole word "rf".
+        let is = |list: &[&str]| {
+            list.iter().any(|p| {
+                if p.len() <= 3 {
+                    w == *p
+                } else {
+                    w.starts_with(p)
+                }
+            })
+        };
+        ru |= is(RU) && !w.starts_with("rusk") && !w.starts_with("rusc") && w != "rus";
+        kz |= is(KZ);
+    }
+    for p in ["alma ata", "nur sultan", "ust kamenogorsk"] {
+        kz |= sk.contains(p);
+    }
+    match (ru, kz) {
+        (true, false) => Some(Country::Ru),
+        (false, true) => Some(Country::Kz),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countries_in_any_script() {
+        assert_eq!(detect_country("Москвада каттоо"), Some(Country::Ru));
+        assert_eq!(detect_country("registraciya v Rossii"), Some(Country::Ru));
+        assert_eq!(detect_country("Алматыда иштейм"), Some(Country::Kz));
+        assert_eq!(detect_country("Qozogʻistonda"), Some(Country::Kz));
+        assert_eq!(detect_country("Казакстанда"), Some(Country::Kz));
+        assert_eq!(detect_country("на русском языке"), None);
+        assert_eq!(detect_country("Москва и Алматы"), None);
+        assert_eq!(detect_country(""), None);
+    }
+}

@@ -5,11 +5,15 @@
 //! - [`kb`] loads and checks the FAQ in `dialogues/`; [`matcher`] maps free text to an entry.
 //!   Neither knows anything of Telegram or databases.
 
+pub mod app;
+pub mod chat;
 pub mod config;
+pub mod conversation;
 pub mod eval;
 pub mod kb;
 pub mod lang;
 pub mod matcher;
 pub mod storage;
+pub mod telegram;
 pub mod testing;
 pub mod text;

@@ -1,6 +1,7 @@
 //! The `jardam` command line: one binary, one subcommand per job.
 
 use clap::{Parser, Subcommand};
+use jardam::app;
 use jardam::eval;
 use jardam::kb::{self, CheckOptions, KnowledgeBase, Severity};
 use jardam::lang::{Country, Lang};
@@ -18,6 +19,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the Telegram bot (long polling); needs TELOXIDE_TOKEN
+    Run,
+    /// Talk to the bot in this terminal, on the local database (no token needed)
+    Chat {
+        /// Skip the language question and use this language (ky, ru, uz, en)
+        #[arg(long)]
+        lang: Option<Lang>,
+        /// The chat id the console uses in the database
+        #[arg(long, default_value_t = 1)]
+        chat_id: i64,
+    },
     /// Validate the knowledge base and list every problem as file:line: message
     Check {
         /// The knowledge-base folder (default: $JARDAM_DIALOGUES or ./dialogues)
@@ -71,6 +83,8 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
+        Command::Run => block_on(app::run()),
+        Command::Chat { lang, chat_id } => block_on(app::chat(lang, chat_id)),
         Command::Check { dir, max_age_days } => {
             let dir = dir.unwrap_or_else(default_dialogues);
             check(&dir, max_age_days)
@@ -207,6 +221,23 @@ fn print_answer(kb: &KnowledgeBase, r: &jardam::matcher::MatchResult, lang: Opti
         }
         jardam::matcher::Status::Unmet => {
             println!("unmet: no answer in the FAQ; this question would go to experts");
+        }
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -82,7 +82,6 @@ pub struct MatchResult {
 /// One indexed text: a phrasing, keyword or title of an entry.
 struct Doc {
     entry: u32,
-    lang: Option<Lang>,
     /// Sum of squared feature weights, for the cosine.
     norm: f32,
     text: String,
@@ -98,19 +97,46 @@ pub struct Matcher {
     /// Skeleton word → languages whose phrasings use it (bit per language).
     word_langs: HashMap<String, u8>,
     thresholds: Thresholds,
+    params: Params,
 }
 
 struct Feature {
+    prefix: bool,
     weight: f32,
     /// Docs containing the feature.
     docs: Vec<u32>,
-    /// Entries containing the feature (sorted, unique).
-    entries: Vec<u32>,
+    /// Entries containing the feature, with the share of the entry's texts that contain it:
+    /// a word in most phrasings of an entry is central to it, a word in one phrasing is not.
+    entries: Vec<(u32, f32)>,
 }
 
-/// How much a keyword or title counts next to a full phrasing: they are short, and a question
-/// that merely contains one word of them should not look like a perfect match.
-const WHOLE_QUESTION_BLEND: f32 = 0.35;
+/// Prefix of the ids of known gaps in rankings.
+pub const GAP: &str = "gap:";
+
+/// Scoring parameters (tuned with `jardam eval`).
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    /// Share of the score that comes from how much of the question the entry's whole vocabulary
+    /// covers; the rest is the best single phrasing's cosine.
+    pub coverage_blend: f32,
+    /// Coverage multiplies the cosine (true) or is added to it (false).
+    pub multiply: bool,
+    /// Weight of a word-prefix feature relative to a trigram.
+    pub prefix_weight: f32,
+    /// How strongly coverage prefers features central to the entry (0: any occurrence counts).
+    pub centrality: f32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            coverage_blend: 0.35,
+            multiply: true,
+            prefix_weight: 1.0,
+            centrality: 1.0,
+        }
+    }
+}
 
 impl Matcher {
     pub fn new(kb: &KnowledgeBase) -> Matcher {
@@ -120,6 +146,15 @@ impl Matcher {
     /// Builds the index from the knowledge base and extra `(entry id, question)` phrasings
     /// learned from experts. Learned phrasings for unknown ids are skipped.
     pub fn with_learned(kb: &KnowledgeBase, learned: &[(String, String)]) -> Matcher {
+        Self::with_params(kb, learned, Params::default())
+    }
+
+    /// As [`Matcher::with_learned`], with explicit scoring parameters (for tuning).
+    pub fn with_params(
+        kb: &KnowledgeBase,
+        learned: &[(String, String)],
+        params: Params,
+    ) -> Matcher {
         let mut texts: Vec<(u32, Option<Lang>, &str)> = Vec::new();
         for (i, e) in kb.entries.iter().enumerate() {
             let i = i as u32;
@@ -138,9 +173,18 @@ impl Matcher {
                 texts.push((i as u32, None, q.as_str()));
             }
         }
-        let entry_ids = kb.entries.iter().map(|e| e.id.clone()).collect();
-        let has_variants = kb.entries.iter().map(|e| e.has_variants()).collect();
-        Self::build(entry_ids, has_variants, &texts)
+        // Known gaps are indexed like entries, after them, with ids that start with GAP.
+        let mut entry_ids: Vec<String> = kb.entries.iter().map(|e| e.id.clone()).collect();
+        let mut has_variants: Vec<bool> = kb.entries.iter().map(|e| e.has_variants()).collect();
+        for g in &kb.gaps {
+            let i = entry_ids.len() as u32;
+            entry_ids.push(format!("{GAP}{}", g.id));
+            has_variants.push(false);
+            for (lang, qs) in g.questions.iter() {
+                texts.extend(qs.iter().map(|q| (i, Some(lang), q.as_str())));
+            }
+        }
+        Self::build_with(entry_ids, has_variants, &texts, params)
     }
 
     /// Builds an index over raw texts: `(entry index, language, text)`.
@@ -148,6 +192,15 @@ impl Matcher {
         entry_ids: Vec<String>,
         has_variants: Vec<bool>,
         texts: &[(u32, Option<Lang>, &str)],
+    ) -> Matcher {
+        Self::build_with(entry_ids, has_variants, texts, Params::default())
+    }
+
+    pub fn build_with(
+        entry_ids: Vec<String>,
+        has_variants: Vec<bool>,
+        texts: &[(u32, Option<Lang>, &str)],
+        params: Params,
     ) -> Matcher {
         let mut features: HashMap<u64, Feature> = HashMap::new();
         let mut word_langs: HashMap<String, u8> = HashMap::new();
@@ -164,28 +217,38 @@ impl Matcher {
             features_of(&sk, &mut scratch);
             for &f in &scratch {
                 let feat = features.entry(f).or_insert_with(|| Feature {
+                    prefix: false,
                     weight: 0.0,
                     docs: Vec::new(),
                     entries: Vec::new(),
                 });
+                feat.prefix = f & 1 == 1;
                 feat.docs.push(d as u32);
-                if feat.entries.last() != Some(&entry) && !feat.entries.contains(&entry) {
-                    feat.entries.push(entry);
+                match feat.entries.iter_mut().find(|(e, _)| *e == entry) {
+                    Some((_, n)) => *n += 1.0,
+                    None => feat.entries.push((entry, 1.0)),
                 }
             }
             doc_feats.push(scratch.clone());
             docs.push(Doc {
                 entry,
-                lang,
                 norm: 0.0,
                 text: text.to_string(),
             });
         }
         let n = entry_ids.len().max(1) as f32;
+        let mut texts_per_entry = vec![0f32; entry_ids.len()];
+        for &(entry, _, _) in texts {
+            texts_per_entry[entry as usize] += 1.0;
+        }
         for feat in features.values_mut() {
-            feat.entries.sort_unstable();
+            for (e, count) in feat.entries.iter_mut() {
+                *count = (*count / texts_per_entry[*e as usize]).sqrt();
+            }
+            feat.entries.sort_unstable_by_key(|(e, _)| *e);
             let df = feat.entries.len() as f32;
-            feat.weight = (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * kind_weight(feat);
+            feat.weight = (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+                * if feat.prefix { params.prefix_weight } else { 1.0 };
         }
         for (doc, feats) in docs.iter_mut().zip(&doc_feats) {
             doc.norm = feats
@@ -201,6 +264,7 @@ impl Matcher {
             features,
             word_langs,
             thresholds: Thresholds::default(),
+            params,
         }
     }
 
@@ -241,8 +305,8 @@ impl Matcher {
             for &d in &feat.docs {
                 doc_dot[d as usize] += w * w;
             }
-            for &e in &feat.entries {
-                entry_dot[e as usize] += w * w;
+            for &(e, centrality) in &feat.entries {
+                entry_dot[e as usize] += w * w * centrality.powf(self.params.centrality);
             }
         }
         let q_sq = q_norm * q_norm;
@@ -265,7 +329,12 @@ impl Matcher {
             .filter(|(_, (_, d))| *d != usize::MAX)
             .map(|(e, &(cos, d))| {
                 let coverage = entry_dot[e] / q_sq;
-                let score = (1.0 - WHOLE_QUESTION_BLEND) * cos + WHOLE_QUESTION_BLEND * coverage;
+                let b = self.params.coverage_blend;
+                let score = if self.params.multiply {
+                    cos * (1.0 - b + b * coverage)
+                } else {
+                    (1.0 - b) * cos + b * coverage
+                };
                 (e, score, d)
             })
             .collect();
@@ -282,7 +351,15 @@ impl Matcher {
     /// Answers one question. `lang` and `country` are the user's profile, used when the text
     /// itself does not tell.
     pub fn ask(&self, text: &str, lang: Option<Lang>, country: Option<Country>) -> MatchResult {
-        let ranked = self.rank(text);
+        let all = self.rank(text);
+        // A question closest to a known gap is unmet, whatever entry comes next.
+        let gap_first = all
+            .first()
+            .is_some_and(|r| self.entry_ids[r.0].starts_with(GAP));
+        let ranked: Vec<(usize, f32, usize)> = all
+            .into_iter()
+            .filter(|r| !self.entry_ids[r.0].starts_with(GAP))
+            .collect();
         let t = self.thresholds;
         let detected = self.detect_lang(text).or(lang).unwrap_or(Lang::Ru);
         let text_country = detect_country(text);
@@ -297,7 +374,9 @@ impl Matcher {
             .collect();
         let top = ranked.first().map(|r| r.1).unwrap_or(0.0);
         let second = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
-        let status = if top >= t.answer && top - second >= t.margin {
+        let status = if gap_first {
+            Status::Unmet
+        } else if top >= t.answer && top - second >= t.margin {
             Status::Answered
         } else if top >= t.clarify {
             Status::Clarify
@@ -389,12 +468,6 @@ impl Matcher {
     }
 }
 
-/// Trigram and prefix features are weighted differently: a shared word stem says more than a
-/// shared trigram.
-fn kind_weight(_feat: &Feature) -> f32 {
-    1.0
-}
-
 const PREFIX_TAG: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Features of a skeleton text (deduplicated): boundary-padded trigrams of each word, and the
@@ -408,16 +481,16 @@ fn features_of(sk: &str, out: &mut Vec<u64>) {
         buf.extend(w.chars());
         buf.push('$');
         if buf.len() <= 3 {
-            out.push(hash_chars(&buf, 0));
+            out.push(hash_chars(&buf, 0) & !1);
         } else {
             for g in buf.windows(3) {
-                out.push(hash_chars(g, 0));
+                out.push(hash_chars(g, 0) & !1);
             }
         }
         let letters = buf.len() - 2;
         for p in [4usize, 6] {
             if letters >= p {
-                out.push(hash_chars(&buf[1..=p], PREFIX_TAG));
+                out.push(hash_chars(&buf[1..=p], PREFIX_TAG) | 1);
             }
         }
     }

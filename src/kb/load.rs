@@ -98,6 +98,22 @@ struct RawTopic {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawGap {
+    id: String,
+    #[serde(default)]
+    note: String,
+    questions: Spanned<RawLangMap<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGaps {
+    #[serde(default)]
+    gap: Vec<Spanned<RawGap>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTopics {
     topic: Vec<Spanned<RawTopic>>,
 }
@@ -159,6 +175,15 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     let interface = read_file(&interface_path, &mut problems)
         .map(|text| parse_interface(&interface_path, &text, &mut problems))
         .unwrap_or_default();
+
+    let gaps_path = dir.join("gaps.toml");
+    let gaps = if gaps_path.exists() {
+        read_file(&gaps_path, &mut problems)
+            .map(|text| parse_gaps(&gaps_path, &text, &mut problems))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
 
     let mut files = Vec::new();
     collect_entry_files(dir, dir, &mut files, &mut problems);
@@ -226,6 +251,23 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         entries.push(entry);
     }
 
+    if let Ok(text) = std::fs::read_to_string(&gaps_path) {
+        for g in &gaps {
+            for (_, qs) in g.questions.iter() {
+                for q in qs {
+                    if let Some((owner, file, l)) = question_owner.get(&normalize(q)) {
+                        let line = text.find(q.as_str()).map(|p| text[..p].matches('\n').count() + 1).unwrap_or(1);
+                        problems.error(
+                            &gaps_path,
+                            line,
+                            format!("gap '{}': question \"{q}\" is also in {owner} ({}:{l})", g.id, file.display()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     for (path, line, target) in &see_also_refs {
         if !ids.contains(target.as_str()) {
@@ -253,6 +295,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     let mut kb = KnowledgeBase {
         topics,
         entries,
+        gaps,
         interface,
         by_id,
         version: 0,
@@ -331,7 +374,7 @@ fn collect_entry_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>, problems
         if path.is_dir() {
             collect_entry_files(root, &path, out, problems);
         } else if name.ends_with(".toml")
-            && !(dir == root && (name == "topics.toml" || name == "interface.toml"))
+            && !(dir == root && matches!(name.as_ref(), "topics.toml" | "interface.toml" | "gaps.toml"))
         {
             out.push(path);
         }
@@ -371,6 +414,38 @@ fn parse_topics(path: &Path, text: &str, problems: &mut Problems) -> Vec<Topic> 
         });
     }
     topics
+}
+
+fn parse_gaps(path: &Path, text: &str, problems: &mut Problems) -> Vec<super::Gap> {
+    let src = Source_ { path, text };
+    let raw: RawGaps = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = e.span().map(|s| src.line(&s)).unwrap_or(1);
+            problems.error(path, line, toml_message(&e));
+            return Vec::new();
+        }
+    };
+    let mut seen = HashSet::new();
+    raw.gap
+        .into_iter()
+        .map(|g| {
+            let line = src.line(&g.span());
+            let g = g.into_inner();
+            if !valid_name(&g.id) || !seen.insert(g.id.clone()) {
+                problems.error(path, line, format!("gap id '{}' is invalid or repeated", g.id));
+            }
+            let q_line = src.line(&g.questions.span());
+            let questions = lang_map(g.questions.into_inner(), |v| !v.is_empty(), |lang| {
+                problems.error(path, q_line, format!("gap '{}': questions missing in '{lang}'", g.id))
+            });
+            super::Gap {
+                id: g.id,
+                note: g.note,
+                questions,
+            }
+        })
+        .collect()
 }
 
 fn parse_interface(path: &Path, text: &str, problems: &mut Problems) -> Interface {

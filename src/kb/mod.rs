@@ -147,6 +147,15 @@ impl Entry {
     }
 }
 
+/// A topic the FAQ deliberately does not cover (`gaps.toml`). Questions close to a gap go to
+/// experts instead of getting the nearest, wrong, answer.
+#[derive(Clone, Debug)]
+pub struct Gap {
+    pub id: String,
+    pub note: String,
+    pub questions: PerLang<Vec<String>>,
+}
+
 /// The bot's own texts in the four languages.
 #[derive(Clone, Debug, Default)]
 pub struct Interface {
@@ -175,6 +184,7 @@ impl Interface {
 pub struct KnowledgeBase {
     pub topics: Vec<Topic>,
     pub entries: Vec<Entry>,
+    pub gaps: Vec<Gap>,
     pub interface: Interface,
     by_id: HashMap<String, usize>,
     /// A short hash of the content, carried in callback data so that buttons from an older

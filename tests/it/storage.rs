@@ -1,0 +1,724 @@
+//! The storage suite, written once and run against every backend: SQLite in memory, SQLite in
+//! a file, and PostgreSQL (from `TEST_DATABASE_URL`, one fresh database per test so that the
+//! tests can run in parallel; without the variable the PostgreSQL runs are skipped).
+
+use chrono::{Duration as Days, NaiveDate, Utc};
+use jardam::lang::{Country, Lang};
+use jardam::storage::{
+    self, Delivery, MediaRef, NewQuestion, QuestionKind, QuestionStatus, Storage,
+};
+use sqlx::{Connection, Executor, PgConnection};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+type S = Arc<dyn Storage>;
+
+// ---- the backends ----
+
+async fn on_sqlite_memory<F, Fut>(test: F)
+where
+    F: FnOnce(S) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    test(storage::connect("sqlite::memory:").await.unwrap()).await;
+}
+
+async fn on_sqlite_file<F, Fut>(test: F)
+where
+    F: FnOnce(S) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jardam.db").display());
+    test(storage::connect(&url).await.unwrap()).await;
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(S) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
+    let s = storage::connect(&db.url).await.unwrap();
+    // Run the test as a task so that a failing test still gets its database dropped.
+    let outcome = tokio::spawn(test(s)).await;
+    db.drop().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// A database of its own for one test, created through the maintenance connection.
+struct PgTestDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgTestDb {
+    async fn create() -> Option<PgTestDb> {
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
+            return None;
+        };
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!(
+            "jardam_test_{}_{}_{}",
+            std::process::id(),
+            nanos % 1_000_000_000_000,
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        Some(PgTestDb {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    async fn drop(self) {
+        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
+        // FORCE: the storage's pool may still hold connections when the test ends.
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+    }
+}
+
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::on_sqlite_memory(super::$test).await
+                }
+            )*
+        }
+        mod sqlite_file {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::on_sqlite_file(super::$test).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::on_postgres(super::$test).await
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    ping,
+    profile_round_trip,
+    forget_deletes_one_chat_only,
+    hostile_texts_round_trip,
+    media_round_trip,
+    expert_message_mapping,
+    claim_is_exclusive,
+    claim_lease_expires,
+    open_questions_urgent_first,
+    answering_and_status,
+    grouping,
+    learned_phrasings,
+    counters_increment,
+    stats,
+    export_has_no_chat_id,
+    erase_old_texts,
+);
+
+// ---- helpers ----
+
+fn question(chat_id: i64, text: &str) -> NewQuestion {
+    NewQuestion {
+        chat_id,
+        text: text.to_string(),
+        lang: Lang::Ru,
+        country: Some(Country::Ru),
+        candidates: vec![("patent.price".into(), 0.42), ("patent.renew".into(), 0.31)],
+        urgent: false,
+        kind: QuestionKind::Text,
+        media: None,
+        group_key: text.to_lowercase(),
+    }
+}
+
+fn urgent(chat_id: i64, text: &str) -> NewQuestion {
+    NewQuestion {
+        urgent: true,
+        ..question(chat_id, text)
+    }
+}
+
+fn ids(qs: &[storage::Question]) -> Vec<i64> {
+    qs.iter().map(|q| q.id).collect()
+}
+
+fn yesterday() -> NaiveDate {
+    Utc::now().date_naive() - Days::days(1)
+}
+
+/// Lets the clock move on, so that "later" is measurably later.
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+const GROUP_CHAT: i64 = -1_001_234_567_890;
+
+// ---- the suite ----
+
+async fn ping(s: S) {
+    s.ping().await.unwrap();
+}
+
+async fn profile_round_trip(s: S) {
+    let chat = 7_000_000_001;
+    assert_eq!(s.get_profile(chat).await.unwrap(), None);
+
+    s.save_profile(chat, Some(Lang::Ky), Some(Country::Kz))
+        .await
+        .unwrap();
+    let p = s.get_profile(chat).await.unwrap().unwrap();
+    assert_eq!(
+        (p.chat_id, p.lang, p.country),
+        (chat, Some(Lang::Ky), Some(Country::Kz))
+    );
+    assert_eq!(p.first_seen, p.last_seen);
+
+    tick().await;
+    s.save_profile(chat, Some(Lang::Uz), None).await.unwrap();
+    let q = s.get_profile(chat).await.unwrap().unwrap();
+    assert_eq!((q.lang, q.country), (Some(Lang::Uz), None));
+    assert_eq!(q.first_seen, p.first_seen, "first_seen is kept");
+    assert!(q.last_seen > p.last_seen);
+
+    tick().await;
+    s.touch(chat).await.unwrap();
+    let r = s.get_profile(chat).await.unwrap().unwrap();
+    assert_eq!((r.lang, r.first_seen), (Some(Lang::Uz), p.first_seen));
+    assert!(r.last_seen > q.last_seen);
+
+    // Touching an unknown chat starts an empty profile; group chats have negative ids.
+    s.touch(GROUP_CHAT).await.unwrap();
+    let g = s.get_profile(GROUP_CHAT).await.unwrap().unwrap();
+    assert_eq!((g.chat_id, g.lang, g.country), (GROUP_CHAT, None, None));
+}
+
+async fn forget_deletes_one_chat_only(s: S) {
+    let day = yesterday();
+    for chat in [1, 2] {
+        s.save_profile(chat, Some(Lang::Ru), Some(Country::Ru))
+            .await
+            .unwrap();
+        s.record_feedback(chat, "patent.price", true).await.unwrap();
+        s.bump_counter(day, "patent.price", "patent", Lang::Ru, None, "answered")
+            .await
+            .unwrap();
+    }
+    let mine = s.add_question(question(1, "мой вопрос")).await.unwrap();
+    let theirs = s.add_question(question(2, "мой вопрос")).await.unwrap();
+
+    s.forget(1).await.unwrap();
+
+    assert_eq!(s.get_profile(1).await.unwrap(), None);
+    assert_eq!(s.question(mine.id).await.unwrap(), None);
+    assert!(s.get_profile(2).await.unwrap().is_some());
+    assert_eq!(s.question(theirs.id).await.unwrap(), Some(theirs.clone()));
+    assert_eq!(ids(&s.open_group("мой вопрос").await.unwrap()), [theirs.id]);
+    let stats = s.stats(day).await.unwrap();
+    assert_eq!(stats.feedback.len(), 1);
+    assert_eq!((stats.feedback[0].up, stats.feedback[0].down), (1, 0));
+    assert_eq!(stats.outcome("answered"), 2, "aggregates survive forget");
+
+    // Forgetting a chat the bot never saw is not an error.
+    s.forget(424242).await.unwrap();
+}
+
+async fn hostile_texts_round_trip(s: S) {
+    let long: String = "ж".repeat(4000) + &"x".repeat(96);
+    assert_eq!(long.chars().count(), 4096);
+    let texts = [
+        "<b>bold</b> & <i>italic</i> &amp; &lt;",
+        "'); DROP TABLE questions;--",
+        "\"; DELETE FROM profiles WHERE 1=1; --",
+        "Robert'); DROP TABLE x;-- \\ \\' ? $1 %_ ::text",
+        "zero\u{200B}width\u{200C}non\u{200D}joiner\u{FEFF}bom\u{2060}",
+        "تسجيل مهاجر \u{202E}RTL override",
+        "emoji 👨‍👩‍👧 and combining e\u{301} vs \u{e9}",
+        "lines\nand\ttabs\r\nand trailing spaces   ",
+        "",
+        &long,
+    ];
+    for text in texts {
+        let mut new = question(5, text);
+        new.candidates = vec![(text.to_string(), 0.123_456_79), ("б".into(), f32::MIN_POSITIVE)];
+        let added = s.add_question(new.clone()).await.unwrap();
+        assert_eq!(added.text, text);
+        let back = s.question(added.id).await.unwrap().unwrap();
+        assert_eq!(back, added);
+        assert_eq!(back.text, text);
+        assert_eq!(back.candidates, new.candidates);
+        assert_eq!(back.group_key, new.group_key);
+        if !text.is_empty() {
+            assert_eq!(ids(&s.open_group(&new.group_key).await.unwrap()), [added.id]);
+        }
+
+        let id = s.add_learned(text, "entry'--", "expert <x>").await.unwrap();
+        let learned = s.learned_since(id - 1).await.unwrap();
+        assert_eq!(learned.last().unwrap().text, text);
+
+        assert!(s.mark_answered(added.id, text, text).await.unwrap());
+        let answered = s.question(added.id).await.unwrap().unwrap();
+        assert_eq!(answered.answer.as_deref(), Some(text));
+        assert_eq!(answered.answered_by.as_deref(), Some(text));
+    }
+    let exported: Vec<String> = s
+        .export(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    assert_eq!(exported, texts);
+    // The tables are still there.
+    s.get_profile(5).await.unwrap();
+    assert_eq!(s.count_open().await.unwrap(), 0);
+}
+
+async fn media_round_trip(s: S) {
+    let new = NewQuestion {
+        kind: QuestionKind::Voice,
+        media: Some(MediaRef {
+            from_chat_id: 99,
+            message_id: i32::MAX,
+        }),
+        lang: Lang::Ky,
+        country: None,
+        candidates: vec![],
+        ..question(99, "")
+    };
+    let q = s.add_question(new.clone()).await.unwrap();
+    assert_eq!(
+        (q.kind, q.media, q.lang, q.country, q.candidates.clone()),
+        (new.kind, new.media, Lang::Ky, None, vec![])
+    );
+    assert_eq!(q.status, QuestionStatus::Open);
+    assert!(!q.urgent);
+    assert_eq!(q.expert_chat_id, None);
+    assert_eq!(q.delivery, None);
+    assert_eq!(s.question(q.id).await.unwrap(), Some(q));
+    assert_eq!(s.question(-1).await.unwrap(), None);
+}
+
+async fn expert_message_mapping(s: S) {
+    let a = s.add_question(question(1, "a")).await.unwrap();
+    let b = s.add_question(question(2, "b")).await.unwrap();
+    assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [a.id, b.id]);
+    assert_eq!(s.question_by_expert_message(GROUP_CHAT, 42).await.unwrap(), None);
+
+    s.set_expert_message(a.id, GROUP_CHAT, 42).await.unwrap();
+    let found = s
+        .question_by_expert_message(GROUP_CHAT, 42)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, a.id);
+    assert_eq!(
+        (found.expert_chat_id, found.expert_message_id),
+        (Some(GROUP_CHAT), Some(42))
+    );
+    assert!(found.posted_at.is_some());
+    // Message ids are per chat.
+    assert_eq!(s.question_by_expert_message(-5, 42).await.unwrap(), None);
+    assert_eq!(s.question_by_expert_message(GROUP_CHAT, 43).await.unwrap(), None);
+    assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [b.id]);
+    assert_eq!(s.unposted_questions(0).await.unwrap(), []);
+}
+
+async fn claim_is_exclusive(s: S) {
+    let lease = Duration::from_secs(600);
+    for i in 0..10 {
+        let q = s.add_question(question(i, "claim me")).await.unwrap();
+        let claims: Vec<_> = ["instance-a", "instance-b"]
+            .into_iter()
+            .map(|who| {
+                let s = s.clone();
+                tokio::spawn(async move { s.claim_for_posting(q.id, who, lease).await.unwrap() })
+            })
+            .collect();
+        let mut won = 0;
+        for claim in claims {
+            won += usize::from(claim.await.unwrap());
+        }
+        assert_eq!(won, 1, "exactly one of two concurrent claims wins");
+        assert!(!s.claim_for_posting(q.id, "instance-c", lease).await.unwrap());
+    }
+    assert_eq!(s.unposted_questions(100).await.unwrap(), [], "claimed ones are not offered");
+
+    // A posted question cannot be claimed any more, even with no lease on it.
+    let posted = s.add_question(question(1, "posted")).await.unwrap();
+    s.set_expert_message(posted.id, GROUP_CHAT, 1).await.unwrap();
+    assert!(!s.claim_for_posting(posted.id, "a", lease).await.unwrap());
+    // Nor a question that is no longer open, nor one that does not exist.
+    let gone = s.add_question(question(1, "dismissed")).await.unwrap();
+    assert!(s.set_status(gone.id, QuestionStatus::Dismissed).await.unwrap());
+    assert!(!s.claim_for_posting(gone.id, "a", lease).await.unwrap());
+    assert!(!s.claim_for_posting(-7, "a", lease).await.unwrap());
+}
+
+async fn claim_lease_expires(s: S) {
+    let q = s.add_question(question(1, "q")).await.unwrap();
+    assert!(
+        s.claim_for_posting(q.id, "crashed", Duration::from_millis(100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.claim_for_posting(q.id, "other", Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [q.id]);
+    assert!(
+        s.claim_for_posting(q.id, "other", Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+}
+
+async fn open_questions_urgent_first(s: S) {
+    let q1 = s.add_question(question(1, "one")).await.unwrap();
+    let q2 = s.add_question(urgent(2, "two")).await.unwrap();
+    let q3 = s.add_question(question(3, "three")).await.unwrap();
+    let q4 = s.add_question(urgent(4, "four")).await.unwrap();
+    assert!(q2.urgent && !q1.urgent);
+
+    let all = s.open_questions(10, 0).await.unwrap();
+    assert_eq!(ids(&all), [q2.id, q4.id, q1.id, q3.id]);
+    assert_eq!(ids(&s.open_questions(2, 1).await.unwrap()), [q4.id, q1.id]);
+    assert_eq!(s.open_questions(10, 4).await.unwrap(), []);
+    assert_eq!(s.count_open().await.unwrap(), 4);
+    // Unposted questions are oldest first, urgent or not.
+    assert_eq!(
+        ids(&s.unposted_questions(10).await.unwrap()),
+        [q1.id, q2.id, q3.id, q4.id]
+    );
+
+    s.mark_answered(q2.id, "answer", "expert").await.unwrap();
+    s.set_status(q1.id, QuestionStatus::Dismissed).await.unwrap();
+    assert_eq!(ids(&s.open_questions(10, 0).await.unwrap()), [q4.id, q3.id]);
+    assert_eq!(s.count_open().await.unwrap(), 2);
+}
+
+async fn answering_and_status(s: S) {
+    let q = s.add_question(question(1, "q")).await.unwrap();
+    tick().await;
+    assert!(
+        s.mark_answered(q.id, "Go to the MFC <b>with</b> & papers", "@expert1")
+            .await
+            .unwrap()
+    );
+    // The second expert to answer loses: only one answer goes to the user.
+    assert!(!s.mark_answered(q.id, "other", "@expert2").await.unwrap());
+    assert!(!s.mark_answered(-1, "x", "y").await.unwrap());
+
+    let a = s.question(q.id).await.unwrap().unwrap();
+    assert_eq!(a.status, QuestionStatus::Answered);
+    assert_eq!(a.answer.as_deref(), Some("Go to the MFC <b>with</b> & papers"));
+    assert_eq!(a.answered_by.as_deref(), Some("@expert1"));
+    assert!(a.answered_at.unwrap() > q.created_at);
+    assert!(a.updated_at > q.updated_at);
+    assert_eq!(a.created_at, q.created_at);
+
+    s.set_delivery(q.id, false).await.unwrap();
+    assert_eq!(
+        s.question(q.id).await.unwrap().unwrap().delivery,
+        Some(Delivery::Blocked)
+    );
+    s.set_delivery(q.id, true).await.unwrap();
+    assert_eq!(
+        s.question(q.id).await.unwrap().unwrap().delivery,
+        Some(Delivery::Delivered)
+    );
+
+    for status in [
+        QuestionStatus::Merged,
+        QuestionStatus::Dismissed,
+        QuestionStatus::Open,
+        QuestionStatus::Answered,
+    ] {
+        assert!(s.set_status(q.id, status).await.unwrap());
+        assert_eq!(s.question(q.id).await.unwrap().unwrap().status, status);
+    }
+    assert!(!s.set_status(-1, QuestionStatus::Open).await.unwrap());
+}
+
+async fn grouping(s: S) {
+    let a = s.add_question(question(1, "Patent price?")).await.unwrap();
+    let b = s.add_question(question(2, "patent price?")).await.unwrap();
+    let other = s.add_question(question(3, "Something else")).await.unwrap();
+    let c = s.add_question(question(4, "PATENT PRICE?")).await.unwrap();
+    assert_eq!(a.group_key, "patent price?");
+
+    let group = s.open_group("patent price?").await.unwrap();
+    assert_eq!(ids(&group), [a.id, b.id, c.id]);
+    assert_eq!(ids(&s.open_group("something else").await.unwrap()), [other.id]);
+    assert_eq!(s.open_group("nobody asked").await.unwrap(), []);
+    assert_eq!(s.open_group("").await.unwrap(), []);
+
+    // The group posted as one message: the reply maps to its first question.
+    for q in &group {
+        s.set_expert_message(q.id, GROUP_CHAT, 77).await.unwrap();
+    }
+    let posted = s.question_by_expert_message(GROUP_CHAT, 77).await.unwrap();
+    assert_eq!(posted.map(|q| q.id), Some(a.id));
+
+    s.set_status(b.id, QuestionStatus::Merged).await.unwrap();
+    s.mark_answered(c.id, "x", "e").await.unwrap();
+    assert_eq!(ids(&s.open_group("patent price?").await.unwrap()), [a.id]);
+}
+
+async fn learned_phrasings(s: S) {
+    assert_eq!(s.learned().await.unwrap(), []);
+    let a = s.add_learned("сколько стоит патент", "patent.price", "@e1").await.unwrap();
+    let b = s.add_learned("patent qancha", "patent.price", "@e2").await.unwrap();
+    assert!(b > a);
+    assert_eq!(
+        s.learned().await.unwrap(),
+        [
+            ("patent.price".to_string(), "сколько стоит патент".to_string()),
+            ("patent.price".to_string(), "patent qancha".to_string()),
+        ]
+    );
+    let since_a = s.learned_since(a).await.unwrap();
+    assert_eq!(since_a.len(), 1);
+    assert_eq!(
+        (since_a[0].id, since_a[0].text.as_str(), since_a[0].entry.as_str(), since_a[0].expert.as_str()),
+        (b, "patent qancha", "patent.price", "@e2")
+    );
+
+    // Re-teaching a phrasing replaces it and shows up as new.
+    let c = s.add_learned("сколько стоит патент", "patent.renew", "@e3").await.unwrap();
+    assert!(c > b);
+    assert_eq!(
+        s.learned().await.unwrap(),
+        [
+            ("patent.price".to_string(), "patent qancha".to_string()),
+            ("patent.renew".to_string(), "сколько стоит патент".to_string()),
+        ]
+    );
+    let since_b = s.learned_since(b).await.unwrap();
+    assert_eq!(ids_of_learned(&since_b), [c]);
+    assert_eq!(since_b[0].entry, "patent.renew");
+    assert_eq!(s.learned_since(c).await.unwrap(), []);
+    assert_eq!(s.learned_since(0).await.unwrap().len(), 2);
+}
+
+fn ids_of_learned(l: &[storage::Learned]) -> Vec<i64> {
+    l.iter().map(|l| l.id).collect()
+}
+
+async fn counters_increment(s: S) {
+    let day = yesterday();
+    for _ in 0..3 {
+        s.bump_counter(day, "patent.price", "patent", Lang::Ru, Some(Country::Ru), "answered")
+            .await
+            .unwrap();
+    }
+    s.bump_counter(day, "", "", Lang::Ky, None, "unmet").await.unwrap();
+    s.bump_counter(day + Days::days(1), "", "", Lang::Ky, None, "unmet")
+        .await
+        .unwrap();
+    s.bump_counter(day, "patent.renew", "patent", Lang::Uz, Some(Country::Kz), "clarify")
+        .await
+        .unwrap();
+    // Before the period: not counted.
+    s.bump_counter(day - Days::days(1), "x", "old", Lang::En, None, "answered")
+        .await
+        .unwrap();
+
+    let st = s.stats(day).await.unwrap();
+    assert_eq!(
+        st.outcomes,
+        [
+            ("answered".to_string(), 3),
+            ("unmet".to_string(), 2),
+            ("clarify".to_string(), 1)
+        ]
+    );
+    assert_eq!(st.outcome("answered"), 3);
+    assert_eq!(st.outcome("nothing"), 0);
+    assert_eq!(st.by_topic, [("patent".to_string(), 4)]);
+    assert_eq!(st.by_lang, [(Lang::Ru, 3), (Lang::Ky, 2), (Lang::Uz, 1)]);
+    assert_eq!(
+        st.by_country,
+        [(Some(Country::Ru), 3), (None, 2), (Some(Country::Kz), 1)]
+    );
+
+    let later = s.stats(day + Days::days(1)).await.unwrap();
+    assert_eq!(later.outcomes, [("unmet".to_string(), 1)]);
+}
+
+async fn stats(s: S) {
+    for (chat, entry, helpful) in [
+        (1, "patent.price", true),
+        (2, "patent.price", true),
+        (3, "patent.price", false),
+        (1, "registration", false),
+    ] {
+        s.record_feedback(chat, entry, helpful).await.unwrap();
+    }
+    // Twelve groups, group g asked g+1 times; plus a dismissed group that would top them all.
+    for g in 0..12i64 {
+        for n in 0..=g {
+            let mut q = question(100 * g + n, &format!("Missed question {g}"));
+            q.text = format!("Missed question {g} (asker {n})");
+            s.add_question(q).await.unwrap();
+        }
+    }
+    for n in 0..20 {
+        let spam = s.add_question(question(5000 + n, "spam")).await.unwrap();
+        s.set_status(spam.id, QuestionStatus::Dismissed).await.unwrap();
+    }
+
+    let st = s.stats(yesterday()).await.unwrap();
+    let fb: Vec<_> = st
+        .feedback
+        .iter()
+        .map(|f| (f.entry.as_str(), f.up, f.down))
+        .collect();
+    assert_eq!(fb, [("patent.price", 2, 1), ("registration", 0, 1)]);
+
+    assert_eq!(st.top_missed.len(), 10);
+    let counts: Vec<i64> = st.top_missed.iter().map(|m| m.count).collect();
+    assert_eq!(counts, [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
+    assert!(st.top_missed[0].text.starts_with("Missed question 11 (asker "));
+    assert!(st.top_missed.iter().all(|m| !m.text.contains("spam")));
+
+    // Nothing happened in the future.
+    let empty = s.stats(Utc::now().date_naive() + Days::days(2)).await.unwrap();
+    assert_eq!(empty, storage::Stats::default());
+}
+
+async fn export_has_no_chat_id(s: S) {
+    let chat = 987_654_321_012;
+    let q1 = s.add_question(question(chat, "first")).await.unwrap();
+    tick().await;
+    let q2 = s.add_question(question(chat, "second")).await.unwrap();
+    s.mark_answered(q2.id, "answer", "expert").await.unwrap();
+
+    let rows = s.export(None).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [q1.id, q2.id]);
+    assert_eq!(rows[0].text, "first");
+    assert_eq!(rows[0].status, QuestionStatus::Open);
+    assert_eq!(rows[0].answered_at, None);
+    assert_eq!(rows[1].status, QuestionStatus::Answered);
+    assert!(rows[1].answered_at.is_some());
+    assert_eq!((rows[0].lang, rows[0].country), (Lang::Ru, Some(Country::Ru)));
+    assert_eq!(rows[0].created_at, q1.created_at);
+
+    let json = serde_json::to_string(&rows).unwrap();
+    assert!(!json.contains(&chat.to_string()), "{json}");
+    assert!(!json.contains("chat"), "{json}");
+
+    let since = s.export(Some(q2.created_at)).await.unwrap();
+    assert_eq!(since.iter().map(|r| r.id).collect::<Vec<_>>(), [q2.id]);
+    assert_eq!(s.export(Some(Utc::now() + Days::days(1))).await.unwrap(), []);
+}
+
+async fn erase_old_texts(s: S) {
+    let answered = s.add_question(question(1, "answered long ago")).await.unwrap();
+    let dismissed = s.add_question(question(2, "dismissed long ago")).await.unwrap();
+    let open = s.add_question(question(3, "still open")).await.unwrap();
+    let media = s
+        .add_question(NewQuestion {
+            kind: QuestionKind::Photo,
+            media: Some(MediaRef {
+                from_chat_id: 4,
+                message_id: 5,
+            }),
+            ..question(4, "photo caption")
+        })
+        .await
+        .unwrap();
+    s.mark_answered(answered.id, "the answer", "expert").await.unwrap();
+    s.set_status(dismissed.id, QuestionStatus::Dismissed).await.unwrap();
+    s.mark_answered(media.id, "the answer", "expert").await.unwrap();
+
+    let now = Utc::now();
+    assert_eq!(s.erase_old_texts(now, storage::ANSWERED_KEEP_DAYS).await.unwrap(), 0);
+    assert_eq!(s.erase_old_texts(now + Days::days(89), 90).await.unwrap(), 0);
+    assert_eq!(s.erase_old_texts(now + Days::days(91), 90).await.unwrap(), 3);
+    assert_eq!(s.erase_old_texts(now + Days::days(200), 90).await.unwrap(), 0, "once only");
+
+    for id in [answered.id, dismissed.id, media.id] {
+        let q = s.question(id).await.unwrap().unwrap();
+        assert_eq!((q.text.as_str(), q.group_key.as_str(), q.media), ("", "", None));
+    }
+    let kept = s.question(answered.id).await.unwrap().unwrap();
+    assert_eq!(kept.answer.as_deref(), Some("the answer"));
+    assert_eq!(kept.status, QuestionStatus::Answered);
+    assert_eq!(s.question(open.id).await.unwrap().unwrap().text, "still open");
+    let texts: Vec<String> = s.export(None).await.unwrap().into_iter().map(|r| r.text).collect();
+    assert_eq!(texts, ["", "", "still open", ""]);
+}
+
+// ---- backend-specific ----
+
+#[tokio::test]
+async fn unknown_scheme_is_refused() {
+    let err = storage::connect("mysql://user:secret@host/db").await.err().unwrap();
+    assert!(!err.to_string().contains("secret"));
+}
+
+#[tokio::test]
+async fn sqlite_file_keeps_data_across_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("sub.db").display());
+    let id = {
+        let s = storage::connect(&url).await.unwrap();
+        s.save_profile(1, Some(Lang::En), None).await.unwrap();
+        s.add_question(question(1, "persist")).await.unwrap().id
+    };
+    let s = storage::connect(&url).await.unwrap();
+    assert_eq!(s.question(id).await.unwrap().unwrap().text, "persist");
+    assert_eq!(s.get_profile(1).await.unwrap().unwrap().lang, Some(Lang::En));
+}
+
+#[tokio::test]
+async fn postgres_migrates_once_and_reconnects() {
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
+    let first = storage::connect(&db.url).await.unwrap();
+    let id = first.add_question(question(1, "persist")).await.unwrap().id;
+    let second = storage::connect(&db.url).await.unwrap();
+    let text = second.question(id).await.unwrap().map(|q| q.text);
+    drop((first, second));
+    db.drop().await;
+    assert_eq!(text.as_deref(), Some("persist"));
+}

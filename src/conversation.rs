@@ -1,0 +1,752 @@
+//! The conversation: turns an incoming event plus the user's profile into replies (text and
+//! buttons). Transport-free: the Telegram adapter and the terminal `chat` share it.
+
+use crate::kb::{Entry, KnowledgeBase};
+use crate::lang::{Country, Lang, Variant};
+use crate::matcher::{MatchResult, Matcher, Status};
+use crate::storage::{MediaRef, NewQuestion, Profile, QuestionKind, Storage};
+use crate::text::normalize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use teloxide::utils::html::escape;
+
+/// The knowledge base with its matcher: swapped as one on reload.
+pub struct Knowledge {
+    pub kb: KnowledgeBase,
+    pub matcher: Matcher,
+}
+
+impl Knowledge {
+    pub fn new(kb: KnowledgeBase, learned: &[(String, String)]) -> Knowledge {
+        let matcher = Matcher::with_learned(&kb, learned);
+        Knowledge { kb, matcher }
+    }
+}
+
+/// What arrives from a user.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// `/start`, with a deep-link payload and Telegram's language code, if any.
+    Start {
+        payload: Option<String>,
+        language_code: Option<String>,
+    },
+    Help,
+    Menu,
+    Language,
+    Country,
+    Privacy,
+    Forget,
+    Contacts,
+    Text {
+        text: String,
+        language_code: Option<String>,
+    },
+    /// A button press with its callback data.
+    Button(String),
+    /// A voice message or a photo: passed to experts as it is.
+    Media { kind: QuestionKind, media: MediaRef },
+    /// Anything else the bot cannot read (stickers, documents, locations…).
+    Unsupported,
+}
+
+/// What a button does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Callback(String),
+    /// Opens inline mode in a chat the user picks, with this query (the Share button).
+    SwitchInline(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub action: Action,
+}
+
+impl Button {
+    fn cb(label: impl Into<String>, data: String) -> Button {
+        Button {
+            label: label.into(),
+            action: Action::Callback(data),
+        }
+    }
+}
+
+/// One message to show: HTML text and rows of buttons.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+    pub buttons: Vec<Vec<Button>>,
+    /// Replace the message whose button was pressed instead of sending a new one.
+    pub edit: bool,
+}
+
+/// Everything the conversation wants done for one event.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    pub replies: Vec<Reply>,
+    /// Questions stored for experts by this event (the adapter posts them).
+    pub new_questions: Vec<i64>,
+    /// Questions to post as urgent (the "Talk to a person now" button).
+    pub urgent: Vec<i64>,
+}
+
+impl Output {
+    fn one(reply: Reply) -> Output {
+        Output {
+            replies: vec![reply],
+            ..Output::default()
+        }
+    }
+}
+
+/// What the bot remembers between two messages of a chat, in memory only: the last question
+/// (for "None of these — ask an expert" and 👎) and whether it waits for a question to pass on.
+#[derive(Default, Clone)]
+struct ChatState {
+    last_question: Option<(String, Vec<(String, f32)>)>,
+    awaiting_question: bool,
+}
+
+/// The conversation logic, shared by all chats.
+pub struct Conversation {
+    knowledge: RwLock<Arc<Knowledge>>,
+    store: Arc<dyn Storage>,
+    state: Mutex<HashMap<i64, ChatState>>,
+}
+
+/// Callback data is `<version>:<action>[:args]`; the version is the knowledge base's content
+/// hash, so buttons of an older knowledge base are recognised after a reload.
+fn data(kb: &KnowledgeBase, action: &str) -> String {
+    format!("{:x}:{action}", kb.version)
+}
+
+/// Deep-link payloads may use only `A-Za-z0-9_-`; entry ids use `.` where the payload uses `_`.
+pub fn encode_start(entry_id: &str) -> String {
+    entry_id.replace('.', "_")
+}
+
+pub fn decode_start(payload: &str) -> String {
+    payload.replace('_', ".")
+}
+
+impl Conversation {
+    pub fn new(knowledge: Knowledge, store: Arc<dyn Storage>) -> Conversation {
+        Conversation {
+            knowledge: RwLock::new(Arc::new(knowledge)),
+            store,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn knowledge(&self) -> Arc<Knowledge> {
+        self.knowledge.read().expect("knowledge lock").clone()
+    }
+
+    /// Puts a new knowledge base in service; buttons of the old one become "out of date".
+    pub fn replace_knowledge(&self, knowledge: Knowledge) {
+        *self.knowledge.write().expect("knowledge lock") = Arc::new(knowledge);
+    }
+
+    pub fn store(&self) -> &Arc<dyn Storage> {
+        &self.store
+    }
+
+    fn chat_state(&self, chat: i64) -> ChatState {
+        self.state
+            .lock()
+            .expect("state lock")
+            .get(&chat)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn set_chat_state(&self, chat: i64, f: impl FnOnce(&mut ChatState)) {
+        f(self.state.lock().expect("state lock").entry(chat).or_default());
+    }
+
+    /// Handles one event of one chat.
+    pub async fn handle(&self, chat: i64, event: Event) -> Output {
+        let k = self.knowledge();
+        let profile = match self.store.get_profile(chat).await {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("profile of a chat could not be read: {e:#}");
+                None
+            }
+        };
+        let lang = profile.as_ref().and_then(|p| p.lang);
+        let ui = lang.unwrap_or(Lang::Ru);
+        match event {
+            Event::Start {
+                payload,
+                language_code,
+            } => {
+                let guess = language_code.as_deref().and_then(Lang::from_telegram);
+                if let Some(entry) = payload
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .map(decode_start)
+                    .and_then(|id| k.kb.entry(&id).cloned())
+                {
+                    let l = lang.or(guess).unwrap_or(Lang::Ru);
+                    if profile.is_none() {
+                        self.save_profile(chat, Some(l), None).await;
+                    }
+                    let country = profile.as_ref().and_then(|p| p.country);
+                    return Output::one(self.answer_or_ask_variant(&k, &entry, l, country, None, false));
+                }
+                if payload.as_deref().is_some_and(|p| !p.is_empty()) {
+                    let l = lang.or(guess).unwrap_or(Lang::Ru);
+                    let mut r = self.menu(&k.kb, l, false);
+                    r.text = format!("{}\n\n{}", k.kb.t("unknown_entry", l), r.text);
+                    return Output::one(r);
+                }
+                Output::one(self.language_picker(&k.kb, true, lang.or(guess)))
+            }
+            Event::Help => Output::one(Reply {
+                text: k.kb.t("help", ui).to_string(),
+                buttons: vec![vec![Button::cb(k.kb.t("btn_menu", ui), data(&k.kb, "M"))]],
+                edit: false,
+            }),
+            Event::Menu => Output::one(self.menu(&k.kb, ui, false)),
+            Event::Language => Output::one(self.language_picker(&k.kb, false, lang)),
+            Event::Country => Output::one(self.country_picker(&k.kb, ui, false)),
+            Event::Privacy => Output::one(Reply {
+                text: k.kb.t("privacy", ui).to_string(),
+                ..Reply::default()
+            }),
+            Event::Forget => Output::one(Reply {
+                text: k.kb.t("forget_confirm", ui).to_string(),
+                buttons: vec![vec![
+                    Button::cb(k.kb.t("btn_yes_delete", ui), data(&k.kb, "D:y")),
+                    Button::cb(k.kb.t("btn_cancel", ui), data(&k.kb, "D:n")),
+                ]],
+                edit: false,
+            }),
+            Event::Contacts => Output::one(self.topic(&k.kb, "contacts", ui, false)),
+            Event::Unsupported => Output::one(Reply {
+                text: k.kb.t("non_text", ui).to_string(),
+                ..Reply::default()
+            }),
+            Event::Media { kind, media } => {
+                let q = NewQuestion {
+                    chat_id: chat,
+                    text: String::new(),
+                    lang: ui,
+                    country: profile.as_ref().and_then(|p| p.country),
+                    candidates: Vec::new(),
+                    urgent: false,
+                    kind,
+                    media: Some(media),
+                    group_key: String::new(),
+                };
+                match self.store.add_question(q).await {
+                    Ok(q) => Output {
+                        replies: vec![Reply {
+                            text: k.kb.interface.fill("media_sent", ui, &[("number", &q.id.to_string())]),
+                            ..Reply::default()
+                        }],
+                        new_questions: vec![q.id],
+                        urgent: Vec::new(),
+                    },
+                    Err(e) => {
+                        log::error!("a media question could not be stored: {e:#}");
+                        Output::one(Reply {
+                            text: k.kb.t("save_failed", ui).to_string(),
+                            ..Reply::default()
+                        })
+                    }
+                }
+            }
+            Event::Text {
+                text,
+                language_code,
+            } => self.text(&k, chat, profile, text, language_code).await,
+            Event::Button(d) => self.button(&k, chat, profile, &d).await,
+        }
+    }
+
+    async fn save_profile(&self, chat: i64, lang: Option<Lang>, country: Option<Country>) {
+        if let Err(e) = self.store.save_profile(chat, lang, country).await {
+            log::error!("profile could not be saved: {e:#}");
+        }
+    }
+
+    async fn count(&self, k: &Knowledge, entry: Option<&Entry>, lang: Lang, country: Option<Country>, outcome: &str) {
+        let day = chrono::Utc::now().date_naive();
+        let (id, topic) = entry.map(|e| (e.id.as_str(), e.topic.as_str())).unwrap_or(("", ""));
+        let _ = k;
+        if let Err(e) = self.store.bump_counter(day, id, topic, lang, country, outcome).await {
+            log::warn!("counter not updated: {e:#}");
+        }
+    }
+
+    async fn text(
+        &self,
+        k: &Knowledge,
+        chat: i64,
+        profile: Option<Profile>,
+        text: String,
+        language_code: Option<String>,
+    ) -> Output {
+        let country = profile.as_ref().and_then(|p| p.country);
+        let profile_lang = profile.as_ref().and_then(|p| p.lang);
+        if normalize(&text).is_empty() {
+            let ui = profile_lang.unwrap_or(Lang::Ru);
+            return Output::one(self.menu(&k.kb, ui, false));
+        }
+        let state = self.chat_state(chat);
+        if state.awaiting_question {
+            self.set_chat_state(chat, |s| s.awaiting_question = false);
+            let ui = profile_lang.unwrap_or(Lang::Ru);
+            let r = k.matcher.ask(&text, profile_lang, country);
+            return self.to_experts(k, chat, &text, ui, country, &r, false).await;
+        }
+        let r = k.matcher.ask(&text, profile_lang, country);
+        // First contact by free text: answer at once in the language the person wrote in.
+        let ui = match profile_lang {
+            Some(l) => l,
+            None => {
+                let l = Some(r.lang)
+                    .or(language_code.as_deref().and_then(Lang::from_telegram))
+                    .unwrap_or(Lang::Ru);
+                self.save_profile(chat, Some(l), country).await;
+                l
+            }
+        };
+        match r.status {
+            Status::Answered => {
+                let entry = r.entry.as_deref().and_then(|id| k.kb.entry(id)).cloned();
+                let Some(entry) = entry else {
+                    return self.to_experts(k, chat, &text, ui, country, &r, false).await;
+                };
+                self.set_chat_state(chat, |s| {
+                    s.last_question = Some((text.clone(), candidates(&r)));
+                });
+                self.count(k, Some(&entry), ui, country, "answered").await;
+                let mut reply = self.answer_or_ask_variant(k, &entry, ui, country, r.variant, false);
+                if r.lang != ui {
+                    let note = k.kb.interface.fill(
+                        "lang_note",
+                        ui,
+                        &[
+                            ("detected", k.kb.t("language_name", r.lang)),
+                            ("language", k.kb.t("language_name", ui)),
+                        ],
+                    );
+                    reply.text = format!("<i>{}</i>\n\n{}", escape_keep(&note), reply.text);
+                }
+                Output::one(reply)
+            }
+            Status::Clarify => {
+                self.set_chat_state(chat, |s| {
+                    s.last_question = Some((text.clone(), candidates(&r)));
+                });
+                self.count(k, None, ui, country, "clarify").await;
+                let mut buttons: Vec<Vec<Button>> = r
+                    .candidates
+                    .iter()
+                    .filter_map(|c| k.kb.entry_index(&c.entry))
+                    .map(|i| {
+                        let e = &k.kb.entries[i];
+                        vec![Button::cb(e.title.get(ui).clone(), data(&k.kb, &format!("E:{i}")))]
+                    })
+                    .collect();
+                buttons.push(vec![Button::cb(k.kb.t("btn_none", ui), data(&k.kb, "N"))]);
+                Output::one(Reply {
+                    text: k.kb.t("clarify", ui).to_string(),
+                    buttons,
+                    edit: false,
+                })
+            }
+            Status::Unmet => {
+                self.count(k, None, ui, country, "unmet").await;
+                self.to_experts(k, chat, &text, ui, country, &r, false).await
+            }
+        }
+    }
+
+    /// Stores a question for experts and tells the person honestly what happens next.
+    #[allow(clippy::too_many_arguments)]
+    async fn to_experts(
+        &self,
+        k: &Knowledge,
+        chat: i64,
+        text: &str,
+        ui: Lang,
+        country: Option<Country>,
+        r: &MatchResult,
+        urgent: bool,
+    ) -> Output {
+        let q = NewQuestion {
+            chat_id: chat,
+            text: text.to_string(),
+            lang: ui,
+            country: r.country.or(country),
+            candidates: candidates(r),
+            urgent,
+            kind: QuestionKind::Text,
+            media: None,
+            group_key: normalize(text),
+        };
+        match self.store.add_question(q).await {
+            Ok(q) => {
+                self.set_chat_state(chat, |s| s.last_question = None);
+                let mut out = Output::one(Reply {
+                    text: k.kb.interface.fill("unmet_saved", ui, &[("number", &q.id.to_string())]),
+                    buttons: vec![vec![Button::cb(k.kb.t("btn_menu", ui), data(&k.kb, "M"))]],
+                    edit: false,
+                });
+                if urgent {
+                    out.urgent.push(q.id);
+                } else {
+                    out.new_questions.push(q.id);
+                }
+                out
+            }
+            Err(e) => {
+                // Nothing is acknowledged that was not committed.
+                log::error!("a question could not be stored: {e:#}");
+                Output::one(Reply {
+                    text: k.kb.t("save_failed", ui).to_string(),
+                    ..Reply::default()
+                })
+            }
+        }
+    }
+
+    async fn button(&self, k: &Knowledge, chat: i64, profile: Option<Profile>, d: &str) -> Output {
+        let ui = profile.as_ref().and_then(|p| p.lang).unwrap_or(Lang::Ru);
+        let country = profile.as_ref().and_then(|p| p.country);
+        let stale = || {
+            let mut r = self.menu(&k.kb, ui, false);
+            r.text = format!("{}\n\n{}", k.kb.t("out_of_date", ui), r.text);
+            Output::one(r)
+        };
+        let Some((version, rest)) = d.split_once(':') else {
+            return stale();
+        };
+        let parts: Vec<&str> = rest.split(':').collect();
+        let current = version == format!("{:x}", k.kb.version);
+        let entry_at = |s: &str| -> Option<Entry> {
+            let i: usize = s.parse().ok()?;
+            k.kb.entries.get(i).cloned()
+        };
+        match parts.as_slice() {
+            // Language and country choices do not depend on the content: always honoured.
+            ["L", code, rest @ ..] => {
+                let Ok(l) = code.parse::<Lang>() else { return stale() };
+                self.save_profile(chat, Some(l), country).await;
+                let onboarding = rest.first() == Some(&"o");
+                let mut r = if onboarding {
+                    self.country_picker(&k.kb, l, true)
+                } else {
+                    self.menu(&k.kb, l, true)
+                };
+                r.text = format!("{}\n\n{}", k.kb.t("language_set", l), r.text);
+                Output::one(r)
+            }
+            ["C", code, rest @ ..] => {
+                let c = match *code {
+                    "skip" => None,
+                    c => match c.parse::<Country>() {
+                        Ok(c) => Some(c),
+                        Err(_) => return stale(),
+                    },
+                };
+                self.save_profile(chat, Some(ui), c.or(country)).await;
+                let onboarding = rest.first() == Some(&"o");
+                let mut text = String::new();
+                if let Some(c) = c {
+                    let name = k.kb.t(&format!("country_{}", c.code()), ui).to_string();
+                    text = k.kb.interface.fill("country_set", ui, &[("country", &name)]);
+                    text.push_str("\n\n");
+                }
+                if onboarding {
+                    text.push_str(k.kb.t("welcome", ui));
+                    text.push_str("\n\n<i>");
+                    text.push_str(k.kb.t("disclaimer", ui));
+                    text.push_str("</i>\n\n");
+                }
+                let mut r = self.menu(&k.kb, ui, true);
+                r.text = format!("{text}{}", r.text);
+                Output::one(r)
+            }
+            ["D", answer] => {
+                if *answer == "y" {
+                    self.state.lock().expect("state lock").remove(&chat);
+                    match self.store.forget(chat).await {
+                        Ok(()) => Output::one(Reply {
+                            text: k.kb.t("forget_done", ui).to_string(),
+                            edit: true,
+                            ..Reply::default()
+                        }),
+                        Err(e) => {
+                            log::error!("forget failed: {e:#}");
+                            Output::one(Reply {
+                                text: k.kb.t("save_failed", ui).to_string(),
+                                ..Reply::default()
+                            })
+                        }
+                    }
+                } else {
+                    Output::one(Reply {
+                        text: k.kb.t("forget_cancelled", ui).to_string(),
+                        edit: true,
+                        ..Reply::default()
+                    })
+                }
+            }
+            _ if !current => stale(),
+            ["M"] => Output::one(self.menu(&k.kb, ui, true)),
+            ["T", i] => match i.parse::<usize>().ok().and_then(|i| k.kb.topics.get(i)) {
+                Some(t) => Output::one(self.topic(&k.kb, &t.id.clone(), ui, true)),
+                None => stale(),
+            },
+            ["E", i] => match entry_at(i) {
+                Some(e) => {
+                    self.count(k, Some(&e), ui, country, "menu").await;
+                    Output::one(self.answer_or_ask_variant(k, &e, ui, country, None, true))
+                }
+                None => stale(),
+            },
+            ["E", i, v] => match (entry_at(i), Variant::parse(v)) {
+                (Some(e), Some(v)) => Output::one(self.answer(k, &e, ui, v, true)),
+                _ => stale(),
+            },
+            ["W", i, c] => match (entry_at(i), c.parse::<Country>()) {
+                (Some(e), Ok(c)) => {
+                    self.save_profile(chat, Some(ui), Some(c)).await;
+                    Output::one(self.answer(k, &e, ui, c.variant(), true))
+                }
+                _ => stale(),
+            },
+            ["F", i, helpful] => match entry_at(i) {
+                Some(e) => {
+                    let helpful = *helpful == "1";
+                    if let Err(err) = self.store.record_feedback(chat, &e.id, helpful).await {
+                        log::warn!("feedback not stored: {err:#}");
+                    }
+                    if helpful {
+                        Output::one(Reply {
+                            text: k.kb.t("feedback_thanks", ui).to_string(),
+                            ..Reply::default()
+                        })
+                    } else {
+                        self.set_chat_state(chat, |s| s.awaiting_question = true);
+                        let mut buttons = Vec::new();
+                        if self.chat_state(chat).last_question.is_some() {
+                            buttons.push(vec![Button::cb(k.kb.t("btn_send_expert", ui), data(&k.kb, "N"))]);
+                        }
+                        Output::one(Reply {
+                            text: k.kb.t("feedback_missing", ui).to_string(),
+                            buttons,
+                            edit: false,
+                        })
+                    }
+                }
+                None => stale(),
+            },
+            ["R", i] => match entry_at(i) {
+                Some(e) => {
+                    let mut buttons: Vec<Vec<Button>> = e
+                        .see_also
+                        .iter()
+                        .filter_map(|id| k.kb.entry_index(id))
+                        .map(|j| vec![Button::cb(k.kb.entries[j].title.get(ui).clone(), data(&k.kb, &format!("E:{j}")))])
+                        .collect();
+                    buttons.push(vec![Button::cb(k.kb.t("btn_menu", ui), data(&k.kb, "M"))]);
+                    Output::one(Reply {
+                        text: k.kb.t("related", ui).to_string(),
+                        buttons,
+                        edit: false,
+                    })
+                }
+                None => stale(),
+            },
+            ["X", _] => {
+                self.set_chat_state(chat, |s| s.awaiting_question = true);
+                Output::one(Reply {
+                    text: k.kb.t("ask_expert_prompt", ui).to_string(),
+                    ..Reply::default()
+                })
+            }
+            ["N"] => match self.chat_state(chat).last_question {
+                Some((text, _)) => {
+                    let r = k.matcher.ask(&text, Some(ui), country);
+                    self.set_chat_state(chat, |s| s.awaiting_question = false);
+                    self.to_experts(k, chat, &text, ui, country, &r, false).await
+                }
+                None => {
+                    // The question was not kept (a restart): ask for it again.
+                    self.set_chat_state(chat, |s| s.awaiting_question = true);
+                    Output::one(Reply {
+                        text: k.kb.t("ask_expert_prompt", ui).to_string(),
+                        ..Reply::default()
+                    })
+                }
+            },
+            ["U", i] => match entry_at(i) {
+                Some(e) => {
+                    let text = format!("[{}] {}", e.id, k.kb.t("expert_urgent", ui));
+                    let r = k.matcher.ask("", Some(ui), country);
+                    let mut out = self.to_experts(k, chat, &text, ui, country, &r, true).await;
+                    if !out.urgent.is_empty() {
+                        out.replies = vec![Reply {
+                            text: k.kb.t("urgent_sent", ui).to_string(),
+                            ..Reply::default()
+                        }];
+                    }
+                    out
+                }
+                None => stale(),
+            },
+            _ => stale(),
+        }
+    }
+
+    fn language_picker(&self, kb: &KnowledgeBase, onboarding: bool, preselect: Option<Lang>) -> Reply {
+        // Shown before the language is known: the prompt in all four languages, the likely
+        // one first.
+        let mut order: Vec<Lang> = Lang::ALL.to_vec();
+        if let Some(p) = preselect {
+            order.retain(|&l| l != p);
+            order.insert(0, p);
+        }
+        let text = order
+            .iter()
+            .map(|&l| kb.t("choose_language", l).to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let suffix = if onboarding { ":o" } else { "" };
+        let buttons = order
+            .chunks(2)
+            .map(|pair| {
+                pair.iter()
+                    .map(|&l| Button::cb(kb.t("language_name", l), data(kb, &format!("L:{}{suffix}", l.code()))))
+                    .collect()
+            })
+            .collect();
+        Reply {
+            text,
+            buttons,
+            edit: false,
+        }
+    }
+
+    fn country_picker(&self, kb: &KnowledgeBase, ui: Lang, edit: bool) -> Reply {
+        let suffix = if edit { ":o" } else { "" };
+        let b = |key: &str, code: &str| Button::cb(kb.t(key, ui), data(kb, &format!("C:{code}{suffix}")));
+        Reply {
+            text: kb.t("choose_country", ui).to_string(),
+            buttons: vec![
+                vec![b("country_ru", "ru"), b("country_kz", "kz")],
+                vec![b("country_kg", "kg"), b("country_other", "other")],
+                vec![b("country_skip", "skip")],
+            ],
+            edit,
+        }
+    }
+
+    fn menu(&self, kb: &KnowledgeBase, ui: Lang, edit: bool) -> Reply {
+        let buttons = kb
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| vec![Button::cb(format!("{} {}", t.emoji, t.title.get(ui)).trim().to_string(), data(kb, &format!("T:{i}")))])
+            .collect();
+        Reply {
+            text: kb.t("menu", ui).to_string(),
+            buttons,
+            edit,
+        }
+    }
+
+    fn topic(&self, kb: &KnowledgeBase, topic: &str, ui: Lang, edit: bool) -> Reply {
+        let title = kb.topic(topic).map(|t| t.title.get(ui).clone()).unwrap_or_default();
+        let mut buttons: Vec<Vec<Button>> = kb
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.topic == topic)
+            .map(|(i, e)| vec![Button::cb(e.title.get(ui).clone(), data(kb, &format!("E:{i}")))])
+            .collect();
+        buttons.push(vec![Button::cb(kb.t("btn_back", ui), data(kb, "M"))]);
+        Reply {
+            text: escape_keep(&kb.interface.fill("topic_pick", ui, &[("topic", &escape(&title))])),
+            buttons,
+            edit,
+        }
+    }
+
+    /// The answer, or — for an entry whose answer depends on the country when the country is
+    /// not known — the question "which country?" first.
+    fn answer_or_ask_variant(
+        &self,
+        k: &Knowledge,
+        e: &Entry,
+        ui: Lang,
+        country: Option<Country>,
+        variant: Option<Variant>,
+        edit: bool,
+    ) -> Reply {
+        let variant = variant.or(country.map(Country::variant));
+        match variant {
+            Some(v) => self.answer(k, e, ui, v, edit),
+            None if !e.has_variants() => self.answer(k, e, ui, Variant::Any, edit),
+            None => {
+                let i = k.kb.entry_index(&e.id).unwrap_or_default();
+                let b = |key: &str, c: &str| Button::cb(k.kb.t(key, ui), data(&k.kb, &format!("W:{i}:{c}")));
+                Reply {
+                    text: k.kb.t("choose_variant", ui).to_string(),
+                    buttons: vec![
+                        vec![b("country_ru", "ru"), b("country_kz", "kz")],
+                        vec![b("country_kg", "kg"), b("country_other", "other")],
+                    ],
+                    edit,
+                }
+            }
+        }
+    }
+
+    fn answer(&self, k: &Knowledge, e: &Entry, ui: Lang, variant: Variant, edit: bool) -> Reply {
+        let kb = &k.kb;
+        let i = kb.entry_index(&e.id).unwrap_or_default();
+        let mut buttons = vec![vec![
+            Button::cb(kb.t("btn_helpful", ui), data(kb, &format!("F:{i}:1"))),
+            Button::cb(kb.t("btn_not_helpful", ui), data(kb, &format!("F:{i}:0"))),
+        ]];
+        if e.urgent {
+            buttons.push(vec![Button::cb(kb.t("btn_talk_now", ui), data(kb, &format!("U:{i}")))]);
+        }
+        let mut row = Vec::new();
+        if !e.see_also.is_empty() {
+            row.push(Button::cb(kb.t("btn_related", ui), data(kb, &format!("R:{i}"))));
+        }
+        row.push(Button {
+            label: kb.t("btn_share", ui).to_string(),
+            action: Action::SwitchInline(e.id.clone()),
+        });
+        buttons.push(row);
+        buttons.push(vec![
+            Button::cb(kb.t("btn_ask_expert", ui), data(kb, &format!("X:{i}"))),
+            Button::cb(kb.t("btn_menu", ui), data(kb, "M")),
+        ]);
+        Reply {
+            text: kb.render_answer(e, e.resolve_variant(variant), ui),
+            buttons,
+            edit,
+        }
+    }
+}
+
+fn candidates(r: &MatchResult) -> Vec<(String, f32)> {
+    r.candidates.iter().map(|c| (c.entry.clone(), c.score)).collect()
+}
+
+/// Interface texts are already HTML (validated by the check): kept as they are.
+fn escape_keep(s: &str) -> String {
+    s.to_string()
+}

@@ -1,0 +1,451 @@
+//! The PostgreSQL backend: for several instances sharing one database.
+//!
+//! Lease times (`claimed_until`) use the database's clock, not the instance's: instances may
+//! disagree about the time, the database is the one clock they all see.
+
+use super::{
+    CountRow, Delivery, ExportDbRow, ExportRow, FeedbackRow, Learned, LearnedRow, MissedRow,
+    NewQuestion, Profile, ProfileRow, QUESTION_COLUMNS, Question, QuestionRow, QuestionStatus,
+    Stats, StatsRows, Storage, TOP_MISSED, candidates_json, country_code, day_start, now,
+    questions, select_questions,
+};
+use crate::lang::{Country, Lang};
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use sqlx::postgres::{PgArguments, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+use std::time::Duration;
+
+pub struct PgStorage {
+    pool: PgPool,
+}
+
+impl PgStorage {
+    pub async fn connect(url: &str) -> anyhow::Result<PgStorage> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        // The migrator takes an advisory lock, so instances starting together do not race.
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .context("cannot migrate the PostgreSQL database")?;
+        Ok(PgStorage { pool })
+    }
+
+    async fn fetch_questions<'q>(
+        &self,
+        query: sqlx::query::QueryAs<'q, Postgres, QuestionRow, PgArguments>,
+    ) -> anyhow::Result<Vec<Question>> {
+        questions(query.fetch_all(&self.pool).await?)
+    }
+
+    /// Counter totals per value of `column` ("" included only if `with_empty`).
+    async fn counts(
+        &self,
+        column: &str,
+        with_empty: bool,
+        since: NaiveDate,
+    ) -> anyhow::Result<Vec<CountRow>> {
+        let skip = if with_empty {
+            String::new()
+        } else {
+            format!("AND {column} <> ''")
+        };
+        // SUM of BIGINT is NUMERIC in PostgreSQL.
+        let sql = format!(
+            "SELECT {column} AS key, SUM(count)::BIGINT AS n FROM daily_counts \
+             WHERE day >= $1 {skip} GROUP BY {column} ORDER BY n DESC, {column}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+#[async_trait]
+impl Storage for PgStorage {
+    async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>> {
+        let row: Option<ProfileRow> = sqlx::query_as(
+            "SELECT chat_id, lang, country, first_seen, last_seen FROM profiles \
+             WHERE chat_id = $1",
+        )
+        .bind(chat_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Profile::try_from).transpose()
+    }
+
+    async fn save_profile(
+        &self,
+        chat_id: i64,
+        lang: Option<Lang>,
+        country: Option<Country>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO profiles (chat_id, lang, country, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (chat_id) DO UPDATE SET \
+             lang = excluded.lang, country = excluded.country, last_seen = excluded.last_seen",
+        )
+        .bind(chat_id)
+        .bind(lang.map(Lang::code))
+        .bind(country.map(Country::code))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch(&self, chat_id: i64) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO profiles (chat_id, first_seen, last_seen) VALUES ($1, $2, $2) \
+             ON CONFLICT (chat_id) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(chat_id)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn forget(&self, chat_id: i64) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["questions", "feedback", "profiles"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = $1"))
+                .bind(chat_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
+        let row: QuestionRow = sqlx::query_as(&format!(
+            "INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
+             kind, media_chat_id, media_message_id, group_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $11) \
+             RETURNING {QUESTION_COLUMNS}"
+        ))
+        .bind(q.chat_id)
+        .bind(&q.text)
+        .bind(q.lang.code())
+        .bind(q.country.map(Country::code))
+        .bind(candidates_json(&q.candidates)?)
+        .bind(q.urgent)
+        .bind(q.kind.code())
+        .bind(q.media.map(|m| m.from_chat_id))
+        .bind(q.media.map(|m| m.message_id))
+        .bind(&q.group_key)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn question(&self, id: i64) -> anyhow::Result<Option<Question>> {
+        let sql = select_questions("id = $1");
+        Ok(self
+            .fetch_questions(sqlx::query_as(&sql).bind(id))
+            .await?
+            .pop())
+    }
+
+    async fn question_by_expert_message(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+    ) -> anyhow::Result<Option<Question>> {
+        let sql =
+            select_questions("expert_chat_id = $1 AND expert_message_id = $2 ORDER BY id LIMIT 1");
+        Ok(self
+            .fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
+            .await?
+            .pop())
+    }
+
+    async fn set_expert_message(
+        &self,
+        id: i64,
+        chat_id: i64,
+        message_id: i32,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE questions SET expert_chat_id = $1, expert_message_id = $2, posted_at = $3, \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(chat_id)
+        .bind(message_id)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn unposted_questions(&self, limit: u32) -> anyhow::Result<Vec<Question>> {
+        let sql = select_questions(
+            "status = 'open' AND expert_message_id IS NULL \
+             AND (claimed_until IS NULL OR claimed_until < now()) \
+             ORDER BY created_at, id LIMIT $1",
+        );
+        self.fetch_questions(sqlx::query_as(&sql).bind(i64::from(limit)))
+            .await
+    }
+
+    async fn claim_for_posting(
+        &self,
+        id: i64,
+        instance: &str,
+        lease: Duration,
+    ) -> anyhow::Result<bool> {
+        // SKIP LOCKED: a second claimant does not wait for the first one's transaction, it
+        // finds no row and loses at once. Should the first commit in between, PostgreSQL
+        // re-checks the WHERE on the new row version, which then has a live lease.
+        let done = sqlx::query(
+            "UPDATE questions SET claimed_by = $2, \
+             claimed_until = now() + make_interval(secs => $3) \
+             WHERE id = (SELECT id FROM questions WHERE id = $1 AND status = 'open' \
+             AND expert_message_id IS NULL AND (claimed_until IS NULL OR claimed_until < now()) \
+             FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(id)
+        .bind(instance)
+        .bind(lease.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>> {
+        if group_key.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = select_questions("status = 'open' AND group_key = $1 ORDER BY created_at, id");
+        self.fetch_questions(sqlx::query_as(&sql).bind(group_key))
+            .await
+    }
+
+    async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>> {
+        let sql = select_questions(
+            "status = 'open' ORDER BY urgent DESC, created_at, id LIMIT $1 OFFSET $2",
+        );
+        self.fetch_questions(
+            sqlx::query_as(&sql)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset)),
+        )
+        .await
+    }
+
+    async fn count_open(&self) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE status = 'open'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE questions SET status = 'answered', answer = $1, answered_by = $2, \
+             answered_at = $3, resolved_at = $3, updated_at = $3 \
+             WHERE id = $4 AND status <> 'answered'",
+        )
+        .bind(answer)
+        .bind(expert)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_status(&self, id: i64, status: QuestionStatus) -> anyhow::Result<bool> {
+        let now = now();
+        let resolved = (status != QuestionStatus::Open).then_some(now);
+        let done = sqlx::query(
+            "UPDATE questions SET status = $1, updated_at = $2, \
+             resolved_at = CASE WHEN $3::TIMESTAMPTZ IS NULL THEN NULL \
+             ELSE COALESCE(resolved_at, $3) END \
+             WHERE id = $4",
+        )
+        .bind(status.code())
+        .bind(now)
+        .bind(resolved)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_delivery(&self, id: i64, delivered: bool) -> anyhow::Result<()> {
+        sqlx::query("UPDATE questions SET delivery = $1, updated_at = $2 WHERE id = $3")
+            .bind(Delivery::from_flag(delivered).code())
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_feedback(
+        &self,
+        chat_id: i64,
+        entry: &str,
+        helpful: bool,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO feedback (chat_id, entry, helpful, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(chat_id)
+        .bind(entry)
+        .bind(helpful)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn add_learned(&self, text: &str, entry: &str, expert: &str) -> anyhow::Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        // Writers one at a time, so ids become visible in increasing order: otherwise a reader
+        // could see id 11 committed before id 10 and `learned_since(11)` would skip 10 forever.
+        // EXCLUSIVE mode still lets readers read.
+        sqlx::query("LOCK TABLE learned IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM learned WHERE text = $1")
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO learned (text, entry, expert, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(text)
+        .bind(entry)
+        .bind(expert)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn learned_since(&self, after_id: i64) -> anyhow::Result<Vec<Learned>> {
+        let rows: Vec<LearnedRow> = sqlx::query_as(
+            "SELECT id, text, entry, expert, created_at FROM learned WHERE id > $1 ORDER BY id",
+        )
+        .bind(after_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Learned::from).collect())
+    }
+
+    async fn bump_counter(
+        &self,
+        day: NaiveDate,
+        entry: &str,
+        topic: &str,
+        lang: Lang,
+        country: Option<Country>,
+        outcome: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO daily_counts (day, entry, topic, lang, country, outcome, count) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1) \
+             ON CONFLICT (day, entry, topic, lang, country, outcome) \
+             DO UPDATE SET count = daily_counts.count + 1",
+        )
+        .bind(day)
+        .bind(entry)
+        .bind(topic)
+        .bind(lang.code())
+        .bind(country_code(country))
+        .bind(outcome)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn stats(&self, since: NaiveDate) -> anyhow::Result<Stats> {
+        let from = day_start(since);
+        let feedback = sqlx::query_as::<_, FeedbackRow>(
+            "SELECT entry, COUNT(*) FILTER (WHERE helpful) AS up, \
+             COUNT(*) FILTER (WHERE NOT helpful) AS down \
+             FROM feedback WHERE created_at >= $1 GROUP BY entry \
+             ORDER BY COUNT(*) DESC, entry",
+        )
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        // Dismissed questions are left out: those are spam or off topic, not gaps in the FAQ.
+        let missed = sqlx::query_as::<_, MissedRow>(
+            "SELECT MAX(text) AS text, COUNT(*) AS n FROM questions \
+             WHERE created_at >= $1 AND group_key <> '' AND status <> 'dismissed' \
+             GROUP BY group_key ORDER BY n DESC, MAX(text) LIMIT $2",
+        )
+        .bind(from)
+        .bind(TOP_MISSED)
+        .fetch_all(&self.pool)
+        .await?;
+        StatsRows {
+            by_topic: self.counts("topic", false, since).await?,
+            by_lang: self.counts("lang", false, since).await?,
+            by_country: self.counts("country", true, since).await?,
+            outcomes: self.counts("outcome", false, since).await?,
+            feedback,
+            missed,
+        }
+        .try_into()
+    }
+
+    async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>> {
+        let rows: Vec<ExportDbRow> = sqlx::query_as(
+            "SELECT id, lang, country, status, text, created_at, answered_at FROM questions \
+             WHERE $1::TIMESTAMPTZ IS NULL OR created_at >= $1 ORDER BY id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ExportRow::try_from).collect()
+    }
+
+    async fn erase_old_texts(
+        &self,
+        now: DateTime<Utc>,
+        answered_keep_days: i64,
+    ) -> anyhow::Result<u64> {
+        let cutoff = TimeDelta::try_days(answered_keep_days)
+            .and_then(|keep| now.checked_sub_signed(keep))
+            .context("answered_keep_days is out of range")?;
+        let done = sqlx::query(
+            "UPDATE questions SET text = '', group_key = '', media_chat_id = NULL, \
+             media_message_id = NULL, erased_at = $1 \
+             WHERE erased_at IS NULL AND status <> 'open' AND resolved_at < $2",
+        )
+        .bind(now)
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

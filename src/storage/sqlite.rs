@@ -1,0 +1,489 @@
+//! The SQLite backend: one file (or memory), one instance.
+
+use super::{
+    CountRow, Delivery, ExportDbRow, ExportRow, FeedbackRow, Learned, LearnedRow, MissedRow,
+    NewQuestion, Profile, ProfileRow, QUESTION_COLUMNS, Question, QuestionRow, QuestionStatus,
+    Stats, StatsRows, Storage, TOP_MISSED, candidates_json, country_code, day_start, now,
+    questions, select_questions,
+};
+use crate::lang::{Country, Lang};
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+/// SQLite has no time type; times are written in one fixed-width format so that comparing
+/// the strings in SQL compares the times (sqlx's own encoding varies the number of digits).
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+impl SqliteStorage {
+    pub async fn connect(url: &str) -> anyhow::Result<SqliteStorage> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut options = SqliteConnectOptions::from_str(url)
+            .context("bad SQLite URL")?
+            .create_if_missing(true)
+            // Writers wait for each other instead of failing at once with "database is locked".
+            .busy_timeout(Duration::from_secs(10));
+        let pool = if in_memory {
+            // Every connection to ":memory:" is a database of its own, so there must be exactly
+            // one, and it must never be closed for idleness or age: that would drop the data.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+        } else {
+            // WAL lets readers work while one connection writes; NORMAL sync is safe with WAL
+            // (a power cut may lose the last commits, never corrupt the file).
+            options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+        }
+        .context("cannot open the SQLite database")?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .context("cannot migrate the SQLite database")?;
+        Ok(SqliteStorage { pool })
+    }
+
+    async fn fetch_questions<'q>(
+        &self,
+        query: sqlx::query::QueryAs<'q, Sqlite, QuestionRow, SqliteArguments<'q>>,
+    ) -> anyhow::Result<Vec<Question>> {
+        questions(query.fetch_all(&self.pool).await?)
+    }
+
+    /// Counter totals per value of `column` ("" included only if `with_empty`).
+    async fn counts(
+        &self,
+        column: &str,
+        with_empty: bool,
+        since: NaiveDate,
+    ) -> anyhow::Result<Vec<CountRow>> {
+        let skip = if with_empty {
+            String::new()
+        } else {
+            format!("AND {column} <> ''")
+        };
+        let sql = format!(
+            "SELECT {column} AS key, SUM(count) AS n FROM daily_counts \
+             WHERE day >= ? {skip} GROUP BY {column} ORDER BY n DESC, {column}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>> {
+        let row: Option<ProfileRow> = sqlx::query_as(
+            "SELECT chat_id, lang, country, first_seen, last_seen FROM profiles WHERE chat_id = ?",
+        )
+        .bind(chat_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Profile::try_from).transpose()
+    }
+
+    async fn save_profile(
+        &self,
+        chat_id: i64,
+        lang: Option<Lang>,
+        country: Option<Country>,
+    ) -> anyhow::Result<()> {
+        let now = ts(now());
+        sqlx::query(
+            "INSERT INTO profiles (chat_id, lang, country, first_seen, last_seen) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (chat_id) DO UPDATE SET \
+             lang = excluded.lang, country = excluded.country, last_seen = excluded.last_seen",
+        )
+        .bind(chat_id)
+        .bind(lang.map(Lang::code))
+        .bind(country.map(Country::code))
+        .bind(&now)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch(&self, chat_id: i64) -> anyhow::Result<()> {
+        let now = ts(now());
+        sqlx::query(
+            "INSERT INTO profiles (chat_id, first_seen, last_seen) VALUES (?, ?, ?) \
+             ON CONFLICT (chat_id) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(chat_id)
+        .bind(&now)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn forget(&self, chat_id: i64) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["questions", "feedback", "profiles"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = ?"))
+                .bind(chat_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
+        let now = ts(now());
+        let row: QuestionRow = sqlx::query_as(&format!(
+            "INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
+             kind, media_chat_id, media_message_id, group_key, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?) RETURNING {QUESTION_COLUMNS}"
+        ))
+        .bind(q.chat_id)
+        .bind(&q.text)
+        .bind(q.lang.code())
+        .bind(q.country.map(Country::code))
+        .bind(candidates_json(&q.candidates)?)
+        .bind(q.urgent)
+        .bind(q.kind.code())
+        .bind(q.media.map(|m| m.from_chat_id))
+        .bind(q.media.map(|m| m.message_id))
+        .bind(&q.group_key)
+        .bind(&now)
+        .bind(&now)
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn question(&self, id: i64) -> anyhow::Result<Option<Question>> {
+        let sql = select_questions("id = ?");
+        Ok(self
+            .fetch_questions(sqlx::query_as(&sql).bind(id))
+            .await?
+            .pop())
+    }
+
+    async fn question_by_expert_message(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+    ) -> anyhow::Result<Option<Question>> {
+        let sql =
+            select_questions("expert_chat_id = ? AND expert_message_id = ? ORDER BY id LIMIT 1");
+        Ok(self
+            .fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
+            .await?
+            .pop())
+    }
+
+    async fn set_expert_message(
+        &self,
+        id: i64,
+        chat_id: i64,
+        message_id: i32,
+    ) -> anyhow::Result<()> {
+        let now = ts(now());
+        sqlx::query(
+            "UPDATE questions SET expert_chat_id = ?, expert_message_id = ?, posted_at = ?, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(chat_id)
+        .bind(message_id)
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn unposted_questions(&self, limit: u32) -> anyhow::Result<Vec<Question>> {
+        let now = ts(now());
+        let sql = select_questions(
+            "status = 'open' AND expert_message_id IS NULL \
+             AND (claimed_until IS NULL OR claimed_until < ?) \
+             ORDER BY created_at, id LIMIT ?",
+        );
+        self.fetch_questions(sqlx::query_as(&sql).bind(now).bind(i64::from(limit)))
+            .await
+    }
+
+    async fn claim_for_posting(
+        &self,
+        id: i64,
+        instance: &str,
+        lease: Duration,
+    ) -> anyhow::Result<bool> {
+        let now = now();
+        let until = TimeDelta::from_std(lease)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        // One statement: SQLite runs writes one at a time, so the check and the claim cannot
+        // interleave with another claimant's.
+        let done = sqlx::query(
+            "UPDATE questions SET claimed_by = ?, claimed_until = ? \
+             WHERE id = ? AND status = 'open' AND expert_message_id IS NULL \
+             AND (claimed_until IS NULL OR claimed_until < ?)",
+        )
+        .bind(instance)
+        .bind(ts(until))
+        .bind(id)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>> {
+        if group_key.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = select_questions("status = 'open' AND group_key = ? ORDER BY created_at, id");
+        self.fetch_questions(sqlx::query_as(&sql).bind(group_key))
+            .await
+    }
+
+    async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>> {
+        let sql =
+            select_questions("status = 'open' ORDER BY urgent DESC, created_at, id LIMIT ? OFFSET ?");
+        self.fetch_questions(
+            sqlx::query_as(&sql)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset)),
+        )
+        .await
+    }
+
+    async fn count_open(&self) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE status = 'open'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
+        let now = ts(now());
+        let done = sqlx::query(
+            "UPDATE questions SET status = 'answered', answer = ?, answered_by = ?, \
+             answered_at = ?, resolved_at = ?, updated_at = ? \
+             WHERE id = ? AND status <> 'answered'",
+        )
+        .bind(answer)
+        .bind(expert)
+        .bind(&now)
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_status(&self, id: i64, status: QuestionStatus) -> anyhow::Result<bool> {
+        let now = ts(now());
+        let resolved = (status != QuestionStatus::Open).then_some(&now);
+        let done = sqlx::query(
+            "UPDATE questions SET status = ?, updated_at = ?, \
+             resolved_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(resolved_at, ?) END \
+             WHERE id = ?",
+        )
+        .bind(status.code())
+        .bind(&now)
+        .bind(resolved)
+        .bind(resolved)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_delivery(&self, id: i64, delivered: bool) -> anyhow::Result<()> {
+        sqlx::query("UPDATE questions SET delivery = ?, updated_at = ? WHERE id = ?")
+            .bind(Delivery::from_flag(delivered).code())
+            .bind(ts(now()))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_feedback(
+        &self,
+        chat_id: i64,
+        entry: &str,
+        helpful: bool,
+    ) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO feedback (chat_id, entry, helpful, created_at) VALUES (?, ?, ?, ?)")
+            .bind(chat_id)
+            .bind(entry)
+            .bind(helpful)
+            .bind(ts(now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_learned(&self, text: &str, entry: &str, expert: &str) -> anyhow::Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM learned WHERE text = ?")
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO learned (text, entry, expert, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(text)
+        .bind(entry)
+        .bind(expert)
+        .bind(ts(now()))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn learned_since(&self, after_id: i64) -> anyhow::Result<Vec<Learned>> {
+        let rows: Vec<LearnedRow> = sqlx::query_as(
+            "SELECT id, text, entry, expert, created_at FROM learned WHERE id > ? ORDER BY id",
+        )
+        .bind(after_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Learned::from).collect())
+    }
+
+    async fn bump_counter(
+        &self,
+        day: NaiveDate,
+        entry: &str,
+        topic: &str,
+        lang: Lang,
+        country: Option<Country>,
+        outcome: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO daily_counts (day, entry, topic, lang, country, outcome, count) \
+             VALUES (?, ?, ?, ?, ?, ?, 1) \
+             ON CONFLICT (day, entry, topic, lang, country, outcome) \
+             DO UPDATE SET count = daily_counts.count + 1",
+        )
+        .bind(day)
+        .bind(entry)
+        .bind(topic)
+        .bind(lang.code())
+        .bind(country_code(country))
+        .bind(outcome)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn stats(&self, since: NaiveDate) -> anyhow::Result<Stats> {
+        let from = ts(day_start(since));
+        let feedback = sqlx::query_as::<_, FeedbackRow>(
+            "SELECT entry, SUM(CASE WHEN helpful THEN 1 ELSE 0 END) AS up, \
+             SUM(CASE WHEN helpful THEN 0 ELSE 1 END) AS down \
+             FROM feedback WHERE created_at >= ? GROUP BY entry \
+             ORDER BY COUNT(*) DESC, entry",
+        )
+        .bind(&from)
+        .fetch_all(&self.pool)
+        .await?;
+        // Dismissed questions are left out: those are spam or off topic, not gaps in the FAQ.
+        let missed = sqlx::query_as::<_, MissedRow>(
+            "SELECT MAX(text) AS text, COUNT(*) AS n FROM questions \
+             WHERE created_at >= ? AND group_key <> '' AND status <> 'dismissed' \
+             GROUP BY group_key ORDER BY n DESC, MAX(text) LIMIT ?",
+        )
+        .bind(&from)
+        .bind(TOP_MISSED)
+        .fetch_all(&self.pool)
+        .await?;
+        StatsRows {
+            by_topic: self.counts("topic", false, since).await?,
+            by_lang: self.counts("lang", false, since).await?,
+            by_country: self.counts("country", true, since).await?,
+            outcomes: self.counts("outcome", false, since).await?,
+            feedback,
+            missed,
+        }
+        .try_into()
+    }
+
+    async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>> {
+        let sql = "SELECT id, lang, country, status, text, created_at, answered_at FROM questions";
+        let rows: Vec<ExportDbRow> = match since {
+            Some(since) => {
+                sqlx::query_as(&format!("{sql} WHERE created_at >= ? ORDER BY id"))
+                    .bind(ts(since))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query_as(&format!("{sql} ORDER BY id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.into_iter().map(ExportRow::try_from).collect()
+    }
+
+    async fn erase_old_texts(
+        &self,
+        now: DateTime<Utc>,
+        answered_keep_days: i64,
+    ) -> anyhow::Result<u64> {
+        let cutoff = TimeDelta::try_days(answered_keep_days)
+            .and_then(|keep| now.checked_sub_signed(keep))
+            .context("answered_keep_days is out of range")?;
+        let done = sqlx::query(
+            "UPDATE questions SET text = '', group_key = '', media_chat_id = NULL, \
+             media_message_id = NULL, erased_at = ? \
+             WHERE erased_at IS NULL AND status <> 'open' AND resolved_at < ?",
+        )
+        .bind(ts(now))
+        .bind(ts(cutoff))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

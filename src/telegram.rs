@@ -1,0 +1,241 @@
+//! The Telegram adapter: a thin dptree handler tree around the [`Conversation`].
+//!
+//! Handlers take the bot wrapped in teloxide's `Throttle` (Telegram's rate limits), injected as
+//! a dependency; handler tests inject one built on teloxide_tests' `MockBot`.
+
+use crate::config::Config;
+use crate::conversation::{Action, Conversation, Event, Output, Reply};
+use crate::lang::Lang;
+use crate::storage::{MediaRef, QuestionKind};
+use std::sync::Arc;
+use teloxide::dispatching::UpdateHandler;
+use teloxide::prelude::*;
+use teloxide::types::{
+    InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResult, InlineQueryResultArticle,
+    InputMessageContent, InputMessageContentText, MessageId, ParseMode,
+};
+use teloxide::utils::command::BotCommands;
+
+/// The commands users see in Telegram's menu.
+#[derive(BotCommands, Clone, Debug)]
+#[command(rename_rule = "lowercase")]
+pub enum Cmd {
+    /// Start, or open an answer from a link
+    Start(String),
+    /// How to use the bot
+    Help,
+    /// Topics
+    Menu,
+    /// Change the language
+    Language,
+    /// Change the country
+    Country,
+    /// What the bot stores
+    Privacy,
+    /// Delete your data
+    Forget,
+    /// Embassies and hotlines
+    Contacts,
+}
+
+/// What the handlers need, injected through dptree.
+#[derive(Clone)]
+pub struct Deps {
+    pub conversation: Arc<Conversation>,
+    pub config: Arc<Config>,
+}
+
+type HandlerResult = anyhow::Result<()>;
+
+/// The bot type handlers use.
+pub type TgBot = teloxide::adaptors::Throttle<Bot>;
+
+/// The handler tree.
+pub fn schema() -> UpdateHandler<anyhow::Error> {
+    let private = Update::filter_message()
+        .filter(|m: Message| m.chat.is_private())
+        .branch(
+            dptree::entry()
+                .filter_command::<Cmd>()
+                .endpoint(on_command),
+        )
+        .endpoint(on_message);
+    dptree::entry()
+        .branch(private)
+        .branch(Update::filter_callback_query().endpoint(on_callback))
+        .branch(Update::filter_inline_query().endpoint(on_inline))
+}
+
+fn keyboard(reply: &Reply) -> Option<InlineKeyboardMarkup> {
+    if reply.buttons.is_empty() {
+        return None;
+    }
+    Some(InlineKeyboardMarkup::new(reply.buttons.iter().map(|row| {
+        row.iter()
+            .map(|b| match &b.action {
+                Action::Callback(d) => InlineKeyboardButton::callback(b.label.clone(), d.clone()),
+                Action::SwitchInline(q) => {
+                    InlineKeyboardButton::switch_inline_query(b.label.clone(), q.clone())
+                }
+            })
+            .collect::<Vec<_>>()
+    })))
+}
+
+/// Sends the conversation's replies: edits the pressed message where asked, else sends.
+async fn deliver(bot: &TgBot, chat: ChatId, edit_target: Option<MessageId>, out: &Output) -> HandlerResult {
+    for reply in &out.replies {
+        let markup = keyboard(reply);
+        match (reply.edit, edit_target) {
+            (true, Some(id)) => {
+                let mut req = bot.edit_message_text(chat, id, reply.text.clone()).parse_mode(ParseMode::Html);
+                if let Some(m) = markup {
+                    req = req.reply_markup(m);
+                }
+                req.await?;
+            }
+            _ => {
+                let mut req = bot.send_message(chat, reply.text.clone()).parse_mode(ParseMode::Html);
+                if let Some(m) = markup {
+                    req = req.reply_markup(m);
+                }
+                req.await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn on_command(bot: TgBot, msg: Message, cmd: Cmd, deps: Deps) -> HandlerResult {
+    let language_code = msg.from.as_ref().and_then(|u| u.language_code.clone());
+    let event = match cmd {
+        Cmd::Start(payload) => Event::Start {
+            payload: Some(payload.trim().to_string()).filter(|p| !p.is_empty()),
+            language_code,
+        },
+        Cmd::Help => Event::Help,
+        Cmd::Menu => Event::Menu,
+        Cmd::Language => Event::Language,
+        Cmd::Country => Event::Country,
+        Cmd::Privacy => Event::Privacy,
+        Cmd::Forget => Event::Forget,
+        Cmd::Contacts => Event::Contacts,
+    };
+    let out = deps.conversation.handle(msg.chat.id.0, event).await;
+    deliver(&bot, msg.chat.id, None, &out).await
+}
+
+async fn on_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
+    let media = MediaRef {
+        from_chat_id: msg.chat.id.0,
+        message_id: msg.id.0,
+    };
+    let event = if let Some(text) = msg.text() {
+        Event::Text {
+            text: text.to_string(),
+            language_code: msg.from.as_ref().and_then(|u| u.language_code.clone()),
+        }
+    } else if msg.voice().is_some() {
+        Event::Media {
+            kind: QuestionKind::Voice,
+            media,
+        }
+    } else if msg.photo().is_some() {
+        Event::Media {
+            kind: QuestionKind::Photo,
+            media,
+        }
+    } else {
+        Event::Unsupported
+    };
+    let out = deps.conversation.handle(msg.chat.id.0, event).await;
+    deliver(&bot, msg.chat.id, None, &out).await
+}
+
+async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps) -> HandlerResult {
+    // Always answer the callback, so the button stops spinning.
+    bot.answer_callback_query(q.id.clone()).await?;
+    let Some(message) = q.regular_message() else {
+        return Ok(());
+    };
+    if !message.chat.is_private() {
+        return Ok(());
+    }
+    let data = q.data.clone().unwrap_or_default();
+    let out = deps
+        .conversation
+        .handle(message.chat.id.0, Event::Button(data))
+        .await;
+    deliver(&bot, message.chat.id, Some(message.id), &out).await
+}
+
+/// Inline mode: `@bot registration` in any chat offers matching answers to post there.
+async fn on_inline(bot: TgBot, q: InlineQuery, deps: Deps) -> HandlerResult {
+    let k = deps.conversation.knowledge();
+    let kb = &k.kb;
+    let query = q.query.trim();
+    let user_lang = q.from.language_code.as_deref().and_then(Lang::from_telegram);
+    // An exact entry id (the Share button) first; otherwise the matcher's candidates.
+    let (lang, ids): (Lang, Vec<String>) = if let Some(e) = kb.entry(query) {
+        (user_lang.unwrap_or(Lang::Ru), vec![e.id.clone()])
+    } else if query.is_empty() {
+        (user_lang.unwrap_or(Lang::Ru), Vec::new())
+    } else {
+        let r = k.matcher.ask(query, user_lang, None);
+        let lang = k.matcher.detect_lang(query).or(user_lang).unwrap_or(Lang::Ru);
+        (lang, r.candidates.into_iter().map(|c| c.entry).collect())
+    };
+    let username = deps.config.bot_username.clone().unwrap_or_default();
+    let results: Vec<InlineQueryResult> = ids
+        .iter()
+        .filter_map(|id| kb.entry(id))
+        .map(|e| {
+            let variant = crate::lang::Variant::Any;
+            let mut text = kb.render_answer(e, variant, lang);
+            if !username.is_empty() {
+                let link = format!(
+                    "https://t.me/{username}?start={}",
+                    crate::conversation::encode_start(&e.id)
+                );
+                text.push_str("\n\n");
+                text.push_str(&kb.interface.fill("shared_by", lang, &[("link", &link)]));
+            }
+            InlineQueryResult::Article(
+                InlineQueryResultArticle::new(
+                    e.id.clone(),
+                    e.title.get(lang).clone(),
+                    InputMessageContent::Text(
+                        InputMessageContentText::new(text).parse_mode(ParseMode::Html),
+                    ),
+                )
+                .description(e.questions.get(lang).first().cloned().unwrap_or_default()),
+            )
+        })
+        .collect();
+    bot.answer_inline_query(q.id, results).cache_time(60).await?;
+    Ok(())
+}
+
+/// Registers the command menus per language with `set_my_commands`.
+pub async fn register_commands(bot: &TgBot, conv: &Conversation) -> HandlerResult {
+    use teloxide::types::BotCommand;
+    let k = conv.knowledge();
+    for lang in Lang::ALL {
+        // The descriptions come from the help text's command names; the short labels are the
+        // English doc comments when a language lacks its own.
+        let commands: Vec<BotCommand> = Cmd::bot_commands()
+            .into_iter()
+            .map(|c| {
+                let name = c.command.trim_start_matches('/').to_string();
+                let key = format!("cmd_{name}");
+                let label = k.kb.t(&key, lang);
+                let description = if label == key { c.description } else { label.to_string() };
+                BotCommand::new(name, description)
+            })
+            .collect();
+        bot.set_my_commands(commands)
+            .language_code(lang.code())
+            .await?;
+    }
+    Ok(())
+}

@@ -20,20 +20,28 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
     let store = crate::storage::connect(config.database.url())
         .await
         .context("cannot open the database")?;
-    let learned = store.learned().await.context("cannot read learned phrasings")?;
+    let learned = store
+        .learned()
+        .await
+        .context("cannot read learned phrasings")?;
     log::info!(
         "knowledge base: {} entries, {} learned phrasings",
         kb.entries.len(),
         learned.len()
     );
-    Ok(Arc::new(Conversation::new(Knowledge::new(kb, &learned), store)))
+    Ok(Arc::new(Conversation::new(
+        Knowledge::new(kb, &learned),
+        store,
+    )))
 }
 
 /// `jardam run`: long polling against Telegram (or `TELOXIDE_API_URL`).
 pub async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     if config.token.is_none() {
-        anyhow::bail!("TELOXIDE_TOKEN is not set: get a token from @BotFather (or use `jardam chat`)");
+        anyhow::bail!(
+            "TELOXIDE_TOKEN is not set: get a token from @BotFather (or use `jardam chat`)"
+        );
     }
     let conversation = build(&config).await?;
     // Bot::from_env reads TELOXIDE_TOKEN and TELOXIDE_API_URL, so tests can point it at a local
@@ -76,6 +84,13 @@ pub async fn chat(lang: Option<Lang>, chat_id: i64) -> anyhow::Result<()> {
         }],
     };
     let stdin = std::io::stdin();
-    crate::chat::run(&conversation, chat_id, start, stdin.lock(), std::io::stdout()).await?;
+    crate::chat::run(
+        &conversation,
+        chat_id,
+        start,
+        stdin.lock(),
+        std::io::stdout(),
+    )
+    .await?;
     Ok(())
 }

@@ -31,24 +31,25 @@ pub async fn run(
     mut output: impl Write,
 ) -> std::io::Result<()> {
     let mut buttons: Vec<Action> = Vec::new();
-    let show = |out: Output, buttons: &mut Vec<Action>, output: &mut dyn Write| -> std::io::Result<()> {
-        buttons.clear();
-        for reply in out.replies {
-            writeln!(output, "{}", plain(&reply.text))?;
-            for row in reply.buttons {
-                let line: Vec<String> = row
-                    .into_iter()
-                    .map(|b| {
-                        buttons.push(b.action);
-                        format!("[{}] {}", buttons.len(), b.label)
-                    })
-                    .collect();
-                writeln!(output, "  {}", line.join("   "))?;
+    let show =
+        |out: Output, buttons: &mut Vec<Action>, output: &mut dyn Write| -> std::io::Result<()> {
+            buttons.clear();
+            for reply in out.replies {
+                writeln!(output, "{}", plain(&reply.text))?;
+                for row in reply.buttons {
+                    let line: Vec<String> = row
+                        .into_iter()
+                        .map(|b| {
+                            buttons.push(b.action);
+                            format!("[{}] {}", buttons.len(), b.label)
+                        })
+                        .collect();
+                    writeln!(output, "  {}", line.join("   "))?;
+                }
+                writeln!(output)?;
             }
-            writeln!(output)?;
-        }
-        output.flush()
-    };
+            output.flush()
+        };
     for event in start {
         let out = conv.handle(chat, event).await;
         show(out, &mut buttons, &mut output)?;
@@ -71,7 +72,10 @@ pub async fn run(
                 Action::Callback(data) => Event::Button(data.clone()),
                 // Sharing needs Telegram's chat picker; here it shows the answer's id.
                 Action::SwitchInline(q) => {
-                    writeln!(output, "(share: in Telegram this opens a chat picker with \"{q}\")\n")?;
+                    writeln!(
+                        output,
+                        "(share: in Telegram this opens a chat picker with \"{q}\")\n"
+                    )?;
                     write!(output, "> ")?;
                     output.flush()?;
                     continue;

@@ -44,7 +44,11 @@ impl Database {
 
     pub fn parse(url: &str) -> Result<Database, String> {
         let url = url.trim();
-        let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         match scheme.as_str() {
             "sqlite" => Ok(Database::Sqlite(url.to_string())),
             "postgres" | "postgresql" => Ok(Database::Postgres(Secret(url.to_string()))),
@@ -161,11 +165,14 @@ impl Config {
         let keep_texts_days = match get("JARDAM_KEEP_TEXTS_DAYS") {
             None => 0,
             Some(v) => v.parse().unwrap_or_else(|_| {
-                errors.push(format!("JARDAM_KEEP_TEXTS_DAYS: '{v}' is not a whole number of days"));
+                errors.push(format!(
+                    "JARDAM_KEEP_TEXTS_DAYS: '{v}' is not a whole number of days"
+                ));
                 0
             }),
         };
-        let bot_username = get("JARDAM_BOT_USERNAME").map(|u| u.trim_start_matches('@').to_string());
+        let bot_username =
+            get("JARDAM_BOT_USERNAME").map(|u| u.trim_start_matches('@').to_string());
 
         if errors.is_empty() {
             Ok(Config {
@@ -215,7 +222,10 @@ mod tests {
     #[test]
     fn defaults_without_variables() {
         let c = Config::from_vars(HashMap::new()).unwrap();
-        assert_eq!(c.database, Database::Sqlite(Database::DEFAULT_SQLITE.into()));
+        assert_eq!(
+            c.database,
+            Database::Sqlite(Database::DEFAULT_SQLITE.into())
+        );
         assert_eq!(c.dialogues, PathBuf::from("dialogues"));
         assert!(c.token.is_none() && c.expert_chat.is_none());
     }
@@ -248,6 +258,9 @@ mod tests {
         ]))
         .unwrap();
         let shown = format!("{c:?}");
-        assert!(!shown.contains("SECRETTOKEN") && !shown.contains("hunter2"), "{shown}");
+        assert!(
+            !shown.contains("SECRETTOKEN") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

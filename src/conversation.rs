@@ -45,7 +45,10 @@ pub enum Event {
     /// A button press with its callback data.
     Button(String),
     /// A voice message or a photo: passed to experts as it is.
-    Media { kind: QuestionKind, media: MediaRef },
+    Media {
+        kind: QuestionKind,
+        media: MediaRef,
+    },
     /// Anything else the bot cannot read (stickers, documents, locations…).
     Unsupported,
 }
@@ -163,7 +166,12 @@ impl Conversation {
     }
 
     fn set_chat_state(&self, chat: i64, f: impl FnOnce(&mut ChatState)) {
-        f(self.state.lock().expect("state lock").entry(chat).or_default());
+        f(self
+            .state
+            .lock()
+            .expect("state lock")
+            .entry(chat)
+            .or_default());
     }
 
     /// Handles one event of one chat.
@@ -195,7 +203,9 @@ impl Conversation {
                         self.save_profile(chat, Some(l), None).await;
                     }
                     let country = profile.as_ref().and_then(|p| p.country);
-                    return Output::one(self.answer_or_ask_variant(&k, &entry, l, country, None, false));
+                    return Output::one(
+                        self.answer_or_ask_variant(&k, &entry, l, country, None, false),
+                    );
                 }
                 if payload.as_deref().is_some_and(|p| !p.is_empty()) {
                     let l = lang.or(guess).unwrap_or(Lang::Ru);
@@ -245,7 +255,11 @@ impl Conversation {
                 match self.store.add_question(q).await {
                     Ok(q) => Output {
                         replies: vec![Reply {
-                            text: k.kb.interface.fill("media_sent", ui, &[("number", &q.id.to_string())]),
+                            text: k.kb.interface.fill(
+                                "media_sent",
+                                ui,
+                                &[("number", &q.id.to_string())],
+                            ),
                             ..Reply::default()
                         }],
                         new_questions: vec![q.id],
@@ -274,11 +288,24 @@ impl Conversation {
         }
     }
 
-    async fn count(&self, k: &Knowledge, entry: Option<&Entry>, lang: Lang, country: Option<Country>, outcome: &str) {
+    async fn count(
+        &self,
+        k: &Knowledge,
+        entry: Option<&Entry>,
+        lang: Lang,
+        country: Option<Country>,
+        outcome: &str,
+    ) {
         let day = chrono::Utc::now().date_naive();
-        let (id, topic) = entry.map(|e| (e.id.as_str(), e.topic.as_str())).unwrap_or(("", ""));
+        let (id, topic) = entry
+            .map(|e| (e.id.as_str(), e.topic.as_str()))
+            .unwrap_or(("", ""));
         let _ = k;
-        if let Err(e) = self.store.bump_counter(day, id, topic, lang, country, outcome).await {
+        if let Err(e) = self
+            .store
+            .bump_counter(day, id, topic, lang, country, outcome)
+            .await
+        {
             log::warn!("counter not updated: {e:#}");
         }
     }
@@ -302,7 +329,9 @@ impl Conversation {
             self.set_chat_state(chat, |s| s.awaiting_question = false);
             let ui = profile_lang.unwrap_or(Lang::Ru);
             let r = k.matcher.ask(&text, profile_lang, country);
-            return self.to_experts(k, chat, &text, ui, country, &r, false).await;
+            return self
+                .to_experts(k, chat, &text, ui, country, &r, false)
+                .await;
         }
         let r = k.matcher.ask(&text, profile_lang, country);
         // First contact by free text: answer at once in the language the person wrote in.
@@ -320,13 +349,16 @@ impl Conversation {
             Status::Answered => {
                 let entry = r.entry.as_deref().and_then(|id| k.kb.entry(id)).cloned();
                 let Some(entry) = entry else {
-                    return self.to_experts(k, chat, &text, ui, country, &r, false).await;
+                    return self
+                        .to_experts(k, chat, &text, ui, country, &r, false)
+                        .await;
                 };
                 self.set_chat_state(chat, |s| {
                     s.last_question = Some((text.clone(), candidates(&r)));
                 });
                 self.count(k, Some(&entry), ui, country, "answered").await;
-                let mut reply = self.answer_or_ask_variant(k, &entry, ui, country, r.variant, false);
+                let mut reply =
+                    self.answer_or_ask_variant(k, &entry, ui, country, r.variant, false);
                 if r.lang != ui {
                     let note = k.kb.interface.fill(
                         "lang_note",
@@ -351,7 +383,10 @@ impl Conversation {
                     .filter_map(|c| k.kb.entry_index(&c.entry))
                     .map(|i| {
                         let e = &k.kb.entries[i];
-                        vec![Button::cb(e.title.get(ui).clone(), data(&k.kb, &format!("E:{i}")))]
+                        vec![Button::cb(
+                            e.title.get(ui).clone(),
+                            data(&k.kb, &format!("E:{i}")),
+                        )]
                     })
                     .collect();
                 buttons.push(vec![Button::cb(k.kb.t("btn_none", ui), data(&k.kb, "N"))]);
@@ -363,7 +398,8 @@ impl Conversation {
             }
             Status::Unmet => {
                 self.count(k, None, ui, country, "unmet").await;
-                self.to_experts(k, chat, &text, ui, country, &r, false).await
+                self.to_experts(k, chat, &text, ui, country, &r, false)
+                    .await
             }
         }
     }
@@ -395,7 +431,10 @@ impl Conversation {
             Ok(q) => {
                 self.set_chat_state(chat, |s| s.last_question = None);
                 let mut out = Output::one(Reply {
-                    text: k.kb.interface.fill("unmet_saved", ui, &[("number", &q.id.to_string())]),
+                    text: k
+                        .kb
+                        .interface
+                        .fill("unmet_saved", ui, &[("number", &q.id.to_string())]),
                     buttons: vec![vec![Button::cb(k.kb.t("btn_menu", ui), data(&k.kb, "M"))]],
                     edit: false,
                 });
@@ -437,7 +476,9 @@ impl Conversation {
         match parts.as_slice() {
             // Language and country choices do not depend on the content: always honoured.
             ["L", code, rest @ ..] => {
-                let Ok(l) = code.parse::<Lang>() else { return stale() };
+                let Ok(l) = code.parse::<Lang>() else {
+                    return stale();
+                };
                 self.save_profile(chat, Some(l), country).await;
                 let onboarding = rest.first() == Some(&"o");
                 let mut r = if onboarding {
@@ -461,7 +502,9 @@ impl Conversation {
                 let mut text = String::new();
                 if let Some(c) = c {
                     let name = k.kb.t(&format!("country_{}", c.code()), ui).to_string();
-                    text = k.kb.interface.fill("country_set", ui, &[("country", &name)]);
+                    text =
+                        k.kb.interface
+                            .fill("country_set", ui, &[("country", &name)]);
                     text.push_str("\n\n");
                 }
                 if onboarding {
@@ -538,7 +581,10 @@ impl Conversation {
                         self.set_chat_state(chat, |s| s.awaiting_question = true);
                         let mut buttons = Vec::new();
                         if self.chat_state(chat).last_question.is_some() {
-                            buttons.push(vec![Button::cb(k.kb.t("btn_send_expert", ui), data(&k.kb, "N"))]);
+                            buttons.push(vec![Button::cb(
+                                k.kb.t("btn_send_expert", ui),
+                                data(&k.kb, "N"),
+                            )]);
                         }
                         Output::one(Reply {
                             text: k.kb.t("feedback_missing", ui).to_string(),
@@ -555,7 +601,12 @@ impl Conversation {
                         .see_also
                         .iter()
                         .filter_map(|id| k.kb.entry_index(id))
-                        .map(|j| vec![Button::cb(k.kb.entries[j].title.get(ui).clone(), data(&k.kb, &format!("E:{j}")))])
+                        .map(|j| {
+                            vec![Button::cb(
+                                k.kb.entries[j].title.get(ui).clone(),
+                                data(&k.kb, &format!("E:{j}")),
+                            )]
+                        })
                         .collect();
                     buttons.push(vec![Button::cb(k.kb.t("btn_menu", ui), data(&k.kb, "M"))]);
                     Output::one(Reply {
@@ -577,7 +628,8 @@ impl Conversation {
                 Some((text, _)) => {
                     let r = k.matcher.ask(&text, Some(ui), country);
                     self.set_chat_state(chat, |s| s.awaiting_question = false);
-                    self.to_experts(k, chat, &text, ui, country, &r, false).await
+                    self.to_experts(k, chat, &text, ui, country, &r, false)
+                        .await
                 }
                 None => {
                     // The question was not kept (a restart): ask for it again.
@@ -607,7 +659,12 @@ impl Conversation {
         }
     }
 
-    fn language_picker(&self, kb: &KnowledgeBase, onboarding: bool, preselect: Option<Lang>) -> Reply {
+    fn language_picker(
+        &self,
+        kb: &KnowledgeBase,
+        onboarding: bool,
+        preselect: Option<Lang>,
+    ) -> Reply {
         // Shown before the language is known: the prompt in all four languages, the likely
         // one first.
         let mut order: Vec<Lang> = Lang::ALL.to_vec();
@@ -625,7 +682,12 @@ impl Conversation {
             .chunks(2)
             .map(|pair| {
                 pair.iter()
-                    .map(|&l| Button::cb(kb.t("language_name", l), data(kb, &format!("L:{}{suffix}", l.code()))))
+                    .map(|&l| {
+                        Button::cb(
+                            kb.t("language_name", l),
+                            data(kb, &format!("L:{}{suffix}", l.code())),
+                        )
+                    })
                     .collect()
             })
             .collect();
@@ -638,7 +700,9 @@ impl Conversation {
 
     fn country_picker(&self, kb: &KnowledgeBase, ui: Lang, edit: bool) -> Reply {
         let suffix = if edit { ":o" } else { "" };
-        let b = |key: &str, code: &str| Button::cb(kb.t(key, ui), data(kb, &format!("C:{code}{suffix}")));
+        let b = |key: &str, code: &str| {
+            Button::cb(kb.t(key, ui), data(kb, &format!("C:{code}{suffix}")))
+        };
         Reply {
             text: kb.t("choose_country", ui).to_string(),
             buttons: vec![
@@ -655,7 +719,14 @@ impl Conversation {
             .topics
             .iter()
             .enumerate()
-            .map(|(i, t)| vec![Button::cb(format!("{} {}", t.emoji, t.title.get(ui)).trim().to_string(), data(kb, &format!("T:{i}")))])
+            .map(|(i, t)| {
+                vec![Button::cb(
+                    format!("{} {}", t.emoji, t.title.get(ui))
+                        .trim()
+                        .to_string(),
+                    data(kb, &format!("T:{i}")),
+                )]
+            })
             .collect();
         Reply {
             text: kb.t("menu", ui).to_string(),
@@ -665,17 +736,28 @@ impl Conversation {
     }
 
     fn topic(&self, kb: &KnowledgeBase, topic: &str, ui: Lang, edit: bool) -> Reply {
-        let title = kb.topic(topic).map(|t| t.title.get(ui).clone()).unwrap_or_default();
+        let title = kb
+            .topic(topic)
+            .map(|t| t.title.get(ui).clone())
+            .unwrap_or_default();
         let mut buttons: Vec<Vec<Button>> = kb
             .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| e.topic == topic)
-            .map(|(i, e)| vec![Button::cb(e.title.get(ui).clone(), data(kb, &format!("E:{i}")))])
+            .map(|(i, e)| {
+                vec![Button::cb(
+                    e.title.get(ui).clone(),
+                    data(kb, &format!("E:{i}")),
+                )]
+            })
             .collect();
         buttons.push(vec![Button::cb(kb.t("btn_back", ui), data(kb, "M"))]);
         Reply {
-            text: escape_keep(&kb.interface.fill("topic_pick", ui, &[("topic", &escape(&title))])),
+            text: escape_keep(
+                &kb.interface
+                    .fill("topic_pick", ui, &[("topic", &escape(&title))]),
+            ),
             buttons,
             edit,
         }
@@ -698,7 +780,9 @@ impl Conversation {
             None if !e.has_variants() => self.answer(k, e, ui, Variant::Any, edit),
             None => {
                 let i = k.kb.entry_index(&e.id).unwrap_or_default();
-                let b = |key: &str, c: &str| Button::cb(k.kb.t(key, ui), data(&k.kb, &format!("W:{i}:{c}")));
+                let b = |key: &str, c: &str| {
+                    Button::cb(k.kb.t(key, ui), data(&k.kb, &format!("W:{i}:{c}")))
+                };
                 Reply {
                     text: k.kb.t("choose_variant", ui).to_string(),
                     buttons: vec![
@@ -719,11 +803,17 @@ impl Conversation {
             Button::cb(kb.t("btn_not_helpful", ui), data(kb, &format!("F:{i}:0"))),
         ]];
         if e.urgent {
-            buttons.push(vec![Button::cb(kb.t("btn_talk_now", ui), data(kb, &format!("U:{i}")))]);
+            buttons.push(vec![Button::cb(
+                kb.t("btn_talk_now", ui),
+                data(kb, &format!("U:{i}")),
+            )]);
         }
         let mut row = Vec::new();
         if !e.see_also.is_empty() {
-            row.push(Button::cb(kb.t("btn_related", ui), data(kb, &format!("R:{i}"))));
+            row.push(Button::cb(
+                kb.t("btn_related", ui),
+                data(kb, &format!("R:{i}")),
+            ));
         }
         row.push(Button {
             label: kb.t("btn_share", ui).to_string(),
@@ -743,7 +833,10 @@ impl Conversation {
 }
 
 fn candidates(r: &MatchResult) -> Vec<(String, f32)> {
-    r.candidates.iter().map(|c| (c.entry.clone(), c.score)).collect()
+    r.candidates
+        .iter()
+        .map(|c| (c.entry.clone(), c.score))
+        .collect()
 }
 
 /// Interface texts are already HTML (validated by the check): kept as they are.

@@ -24,12 +24,18 @@ pub fn parse_tsv(text: &str) -> Result<Vec<Case>, String> {
     let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
-        if line.trim().is_empty() || line.starts_with('#') || (n == 1 && line.starts_with("expected")) {
+        if line.trim().is_empty()
+            || line.starts_with('#')
+            || (n == 1 && line.starts_with("expected"))
+        {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() != 4 {
-            errors.push(format!("line {n}: expected 4 tab-separated columns, found {}", cols.len()));
+            errors.push(format!(
+                "line {n}: expected 4 tab-separated columns, found {}",
+                cols.len()
+            ));
             continue;
         }
         let expected = if cols[0].trim() == "-" {
@@ -45,7 +51,11 @@ pub fn parse_tsv(text: &str) -> Result<Vec<Case>, String> {
             question: cols[3].to_string(),
         });
     }
-    if errors.is_empty() { Ok(cases) } else { Err(errors.join("\n")) }
+    if errors.is_empty() {
+        Ok(cases)
+    } else {
+        Err(errors.join("\n"))
+    }
 }
 
 /// What happened to one question.
@@ -91,7 +101,11 @@ struct Tally {
 
 impl Tally {
     fn pct(x: usize, n: usize) -> f64 {
-        if n == 0 { 0.0 } else { 100.0 * x as f64 / n as f64 }
+        if n == 0 {
+            0.0
+        } else {
+            100.0 * x as f64 / n as f64
+        }
     }
 }
 
@@ -132,7 +146,10 @@ pub fn run(cases: &[Case], mut decide: impl FnMut(&Case) -> Decision) -> Report 
         let got = match d.status {
             Status::Answered => format!("answered {}", d.entry.unwrap_or_default()),
             Status::Clarify => format!("clarify [{}]", d.candidates.join(", ")),
-            Status::Unmet => format!("unmet (nearest: {})", d.candidates.first().cloned().unwrap_or_default()),
+            Status::Unmet => format!(
+                "unmet (nearest: {})",
+                d.candidates.first().cloned().unwrap_or_default()
+            ),
         };
         report.outcomes.push((case.line, outcome, got));
     }
@@ -193,7 +210,11 @@ impl Report {
         let _ = writeln!(out, "  correct direct answer:        {:5.1}%", f.direct);
         let _ = writeln!(out, "  correct direct or in clarify: {:5.1}%", f.reachable);
         let _ = writeln!(out, "  wrong direct answer:          {:5.1}%", f.wrong);
-        let _ = writeln!(out, "  missed:                       {:5.1}%", 100.0 - f.reachable - f.wrong);
+        let _ = writeln!(
+            out,
+            "  missed:                       {:5.1}%",
+            100.0 - f.reachable - f.wrong
+        );
         let _ = writeln!(out, "out of scope: {} questions", f.out_of_scope);
         let _ = writeln!(out, "  reported unmet:   {:5.1}%", f.oos_unmet);
         let _ = writeln!(out, "  wrongly answered: {:5.1}%", f.oos_answered);
@@ -201,7 +222,10 @@ impl Report {
             ("by language", self.tallies(|c| c.lang.clone())),
             ("by style", self.tallies(|c| c.style.clone())),
         ] {
-            let _ = writeln!(out, "{title} (in scope): n, direct, direct-or-clarify, wrong");
+            let _ = writeln!(
+                out,
+                "{title} (in scope): n, direct, direct-or-clarify, wrong"
+            );
             for (k, t) in map {
                 let _ = writeln!(
                     out,
@@ -231,7 +255,11 @@ impl Report {
                 if matches!(o, Outcome::Direct | Outcome::OosUnmet) {
                     continue;
                 }
-                let expected = if case.expected.is_empty() { "-".to_string() } else { case.expected.join("|") };
+                let expected = if case.expected.is_empty() {
+                    "-".to_string()
+                } else {
+                    case.expected.join("|")
+                };
                 let _ = writeln!(out, "  {line}: {expected} → {got}: {}", case.question);
             }
         }
@@ -278,7 +306,10 @@ impl Baseline {
             }
         }
         let n = raw.len() as f32;
-        let idf: HashMap<String, f32> = df.into_iter().map(|(w, d)| (w, (n / d).ln() + 1.0)).collect();
+        let idf: HashMap<String, f32> = df
+            .into_iter()
+            .map(|(w, d)| (w, (n / d).ln() + 1.0))
+            .collect();
         let docs = raw
             .into_iter()
             .map(|(i, ws)| {
@@ -308,7 +339,10 @@ impl Baseline {
         let mut best = vec![0f32; self.ids.len()];
         if qn > 0.0 {
             for (i, v, n) in &self.docs {
-                let dot: f32 = q.iter().map(|(w, x)| x * v.get(w).copied().unwrap_or(0.0)).sum();
+                let dot: f32 = q
+                    .iter()
+                    .map(|(w, x)| x * v.get(w).copied().unwrap_or(0.0))
+                    .sum();
                 let cos = dot / (qn * n);
                 best[*i] = best[*i].max(cos);
             }
@@ -316,13 +350,29 @@ impl Baseline {
         let mut ranked: Vec<(usize, f32)> = best.into_iter().enumerate().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let (top, second) = (ranked[0].1, ranked.get(1).map(|r| r.1).unwrap_or(0.0));
-        let candidates: Vec<String> = ranked.iter().take(3).map(|r| self.ids[r.0].clone()).collect();
+        let candidates: Vec<String> = ranked
+            .iter()
+            .take(3)
+            .map(|r| self.ids[r.0].clone())
+            .collect();
         if top >= 0.5 && top - second >= 0.05 {
-            Decision { status: Status::Answered, entry: Some(self.ids[ranked[0].0].clone()), candidates }
+            Decision {
+                status: Status::Answered,
+                entry: Some(self.ids[ranked[0].0].clone()),
+                candidates,
+            }
         } else if top >= 0.3 {
-            Decision { status: Status::Clarify, entry: None, candidates }
+            Decision {
+                status: Status::Clarify,
+                entry: None,
+                candidates,
+            }
         } else {
-            Decision { status: Status::Unmet, entry: None, candidates }
+            Decision {
+                status: Status::Unmet,
+                entry: None,
+                candidates,
+            }
         }
     }
 }

@@ -103,7 +103,9 @@ impl FromStr for Country {
             "kz" | "kazakhstan" => Ok(Country::Kz),
             "kg" | "kyrgyzstan" => Ok(Country::Kg),
             "other" | "any" => Ok(Country::Other),
-            other => Err(format!("unknown country '{other}'; use ru, kz, kg or other")),
+            other => Err(format!(
+                "unknown country '{other}'; use ru, kz, kg or other"
+            )),
         }
     }
 }

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "jardam", version, about = "Jardam: answers for labour migrants, in Telegram and in a terminal")]
+#[command(
+    name = "jardam",
+    version,
+    about = "Jardam: answers for labour migrants, in Telegram and in a terminal"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -105,8 +109,8 @@ fn main() -> ExitCode {
             min_unmet,
             max_oos_answered,
         } => with_kb(|kb| {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let cases = eval::parse_tsv(&text).map_err(|e| format!("{}: {e}", file.display()))?;
             let matcher = Matcher::new(kb);
             let report = eval::run_matcher(&matcher, &cases);
@@ -124,16 +128,25 @@ fn main() -> ExitCode {
                 failed.push(format!("direct {:.1}% < {min_direct}%", f.direct));
             }
             if f.reachable < min_reachable {
-                failed.push(format!("direct-or-clarify {:.1}% < {min_reachable}%", f.reachable));
+                failed.push(format!(
+                    "direct-or-clarify {:.1}% < {min_reachable}%",
+                    f.reachable
+                ));
             }
             if f.wrong > max_wrong {
                 failed.push(format!("wrong {:.1}% > {max_wrong}%", f.wrong));
             }
             if f.oos_unmet < min_unmet {
-                failed.push(format!("out-of-scope unmet {:.1}% < {min_unmet}%", f.oos_unmet));
+                failed.push(format!(
+                    "out-of-scope unmet {:.1}% < {min_unmet}%",
+                    f.oos_unmet
+                ));
             }
             if f.oos_answered > max_oos_answered {
-                failed.push(format!("out-of-scope answered {:.1}% > {max_oos_answered}%", f.oos_answered));
+                failed.push(format!(
+                    "out-of-scope answered {:.1}% > {max_oos_answered}%",
+                    f.oos_answered
+                ));
             }
             if failed.is_empty() {
                 Ok(())
@@ -215,7 +228,10 @@ fn print_answer(kb: &KnowledgeBase, r: &jardam::matcher::MatchResult, lang: Opti
         jardam::matcher::Status::Clarify => {
             println!("{}", kb.t("clarify", lang));
             for c in &r.candidates {
-                let title = kb.entry(&c.entry).map(|e| e.title.get(lang).as_str()).unwrap_or("");
+                let title = kb
+                    .entry(&c.entry)
+                    .map(|e| e.title.get(lang).as_str())
+                    .unwrap_or("");
                 println!("  {} — {title} ({:.2})", c.entry, c.score);
             }
         }

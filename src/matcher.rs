@@ -248,7 +248,11 @@ impl Matcher {
             feat.entries.sort_unstable_by_key(|(e, _)| *e);
             let df = feat.entries.len() as f32;
             feat.weight = (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
-                * if feat.prefix { params.prefix_weight } else { 1.0 };
+                * if feat.prefix {
+                    params.prefix_weight
+                } else {
+                    1.0
+                };
         }
         for (doc, feats) in docs.iter_mut().zip(&doc_feats) {
             doc.norm = feats
@@ -393,8 +397,10 @@ impl Matcher {
             }
             Status::Clarify => {
                 let floor = (top - t.clarify_window).max(t.clarify * 0.8);
-                let mut c: Vec<Candidate> =
-                    candidates.into_iter().filter(|c| c.score >= floor).collect();
+                let mut c: Vec<Candidate> = candidates
+                    .into_iter()
+                    .filter(|c| c.score >= floor)
+                    .collect();
                 // "Did you mean…?" with a single option is a yes/no question; offer the
                 // runner-up too.
                 if c.len() < 2 {
@@ -513,15 +519,58 @@ fn hash_chars(chars: &[char], seed: u64) -> u64 {
 /// A country named in the text: Russia or Kazakhstan, by country or city name in any script.
 pub fn detect_country(text: &str) -> Option<Country> {
     const RU: &[&str] = &[
-        "rosi", "rasi", "orus", "rf", "rus", "moskv", "moskov", "moscow", "mosko", "maskv",
-        "piter", "peterburg", "sankt", "spb", "ekaterinburg", "yekaterinburg", "ekb",
-        "novosibirsk", "kazan", "krasnoyarsk", "samar", "irkutsk", "surgut", "tyumen",
-        "chelyabinsk", "omsk", "tomsk", "yakutsk", "podmoskov", "sochi",
+        "rosi",
+        "rasi",
+        "orus",
+        "rf",
+        "rus",
+        "moskv",
+        "moskov",
+        "moscow",
+        "mosko",
+        "maskv",
+        "piter",
+        "peterburg",
+        "sankt",
+        "spb",
+        "ekaterinburg",
+        "yekaterinburg",
+        "ekb",
+        "novosibirsk",
+        "kazan",
+        "krasnoyarsk",
+        "samar",
+        "irkutsk",
+        "surgut",
+        "tyumen",
+        "chelyabinsk",
+        "omsk",
+        "tomsk",
+        "yakutsk",
+        "podmoskov",
+        "sochi",
     ];
     const KZ: &[&str] = &[
-        "kazakst", "kazahst", "kazak", "kazah", "kozogist", "kozok", "almat", "alma ata",
-        "astan", "nur sultan", "shimkent", "chimkent", "karagand", "aktob", "aktau", "atirau",
-        "taraz", "pavlodar", "ust kamenogorsk", "kz",
+        "kazakst",
+        "kazahst",
+        "kazak",
+        "kazah",
+        "kozogist",
+        "kozok",
+        "almat",
+        "alma ata",
+        "astan",
+        "nur sultan",
+        "shimkent",
+        "chimkent",
+        "karagand",
+        "aktob",
+        "aktau",
+        "atirau",
+        "taraz",
+        "pavlodar",
+        "ust kamenogorsk",
+        "kz",
     ];
     let sk = skeleton(&normalize(text));
     let mut ru = false;

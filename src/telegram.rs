@@ -54,11 +54,7 @@ pub type TgBot = teloxide::adaptors::Throttle<Bot>;
 pub fn schema() -> UpdateHandler<anyhow::Error> {
     let private = Update::filter_message()
         .filter(|m: Message| m.chat.is_private())
-        .branch(
-            dptree::entry()
-                .filter_command::<Cmd>()
-                .endpoint(on_command),
-        )
+        .branch(dptree::entry().filter_command::<Cmd>().endpoint(on_command))
         .endpoint(on_message);
     dptree::entry()
         .branch(private)
@@ -83,19 +79,28 @@ fn keyboard(reply: &Reply) -> Option<InlineKeyboardMarkup> {
 }
 
 /// Sends the conversation's replies: edits the pressed message where asked, else sends.
-async fn deliver(bot: &TgBot, chat: ChatId, edit_target: Option<MessageId>, out: &Output) -> HandlerResult {
+async fn deliver(
+    bot: &TgBot,
+    chat: ChatId,
+    edit_target: Option<MessageId>,
+    out: &Output,
+) -> HandlerResult {
     for reply in &out.replies {
         let markup = keyboard(reply);
         match (reply.edit, edit_target) {
             (true, Some(id)) => {
-                let mut req = bot.edit_message_text(chat, id, reply.text.clone()).parse_mode(ParseMode::Html);
+                let mut req = bot
+                    .edit_message_text(chat, id, reply.text.clone())
+                    .parse_mode(ParseMode::Html);
                 if let Some(m) = markup {
                     req = req.reply_markup(m);
                 }
                 req.await?;
             }
             _ => {
-                let mut req = bot.send_message(chat, reply.text.clone()).parse_mode(ParseMode::Html);
+                let mut req = bot
+                    .send_message(chat, reply.text.clone())
+                    .parse_mode(ParseMode::Html);
                 if let Some(m) = markup {
                     req = req.reply_markup(m);
                 }
@@ -174,7 +179,11 @@ async fn on_inline(bot: TgBot, q: InlineQuery, deps: Deps) -> HandlerResult {
     let k = deps.conversation.knowledge();
     let kb = &k.kb;
     let query = q.query.trim();
-    let user_lang = q.from.language_code.as_deref().and_then(Lang::from_telegram);
+    let user_lang = q
+        .from
+        .language_code
+        .as_deref()
+        .and_then(Lang::from_telegram);
     // An exact entry id (the Share button) first; otherwise the matcher's candidates.
     let (lang, ids): (Lang, Vec<String>) = if let Some(e) = kb.entry(query) {
         (user_lang.unwrap_or(Lang::Ru), vec![e.id.clone()])
@@ -182,7 +191,11 @@ async fn on_inline(bot: TgBot, q: InlineQuery, deps: Deps) -> HandlerResult {
         (user_lang.unwrap_or(Lang::Ru), Vec::new())
     } else {
         let r = k.matcher.ask(query, user_lang, None);
-        let lang = k.matcher.detect_lang(query).or(user_lang).unwrap_or(Lang::Ru);
+        let lang = k
+            .matcher
+            .detect_lang(query)
+            .or(user_lang)
+            .unwrap_or(Lang::Ru);
         (lang, r.candidates.into_iter().map(|c| c.entry).collect())
     };
     let username = deps.config.bot_username.clone().unwrap_or_default();
@@ -212,7 +225,9 @@ async fn on_inline(bot: TgBot, q: InlineQuery, deps: Deps) -> HandlerResult {
             )
         })
         .collect();
-    bot.answer_inline_query(q.id, results).cache_time(60).await?;
+    bot.answer_inline_query(q.id, results)
+        .cache_time(60)
+        .await?;
     Ok(())
 }
 
@@ -229,7 +244,11 @@ pub async fn register_commands(bot: &TgBot, conv: &Conversation) -> HandlerResul
                 let name = c.command.trim_start_matches('/').to_string();
                 let key = format!("cmd_{name}");
                 let label = k.kb.t(&key, lang);
-                let description = if label == key { c.description } else { label.to_string() };
+                let description = if label == key {
+                    c.description
+                } else {
+                    label.to_string()
+                };
                 BotCommand::new(name, description)
             })
             .collect();

@@ -127,9 +127,15 @@ mod tests {
 
     #[test]
     fn normalizes_case_punctuation_and_invisibles() {
-        assert_eq!(normalize("  Как   ВСТАТЬ на учёт?!! 🙏 "), "как встать на учет");
+        assert_eq!(
+            normalize("  Как   ВСТАТЬ на учёт?!! 🙏 "),
+            "как встать на учет"
+        );
         assert_eq!(normalize("ре\u{200b}гистрация"), "регистрация");
-        assert_eq!(normalize("Oʻzbekiston o‘g`il O’G'IL"), "o'zbekiston o'g'il o'g'il");
+        assert_eq!(
+            normalize("Oʻzbekiston o‘g`il O’G'IL"),
+            "o'zbekiston o'g'il o'g'il"
+        );
         assert_eq!(normalize("'''"), "");
         assert_eq!(normalize(""), "");
     }

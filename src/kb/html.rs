@@ -43,7 +43,9 @@ pub fn validate(text: &str) -> Result<(), String> {
                         .strip_prefix('#')
                         .is_some_and(|n| valid_numeric_entity(n));
                 if !ok {
-                    return Err(format!("unknown entity '&{name};' (use &lt; &gt; &amp; &quot;)"));
+                    return Err(format!(
+                        "unknown entity '&{name};' (use &lt; &gt; &amp; &quot;)"
+                    ));
                 }
                 rest = &after[end + 1..];
             }

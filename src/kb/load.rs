@@ -163,7 +163,11 @@ impl Problems {
 pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Problem>), LoadError> {
     let mut problems = Problems::default();
     if !dir.is_dir() {
-        problems.error(dir, 0, "not a directory (set JARDAM_DIALOGUES or pass the folder)");
+        problems.error(
+            dir,
+            0,
+            "not a directory (set JARDAM_DIALOGUES or pass the folder)",
+        );
         return Err(LoadError(problems.0));
     }
     let topics_path = dir.join("topics.toml");
@@ -222,7 +226,11 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
             problems.error(
                 path,
                 id_line,
-                format!("duplicate id '{}' (also in {}:{line})", entry.id, other.display()),
+                format!(
+                    "duplicate id '{}' (also in {}:{line})",
+                    entry.id,
+                    other.display()
+                ),
             );
             continue;
         }
@@ -256,11 +264,18 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
             for (_, qs) in g.questions.iter() {
                 for q in qs {
                     if let Some((owner, file, l)) = question_owner.get(&normalize(q)) {
-                        let line = text.find(q.as_str()).map(|p| text[..p].matches('\n').count() + 1).unwrap_or(1);
+                        let line = text
+                            .find(q.as_str())
+                            .map(|p| text[..p].matches('\n').count() + 1)
+                            .unwrap_or(1);
                         problems.error(
                             &gaps_path,
                             line,
-                            format!("gap '{}': question \"{q}\" is also in {owner} ({}:{l})", g.id, file.display()),
+                            format!(
+                                "gap '{}': question \"{q}\" is also in {owner} ({}:{l})",
+                                g.id,
+                                file.display()
+                            ),
                         );
                     }
                 }
@@ -271,7 +286,11 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     for (path, line, target) in &see_also_refs {
         if !ids.contains(target.as_str()) {
-            problems.error(path, *line, format!("see_also '{target}' is not an entry id"));
+            problems.error(
+                path,
+                *line,
+                format!("see_also '{target}' is not an entry id"),
+            );
         }
     }
     for t in &topics {
@@ -283,7 +302,10 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     // Menu order: topics as listed, entries by file name inside their topic.
     entries.sort_by_key(|e| {
         (
-            topics.iter().position(|t| t.id == e.topic).unwrap_or(usize::MAX),
+            topics
+                .iter()
+                .position(|t| t.id == e.topic)
+                .unwrap_or(usize::MAX),
             e.file.clone(),
         )
     });
@@ -319,7 +341,11 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
                         );
                     }
                     if let Err(msg) = html::validate(&rendered) {
-                        problems.error(&e.file, 1, format!("rendered answer {variant}/{lang}: {msg}"));
+                        problems.error(
+                            &e.file,
+                            1,
+                            format!("rendered answer {variant}/{lang}: {msg}"),
+                        );
                     }
                 }
             }
@@ -339,7 +365,11 @@ fn read_file(path: &Path, problems: &mut Problems) -> Option<String> {
             Ok(text) => Some(text),
             Err(e) => {
                 let valid = e.utf8_error().valid_up_to();
-                let line = e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+                let line = e.as_bytes()[..valid]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
                 problems.error(path, line, "not valid UTF-8 text (save the file as UTF-8)");
                 None
             }
@@ -374,7 +404,11 @@ fn collect_entry_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>, problems
         if path.is_dir() {
             collect_entry_files(root, &path, out, problems);
         } else if name.ends_with(".toml")
-            && !(dir == root && matches!(name.as_ref(), "topics.toml" | "interface.toml" | "gaps.toml"))
+            && !(dir == root
+                && matches!(
+                    name.as_ref(),
+                    "topics.toml" | "interface.toml" | "gaps.toml"
+                ))
         {
             out.push(path);
         }
@@ -398,15 +432,27 @@ fn parse_topics(path: &Path, text: &str, problems: &mut Problems) -> Vec<Topic> 
         let t = t.into_inner();
         let id = t.id.get_ref().clone();
         if !valid_name(&id) {
-            problems.error(path, line, format!("topic id '{id}' must be lower-case letters, digits and '-'"));
+            problems.error(
+                path,
+                line,
+                format!("topic id '{id}' must be lower-case letters, digits and '-'"),
+            );
         }
         if !seen.insert(id.clone()) {
             problems.error(path, line, format!("duplicate topic '{id}'"));
         }
         let title_line = src.line(&t.title.span());
-        let title = lang_map(t.title.into_inner(), |s| !s.trim().is_empty(), |lang| {
-            problems.error(path, title_line, format!("topic '{id}': title missing in '{lang}'"))
-        });
+        let title = lang_map(
+            t.title.into_inner(),
+            |s| !s.trim().is_empty(),
+            |lang| {
+                problems.error(
+                    path,
+                    title_line,
+                    format!("topic '{id}': title missing in '{lang}'"),
+                )
+            },
+        );
         topics.push(Topic {
             id,
             emoji: t.emoji,
@@ -433,12 +479,24 @@ fn parse_gaps(path: &Path, text: &str, problems: &mut Problems) -> Vec<super::Ga
             let line = src.line(&g.span());
             let g = g.into_inner();
             if !valid_name(&g.id) || !seen.insert(g.id.clone()) {
-                problems.error(path, line, format!("gap id '{}' is invalid or repeated", g.id));
+                problems.error(
+                    path,
+                    line,
+                    format!("gap id '{}' is invalid or repeated", g.id),
+                );
             }
             let q_line = src.line(&g.questions.span());
-            let questions = lang_map(g.questions.into_inner(), |v| !v.is_empty(), |lang| {
-                problems.error(path, q_line, format!("gap '{}': questions missing in '{lang}'", g.id))
-            });
+            let questions = lang_map(
+                g.questions.into_inner(),
+                |v| !v.is_empty(),
+                |lang| {
+                    problems.error(
+                        path,
+                        q_line,
+                        format!("gap '{}': questions missing in '{lang}'", g.id),
+                    )
+                },
+            );
             super::Gap {
                 id: g.id,
                 note: g.note,
@@ -466,9 +524,17 @@ fn parse_interface(path: &Path, text: &str, problems: &mut Problems) -> Interfac
             problems.error(path, line, format!("unknown interface text '{key}'"));
             continue;
         };
-        let map = lang_map(value.into_inner(), |s| !s.trim().is_empty(), |lang| {
-            problems.error(path, line, format!("interface text '{key}' missing in '{lang}'"))
-        });
+        let map = lang_map(
+            value.into_inner(),
+            |s| !s.trim().is_empty(),
+            |lang| {
+                problems.error(
+                    path,
+                    line,
+                    format!("interface text '{key}' missing in '{lang}'"),
+                )
+            },
+        );
         for (lang, text) in map.iter() {
             let found = placeholders_in(text);
             let expected: HashSet<&str> = placeholders.iter().copied().collect();
@@ -484,7 +550,11 @@ fn parse_interface(path: &Path, text: &str, problems: &mut Problems) -> Interfac
                 );
             }
             if let Err(msg) = html::validate(text) {
-                problems.error(path, line, format!("interface text '{key}' ({lang}): {msg}"));
+                problems.error(
+                    path,
+                    line,
+                    format!("interface text '{key}' ({lang}): {msg}"),
+                );
             }
         }
         texts.insert(key, map);
@@ -574,7 +644,11 @@ fn check_entry(
     match id.split_once('.') {
         Some((t, name)) if valid_name(t) && valid_name(name) => {
             if t != topic {
-                problems.error(path, id_line, format!("id '{id}' must start with its topic '{topic}.'"));
+                problems.error(
+                    path,
+                    id_line,
+                    format!("id '{id}' must start with its topic '{topic}.'"),
+                );
             }
         }
         _ => problems.error(
@@ -600,7 +674,11 @@ fn check_entry(
             let line = src.line(&c.span());
             match parse_date(c.get_ref()) {
                 None => {
-                    problems.error(path, line, format!("checked = '{}' is not a date YYYY-MM-DD", c.get_ref()));
+                    problems.error(
+                        path,
+                        line,
+                        format!("checked = '{}' is not a date YYYY-MM-DD", c.get_ref()),
+                    );
                     None
                 }
                 Some(d) if d > opts.today => {
@@ -613,7 +691,10 @@ fn check_entry(
                         problems.warn(
                             path,
                             line,
-                            format!("checked {age} days ago (over {}): re-verify the facts", opts.max_age_days),
+                            format!(
+                                "checked {age} days ago (over {}): re-verify the facts",
+                                opts.max_age_days
+                            ),
                         );
                     }
                     Some(d)
@@ -623,14 +704,18 @@ fn check_entry(
     };
 
     let title_line = src.line(&raw.title.span());
-    let title = lang_map(raw.title.into_inner(), |s| !s.trim().is_empty(), |lang| {
-        problems.error(path, title_line, format!("title missing in '{lang}'"))
-    });
+    let title = lang_map(
+        raw.title.into_inner(),
+        |s| !s.trim().is_empty(),
+        |lang| problems.error(path, title_line, format!("title missing in '{lang}'")),
+    );
 
     let q_line = src.line(&raw.questions.span());
-    let questions_raw = lang_map(raw.questions.into_inner(), |v| !v.is_empty(), |lang| {
-        problems.error(path, q_line, format!("questions missing in '{lang}'"))
-    });
+    let questions_raw = lang_map(
+        raw.questions.into_inner(),
+        |v| !v.is_empty(),
+        |lang| problems.error(path, q_line, format!("questions missing in '{lang}'")),
+    );
     let mut questions: PerLang<Vec<String>> = PerLang::default();
     for (lang, qs) in questions_raw.iter() {
         for q in qs {
@@ -648,12 +733,18 @@ fn check_entry(
     let mut answers = BTreeMap::new();
     let answer_map = |raw: Spanned<RawLangMap<Text>>, what: &str, problems: &mut Problems| {
         let line = src.line(&raw.span());
-        let map = lang_map(raw.into_inner(), |s| !s.text.trim().is_empty(), |lang| {
-            problems.error(path, line, format!("{what} missing in '{lang}'"))
-        });
+        let map = lang_map(
+            raw.into_inner(),
+            |s| !s.text.trim().is_empty(),
+            |lang| problems.error(path, line, format!("{what} missing in '{lang}'")),
+        );
         for (lang, text) in map.iter() {
             if let Err(msg) = html::validate(&text.text) {
-                problems.error(path, src.line(&text.span), format!("{what} ({lang}): {msg}"));
+                problems.error(
+                    path,
+                    src.line(&text.span),
+                    format!("{what} ({lang}): {msg}"),
+                );
             }
         }
         PerLang(map.0.map(|s| s.text))
@@ -684,7 +775,11 @@ fn check_entry(
                 }
             }
             if !answers.contains_key(&Variant::Any) {
-                problems.error(path, v_line, "variants need [variants.any] for everyone else");
+                problems.error(
+                    path,
+                    v_line,
+                    "variants need [variants.any] for everyone else",
+                );
             }
         }
     }
@@ -703,10 +798,16 @@ fn check_entry(
 
     let mut sources = Vec::new();
     match raw.sources {
-        None => problems.error(path, id_line, "no [[sources]]: every entry needs at least one"),
-        Some(list) if list.get_ref().is_empty() => {
-            problems.error(path, src.line(&list.span()), "no [[sources]]: every entry needs at least one")
-        }
+        None => problems.error(
+            path,
+            id_line,
+            "no [[sources]]: every entry needs at least one",
+        ),
+        Some(list) if list.get_ref().is_empty() => problems.error(
+            path,
+            src.line(&list.span()),
+            "no [[sources]]: every entry needs at least one",
+        ),
         Some(list) => {
             for s in list.into_inner() {
                 let line = src.line(&s.span());
@@ -717,14 +818,22 @@ fn check_entry(
                 }
                 let date = match s.date {
                     None => {
-                        problems.error(path, line, "source without a date (YYYY, YYYY-MM or YYYY-MM-DD)");
+                        problems.error(
+                            path,
+                            line,
+                            "source without a date (YYYY, YYYY-MM or YYYY-MM-DD)",
+                        );
                         String::new()
                     }
                     Some(d) => {
                         let dl = src.line(&d.span());
                         let d = d.into_inner();
                         if !valid_source_date(&d) {
-                            problems.error(path, dl, format!("source date '{d}' is not YYYY, YYYY-MM or YYYY-MM-DD"));
+                            problems.error(
+                                path,
+                                dl,
+                                format!("source date '{d}' is not YYYY, YYYY-MM or YYYY-MM-DD"),
+                            );
                         } else if parse_date(&d).is_some_and(|d| d > opts.today) {
                             problems.error(path, dl, format!("source date {d} is in the future"));
                         }

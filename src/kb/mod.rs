@@ -9,6 +9,9 @@ mod render;
 
 pub use load::{CheckOptions, load};
 
+#[cfg(test)]
+mod tests;
+
 use crate::lang::{Lang, PerLang, Variant};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
@@ -166,7 +169,10 @@ impl Interface {
     /// The text for `key`. Keys the code uses are all checked at load; an unknown key shows
     /// itself rather than panicking.
     pub fn get<'a>(&'a self, key: &'a str, lang: Lang) -> &'a str {
-        self.texts.get(key).map(|t| t.get(lang).as_str()).unwrap_or(key)
+        self.texts
+            .get(key)
+            .map(|t| t.get(lang).as_str())
+            .unwrap_or(key)
     }
 
     /// The text for `key` with `{name}` placeholders replaced.
@@ -254,7 +260,13 @@ impl fmt::Display for Problem {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
-        write!(f, "{}:{}: {kind}{}", self.file.display(), self.line, self.message)
+        write!(
+            f,
+            "{}:{}: {kind}{}",
+            self.file.display(),
+            self.line,
+            self.message
+        )
     }
 }
 
@@ -264,7 +276,11 @@ pub struct LoadError(pub Vec<Problem>);
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let errors = self.0.iter().filter(|p| p.severity == Severity::Error).count();
+        let errors = self
+            .0
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
         writeln!(f, "the knowledge base has {errors} error(s):")?;
         for p in &self.0 {
             writeln!(f, "{p}")?;

@@ -23,7 +23,11 @@ impl KnowledgeBase {
         out.push_str(entry.answer(variant, lang).trim());
         out.push_str("\n\n<i>");
         let date = entry.checked.format("%Y-%m-%d").to_string();
-        out.push_str(&escape(&self.interface.fill("checked_on", lang, &[("date", &date)])));
+        out.push_str(&escape(&self.interface.fill(
+            "checked_on",
+            lang,
+            &[("date", &date)],
+        )));
         out.push_str("\n");
         out.push_str(&escape(self.t("sources", lang)));
         out.push(' ');

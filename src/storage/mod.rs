@@ -218,8 +218,12 @@ pub trait Storage: Send + Sync {
         message_id: i32,
     ) -> anyhow::Result<Option<Question>>;
     /// Records where the question was posted; it then leaves `unposted_questions`.
-    async fn set_expert_message(&self, id: i64, chat_id: i64, message_id: i32)
-    -> anyhow::Result<()>;
+    async fn set_expert_message(
+        &self,
+        id: i64,
+        chat_id: i64,
+        message_id: i32,
+    ) -> anyhow::Result<()>;
     /// Open questions not yet posted to the experts and not claimed by a live lease,
     /// oldest first.
     async fn unposted_questions(&self, limit: u32) -> anyhow::Result<Vec<Question>>;

@@ -345,9 +345,11 @@ impl Storage for PgStorage {
     }
 
     async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn learned_since(&self, after_id: i64) -> anyhow::Result<Vec<Learned>> {

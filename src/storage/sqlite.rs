@@ -11,8 +11,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqlitePool};
 use std::str::FromStr;
@@ -275,8 +274,9 @@ impl Storage for SqliteStorage {
     }
 
     async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>> {
-        let sql =
-            select_questions("status = 'open' ORDER BY urgent DESC, created_at, id LIMIT ? OFFSET ?");
+        let sql = select_questions(
+            "status = 'open' ORDER BY urgent DESC, created_at, id LIMIT ? OFFSET ?",
+        );
         self.fetch_questions(
             sqlx::query_as(&sql)
                 .bind(i64::from(limit))
@@ -345,13 +345,15 @@ impl Storage for SqliteStorage {
         entry: &str,
         helpful: bool,
     ) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO feedback (chat_id, entry, helpful, created_at) VALUES (?, ?, ?, ?)")
-            .bind(chat_id)
-            .bind(entry)
-            .bind(helpful)
-            .bind(ts(now()))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO feedback (chat_id, entry, helpful, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(chat_id)
+        .bind(entry)
+        .bind(helpful)
+        .bind(ts(now()))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -376,9 +378,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn learned_since(&self, after_id: i64) -> anyhow::Result<Vec<Learned>> {

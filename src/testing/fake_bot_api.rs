@@ -212,7 +212,9 @@ impl FakeBotApi {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("fake Bot API: cannot bind 127.0.0.1");
-        let addr = listener.local_addr().expect("fake Bot API: no local address");
+        let addr = listener
+            .local_addr()
+            .expect("fake Bot API: no local address");
         let shared = Arc::new(Shared {
             state: Mutex::new(FakeState::new()),
             updates_changed: Notify::new(),
@@ -267,7 +269,12 @@ impl FakeBotApi {
     pub async fn shutdown(&self) {
         self.shared.close();
         let _ = self.server.stop.send(true);
-        let task = self.server.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let task = self
+            .server
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(mut task) = task {
             // A `Fault::Delay` in flight must not hold a test hostage.
             if tokio::time::timeout(Duration::from_secs(2), &mut task)
@@ -292,7 +299,10 @@ impl FakeBotApi {
     /// # Panics
     /// If `update` is not a JSON object.
     pub fn push_update(&self, mut update: Value) -> i64 {
-        assert!(update.is_object(), "an update must be a JSON object: {update}");
+        assert!(
+            update.is_object(),
+            "an update must be a JSON object: {update}"
+        );
         let id = {
             let mut st = self.shared.lock();
             let id = match update.get("update_id").and_then(Value::as_i64) {
@@ -445,7 +455,11 @@ impl FakeBotApi {
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
         let method = canonical_method(method);
         let st = self.shared.lock();
-        st.calls.iter().filter(|c| c.method == method).cloned().collect()
+        st.calls
+            .iter()
+            .filter(|c| c.method == method)
+            .cloned()
+            .collect()
     }
 
     /// Texts the bot successfully sent (`sendMessage`) or edited into (`editMessageText`) a
@@ -730,9 +744,12 @@ impl FakeState {
     }
 
     fn find_message(&mut self, chat_id: i64, message_id: i32) -> Option<&mut Value> {
-        self.chats.get_mut(&chat_id)?.recent.iter_mut().rev().find(|m| {
-            m.get("message_id").and_then(Value::as_i64) == Some(i64::from(message_id))
-        })
+        self.chats
+            .get_mut(&chat_id)?
+            .recent
+            .iter_mut()
+            .rev()
+            .find(|m| m.get("message_id").and_then(Value::as_i64) == Some(i64::from(message_id)))
     }
 
     /// A new message from the bot, with its id allocated but no content yet.
@@ -822,9 +839,16 @@ impl FakeState {
                 ok(true.into())
             }
             "answerCallbackQuery" | "answerInlineQuery" | "close" | "logOut" => ok(true.into()),
-            "sendMessage" | "editMessageText" | "editMessageReplyMarkup" | "sendDocument"
-            | "sendPhoto" | "copyMessage" | "forwardMessage" | "pinChatMessage"
-            | "sendChatAction" | "deleteMessage" => self.chat_method(method, p),
+            "sendMessage"
+            | "editMessageText"
+            | "editMessageReplyMarkup"
+            | "sendDocument"
+            | "sendPhoto"
+            | "copyMessage"
+            | "forwardMessage"
+            | "pinChatMessage"
+            | "sendChatAction"
+            | "deleteMessage" => self.chat_method(method, p),
             _ => error(404, "Not Found: method not found"),
         }
     }
@@ -988,7 +1012,9 @@ impl FakeState {
                  exactly the same as a current content and reply markup of the message",
             );
         }
-        let fields = message.as_object_mut().expect("stored messages are objects");
+        let fields = message
+            .as_object_mut()
+            .expect("stored messages are objects");
         if let Some(text) = text {
             fields.insert("text".into(), text.into());
         }
@@ -1014,7 +1040,11 @@ impl FakeState {
     }
 
     fn send_media(&mut self, method: &str, chat_id: i64, p: &Value) -> Reply {
-        let field = if method == "sendPhoto" { "photo" } else { "document" };
+        let field = if method == "sendPhoto" {
+            "photo"
+        } else {
+            "document"
+        };
         let Some(media) = p.get(field) else {
             return bad_request(&format!("there is no {field} in the request"));
         };
@@ -1032,7 +1062,10 @@ impl FakeState {
             Value::String(id) => (id.clone(), None, 0),
             upload => (
                 format!("{field}{n}"),
-                upload.get("file_name").and_then(Value::as_str).map(str::to_owned),
+                upload
+                    .get("file_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 upload.get("size").and_then(Value::as_u64).unwrap_or(0),
             ),
         };
@@ -1100,7 +1133,10 @@ impl FakeState {
                 .get("from")
                 .cloned()
                 .unwrap_or_else(|| user_json(from_chat.unwrap_or_default()));
-            let date = original.get("date").cloned().unwrap_or_else(|| unix_now().into());
+            let date = original
+                .get("date")
+                .cloned()
+                .unwrap_or_else(|| unix_now().into());
             fields.insert(
                 "forward_origin".into(),
                 json!({ "type": "user", "sender_user": sender, "date": date }),
@@ -1199,9 +1235,7 @@ async fn long_poll(shared: &Shared, request: PollRequest) -> Response {
                      bot instance is running",
                 );
             }
-            if !st.queue.is_empty()
-                || st.closed
-                || tokio::time::Instant::now() >= request.deadline
+            if !st.queue.is_empty() || st.closed || tokio::time::Instant::now() >= request.deadline
             {
                 return json_response(200, st.update_batch(request.limit));
             }
@@ -1303,10 +1337,12 @@ struct KillableStream {
 
 impl KillableStream {
     fn killed(&self) -> Option<io::Error> {
-        self.kill
-            .0
-            .load(Ordering::Acquire)
-            .then(|| io::Error::new(io::ErrorKind::ConnectionAborted, "dropped by fault injection"))
+        self.kill.0.load(Ordering::Acquire).then(|| {
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "dropped by fault injection",
+            )
+        })
     }
 }
 
@@ -1436,7 +1472,12 @@ fn parse_multipart(
     let mut files = Map::new();
     let mut pos = find(body, &delimiter, 0).ok_or_else(malformed)? + delimiter.len();
     while !body[pos..].starts_with(b"--") {
-        let head_start = pos + if body[pos..].starts_with(b"\r\n") { 2 } else { 0 };
+        let head_start = pos
+            + if body[pos..].starts_with(b"\r\n") {
+                2
+            } else {
+                0
+            };
         let head_end = find(body, b"\r\n\r\n", head_start).ok_or_else(malformed)?;
         let head = String::from_utf8_lossy(&body[head_start..head_end]);
         let content_start = head_end + 4;
@@ -1445,7 +1486,10 @@ fn parse_multipart(
         let (name, file_name) = content_disposition(&head).ok_or_else(malformed)?;
         match file_name {
             Some(file_name) => {
-                files.insert(name, json!({ "file_name": file_name, "size": content.len() }));
+                files.insert(
+                    name,
+                    json!({ "file_name": file_name, "size": content.len() }),
+                );
             }
             None => {
                 let value = loose_value(&name, &String::from_utf8_lossy(content));
@@ -1667,7 +1711,10 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
 /// The inline keyboard to echo back: Telegram returns only inline keyboards in a Message (and
 /// teloxide would fail to parse anything else there), and rejects oversized callback data.
 fn inline_markup(p: &Value) -> Result<Option<Value>, Reply> {
-    let Some(markup) = p.get("reply_markup").filter(|m| m.get("inline_keyboard").is_some()) else {
+    let Some(markup) = p
+        .get("reply_markup")
+        .filter(|m| m.get("inline_keyboard").is_some())
+    else {
         return Ok(None);
     };
     let buttons = markup["inline_keyboard"]
@@ -1797,11 +1844,26 @@ mod tests {
 
     #[test]
     fn html_is_checked_like_telegram() {
-        assert_eq!(strip_html("<b>a</b> &amp; b & c > d").unwrap(), "a & b & c > d");
+        assert_eq!(
+            strip_html("<b>a</b> &amp; b & c > d").unwrap(),
+            "a & b & c > d"
+        );
         assert_eq!(strip_html("<a href=\"x\">l</a>&#33;&#x21;").unwrap(), "l!!");
-        assert!(strip_html("a<br>b").unwrap_err().contains("Unsupported start tag \"br\""));
-        assert!(strip_html("<b>a").unwrap_err().contains("Can't find end tag"));
-        assert!(strip_html("<b><i>a</b></i>").unwrap_err().contains("Unmatched end tag"));
+        assert!(
+            strip_html("a<br>b")
+                .unwrap_err()
+                .contains("Unsupported start tag \"br\"")
+        );
+        assert!(
+            strip_html("<b>a")
+                .unwrap_err()
+                .contains("Can't find end tag")
+        );
+        assert!(
+            strip_html("<b><i>a</b></i>")
+                .unwrap_err()
+                .contains("Unmatched end tag")
+        );
         assert!(strip_html("1 < 2").is_err());
     }
 
@@ -1823,7 +1885,10 @@ mod tests {
         let mut params = Map::new();
         parse_multipart("multipart/form-data; boundary=XyZ", body, &mut params).unwrap();
         assert_eq!(params["chat_id"], json!(42));
-        assert_eq!(params["document"], json!({ "file_name": "a \"b\".txt", "size": 5 }));
+        assert_eq!(
+            params["document"],
+            json!({ "file_name": "a \"b\".txt", "size": 5 })
+        );
         assert_eq!(params["reply_markup"], json!({ "inline_keyboard": [] }));
         assert!(!params.contains_key("f1"));
     }

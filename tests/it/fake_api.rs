@@ -45,12 +45,19 @@ async fn get_me_reports_the_bot() {
     let fake = FakeBotApi::start().await;
     let me = fake.bot().get_me().await.unwrap();
     assert_eq!(me.username(), "jardam_test_bot");
-    assert_eq!(me.id.0, 123456, "the id comes from the token, as on Telegram");
+    assert_eq!(
+        me.id.0, 123456,
+        "the id comes from the token, as on Telegram"
+    );
 
     fake.set_bot_username("other_bot");
     assert_eq!(fake.bot().get_me().await.unwrap().username(), "other_bot");
     assert_eq!(fake.calls_of("getMe").len(), 2);
-    assert_eq!(fake.calls_of("GETME").len(), 2, "method names are case-insensitive");
+    assert_eq!(
+        fake.calls_of("GETME").len(),
+        2,
+        "method names are case-insensitive"
+    );
     fake.shutdown().await;
 }
 
@@ -87,7 +94,11 @@ async fn send_message_with_inline_keyboard_round_trips() {
 
     fake.clear();
     assert!(fake.calls().is_empty());
-    assert_eq!(fake.messages(42).len(), 2, "clear() forgets calls, not messages");
+    assert_eq!(
+        fake.messages(42).len(),
+        2,
+        "clear() forgets calls, not messages"
+    );
     fake.shutdown().await;
 }
 
@@ -108,7 +119,10 @@ async fn edits_return_the_edited_message() {
     assert_eq!(edited.id, sent.id);
     assert_eq!(edited.text(), Some("Answered"));
     assert!(edited.edit_date().is_some());
-    assert!(edited.reply_markup().is_none(), "an edit without markup drops the keyboard");
+    assert!(
+        edited.reply_markup().is_none(),
+        "an edit without markup drops the keyboard"
+    );
 
     let same = bot.edit_message_text(ChatId(7), sent.id, "Answered").await;
     assert!(
@@ -125,7 +139,11 @@ async fn edits_return_the_edited_message() {
     assert_eq!(remarked.reply_markup(), Some(&kb));
     assert_eq!(remarked.text(), Some("Answered"));
 
-    assert_eq!(fake.sent_to(7), ["Question?", "Answered"], "failed edits are not sent");
+    assert_eq!(
+        fake.sent_to(7),
+        ["Question?", "Answered"],
+        "failed edits are not sent"
+    );
     fake.shutdown().await;
 }
 
@@ -145,7 +163,10 @@ async fn get_updates_long_polls_and_honours_offset() {
     fake.wait_calls("getUpdates", 1, WAIT).await.unwrap();
     let id = fake.push_update(fake.text_message(42, 42, "hello"));
     let (updates, waited) = poll.await.unwrap();
-    assert!(waited < Duration::from_secs(2), "answered on push, not on timeout");
+    assert!(
+        waited < Duration::from_secs(2),
+        "answered on push, not on timeout"
+    );
     assert_eq!(updates.len(), 1);
     assert_eq!(i64::from(updates[0].id.0), id);
 
@@ -157,7 +178,10 @@ async fn get_updates_long_polls_and_honours_offset() {
     let started = Instant::now();
     let rest = bot.get_updates().offset(offset).timeout(1).await.unwrap();
     assert!(rest.is_empty());
-    assert!(started.elapsed() >= Duration::from_millis(900), "timeout is honoured");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "timeout is honoured"
+    );
     assert_eq!(fake.confirmed_offset(), id + 1);
     assert!(fake.pending_updates().is_empty());
 
@@ -192,28 +216,47 @@ async fn update_builders_parse_as_teloxide_updates() {
     assert_eq!(updates.len(), 8);
     let kinds: Vec<_> = updates.into_iter().map(|u| u.kind).collect();
 
-    let UpdateKind::Message(m) = &kinds[0] else { panic!("{:?}", kinds[0]) };
+    let UpdateKind::Message(m) = &kinds[0] else {
+        panic!("{:?}", kinds[0])
+    };
     assert_eq!(m.text(), Some("/start ky"));
     assert_eq!(m.entities().unwrap()[0].kind, MessageEntityKind::BotCommand);
-    assert!(m.id.0 > sent.id.0, "users' and the bot's messages share a chat's id sequence");
-    let UpdateKind::Message(m) = &kinds[1] else { panic!("{:?}", kinds[1]) };
+    assert!(
+        m.id.0 > sent.id.0,
+        "users' and the bot's messages share a chat's id sequence"
+    );
+    let UpdateKind::Message(m) = &kinds[1] else {
+        panic!("{:?}", kinds[1])
+    };
     assert!(m.chat.is_group());
     assert_eq!(m.chat.id, ChatId(-300));
-    let UpdateKind::Message(m) = &kinds[2] else { panic!("{:?}", kinds[2]) };
+    let UpdateKind::Message(m) = &kinds[2] else {
+        panic!("{:?}", kinds[2])
+    };
     assert!(m.chat.is_supergroup());
-    let UpdateKind::Message(m) = &kinds[3] else { panic!("{:?}", kinds[3]) };
+    let UpdateKind::Message(m) = &kinds[3] else {
+        panic!("{:?}", kinds[3])
+    };
     assert_eq!(m.voice().unwrap().duration.seconds(), 7);
-    let UpdateKind::Message(m) = &kinds[4] else { panic!("{:?}", kinds[4]) };
+    let UpdateKind::Message(m) = &kinds[4] else {
+        panic!("{:?}", kinds[4])
+    };
     assert_eq!(m.photo().unwrap().len(), 2);
     assert_eq!(m.caption(), Some("my permit"));
-    let UpdateKind::CallbackQuery(q) = &kinds[5] else { panic!("{:?}", kinds[5]) };
+    let UpdateKind::CallbackQuery(q) = &kinds[5] else {
+        panic!("{:?}", kinds[5])
+    };
     assert_eq!(q.data.as_deref(), Some("pick:1"));
     let message = q.regular_message().unwrap();
     assert_eq!(message.text(), Some("Pick"), "the real message is attached");
     assert!(message.reply_markup().is_some());
-    let UpdateKind::CallbackQuery(q) = &kinds[6] else { panic!("{:?}", kinds[6]) };
+    let UpdateKind::CallbackQuery(q) = &kinds[6] else {
+        panic!("{:?}", kinds[6])
+    };
     assert_eq!(q.regular_message().unwrap().id, MessageId(9_999));
-    let UpdateKind::InlineQuery(q) = &kinds[7] else { panic!("{:?}", kinds[7]) };
+    let UpdateKind::InlineQuery(q) = &kinds[7] else {
+        panic!("{:?}", kinds[7])
+    };
     assert_eq!(q.query, "patent");
     fake.shutdown().await;
 }
@@ -241,13 +284,19 @@ async fn dispatcher_echoes_through_the_fake() {
     assert_eq!(reply.text(), Some("echo: salam"));
 
     let stopping = Instant::now();
-    shutdown.shutdown().expect("the dispatcher is running").await;
+    shutdown
+        .shutdown()
+        .expect("the dispatcher is running")
+        .await;
     running.await.unwrap();
     assert!(
         stopping.elapsed() < Duration::from_secs(3),
         "shutdown does not wait out the long poll"
     );
-    assert!(fake.wait_drained(WAIT).await, "the stop poll confirms the update");
+    assert!(
+        fake.wait_drained(WAIT).await,
+        "the stop poll confirms the update"
+    );
     assert_eq!(fake.calls_of("deleteWebhook").len(), 1);
     fake.shutdown().await;
 }
@@ -316,7 +365,8 @@ async fn dropped_and_delayed_calls() {
 #[tokio::test]
 async fn raw_http_transports_and_unknown_methods() {
     let fake = FakeBotApi::start().await;
-    let (status, body) = raw_http(&fake, "POST /bot1:T/noSuchMethod", "application/json", "{}").await;
+    let (status, body) =
+        raw_http(&fake, "POST /bot1:T/noSuchMethod", "application/json", "{}").await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
@@ -358,15 +408,24 @@ async fn send_document_multipart_is_recorded() {
         .reply_markup(keyboard("doc"))
         .await
         .unwrap();
-    assert_eq!(msg.document().unwrap().file_name.as_deref(), Some("faq.txt"));
+    assert_eq!(
+        msg.document().unwrap().file_name.as_deref(),
+        Some("faq.txt")
+    );
     assert_eq!(msg.caption(), Some("The FAQ"));
     assert!(msg.reply_markup().is_some());
 
     let call = &fake.calls_of("sendDocument")[0];
-    assert_eq!(call.body["document"], json!({"file_name": "faq.txt", "size": 5}));
+    assert_eq!(
+        call.body["document"],
+        json!({"file_name": "faq.txt", "size": 5})
+    );
     assert_eq!(call.chat_id(), Some(5));
     assert_eq!(call.text(), Some("The FAQ"));
-    assert_eq!(call.body["reply_markup"]["inline_keyboard"][0][0]["callback_data"], "doc");
+    assert_eq!(
+        call.body["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+        "doc"
+    );
     fake.shutdown().await;
 }
 
@@ -384,7 +443,10 @@ async fn telegram_validation_errors() {
         matches!(&err, RequestError::Api(ApiError::CantParseEntities(_))),
         "{err:?}"
     );
-    let err = bot.send_message(ChatId(1), "я".repeat(4097)).await.unwrap_err();
+    let err = bot
+        .send_message(ChatId(1), "я".repeat(4097))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, RequestError::Api(ApiError::MessageIsTooLong)),
         "{err:?}"
@@ -433,7 +495,9 @@ async fn copy_forward_and_other_methods() {
         .await
         .unwrap();
     bot.answer_callback_query("1".to_string()).await.unwrap();
-    bot.answer_inline_query("2".to_string(), vec![]).await.unwrap();
+    bot.answer_inline_query("2".to_string(), vec![])
+        .await
+        .unwrap();
 
     bot.set_my_commands(vec![BotCommand::new("start", "Start")])
         .await
@@ -449,7 +513,10 @@ async fn copy_forward_and_other_methods() {
         bot.get_webhook_info().await.unwrap().url.unwrap().as_str(),
         "https://example.com/hook"
     );
-    assert!(bot.get_updates().await.is_err(), "no polling while a webhook is set");
+    assert!(
+        bot.get_updates().await.is_err(),
+        "no polling while a webhook is set"
+    );
     bot.delete_webhook().await.unwrap();
     bot.get_updates().await.unwrap();
     fake.shutdown().await;
@@ -467,7 +534,10 @@ async fn a_newer_poll_terminates_the_older_one() {
     bot.get_updates().await.unwrap();
     let older = older.await.unwrap();
     assert!(
-        matches!(older, Err(RequestError::Api(ApiError::TerminatedByOtherGetUpdates))),
+        matches!(
+            older,
+            Err(RequestError::Api(ApiError::TerminatedByOtherGetUpdates))
+        ),
         "{older:?}"
     );
     fake.shutdown().await;
@@ -498,10 +568,16 @@ async fn many_updates_drain_quickly() {
         started.elapsed()
     );
     assert_eq!(
-        fake.wait_calls("getUpdates", 51, WAIT).await.map(|c| c.len()),
+        fake.wait_calls("getUpdates", 51, WAIT)
+            .await
+            .map(|c| c.len()),
         Some(51)
     );
-    assert!(fake.wait_for(|_| false, Duration::from_millis(50)).await.is_none());
+    assert!(
+        fake.wait_for(|_| false, Duration::from_millis(50))
+            .await
+            .is_none()
+    );
     fake.shutdown().await;
 }
 

@@ -1,4 +1,4 @@
 //! The one integration-test binary.
 
-mod storage;
 mod fake_api;
+mod storage;

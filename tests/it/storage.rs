@@ -274,7 +274,10 @@ async fn hostile_texts_round_trip(s: S) {
     ];
     for text in texts {
         let mut new = question(5, text);
-        new.candidates = vec![(text.to_string(), 0.123_456_79), ("б".into(), f32::MIN_POSITIVE)];
+        new.candidates = vec![
+            (text.to_string(), 0.123_456_79),
+            ("б".into(), f32::MIN_POSITIVE),
+        ];
         let added = s.add_question(new.clone()).await.unwrap();
         assert_eq!(added.text, text);
         let back = s.question(added.id).await.unwrap().unwrap();
@@ -283,7 +286,10 @@ async fn hostile_texts_round_trip(s: S) {
         assert_eq!(back.candidates, new.candidates);
         assert_eq!(back.group_key, new.group_key);
         if !text.is_empty() {
-            assert_eq!(ids(&s.open_group(&new.group_key).await.unwrap()), [added.id]);
+            assert_eq!(
+                ids(&s.open_group(&new.group_key).await.unwrap()),
+                [added.id]
+            );
         }
 
         let id = s.add_learned(text, "entry'--", "expert <x>").await.unwrap();
@@ -337,7 +343,10 @@ async fn expert_message_mapping(s: S) {
     let a = s.add_question(question(1, "a")).await.unwrap();
     let b = s.add_question(question(2, "b")).await.unwrap();
     assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [a.id, b.id]);
-    assert_eq!(s.question_by_expert_message(GROUP_CHAT, 42).await.unwrap(), None);
+    assert_eq!(
+        s.question_by_expert_message(GROUP_CHAT, 42).await.unwrap(),
+        None
+    );
 
     s.set_expert_message(a.id, GROUP_CHAT, 42).await.unwrap();
     let found = s
@@ -353,7 +362,10 @@ async fn expert_message_mapping(s: S) {
     assert!(found.posted_at.is_some());
     // Message ids are per chat.
     assert_eq!(s.question_by_expert_message(-5, 42).await.unwrap(), None);
-    assert_eq!(s.question_by_expert_message(GROUP_CHAT, 43).await.unwrap(), None);
+    assert_eq!(
+        s.question_by_expert_message(GROUP_CHAT, 43).await.unwrap(),
+        None
+    );
     assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [b.id]);
     assert_eq!(s.unposted_questions(0).await.unwrap(), []);
 }
@@ -374,17 +386,31 @@ async fn claim_is_exclusive(s: S) {
             won += usize::from(claim.await.unwrap());
         }
         assert_eq!(won, 1, "exactly one of two concurrent claims wins");
-        assert!(!s.claim_for_posting(q.id, "instance-c", lease).await.unwrap());
+        assert!(
+            !s.claim_for_posting(q.id, "instance-c", lease)
+                .await
+                .unwrap()
+        );
     }
-    assert_eq!(s.unposted_questions(100).await.unwrap(), [], "claimed ones are not offered");
+    assert_eq!(
+        s.unposted_questions(100).await.unwrap(),
+        [],
+        "claimed ones are not offered"
+    );
 
     // A posted question cannot be claimed any more, even with no lease on it.
     let posted = s.add_question(question(1, "posted")).await.unwrap();
-    s.set_expert_message(posted.id, GROUP_CHAT, 1).await.unwrap();
+    s.set_expert_message(posted.id, GROUP_CHAT, 1)
+        .await
+        .unwrap();
     assert!(!s.claim_for_posting(posted.id, "a", lease).await.unwrap());
     // Nor a question that is no longer open, nor one that does not exist.
     let gone = s.add_question(question(1, "dismissed")).await.unwrap();
-    assert!(s.set_status(gone.id, QuestionStatus::Dismissed).await.unwrap());
+    assert!(
+        s.set_status(gone.id, QuestionStatus::Dismissed)
+            .await
+            .unwrap()
+    );
     assert!(!s.claim_for_posting(gone.id, "a", lease).await.unwrap());
     assert!(!s.claim_for_posting(-7, "a", lease).await.unwrap());
 }
@@ -429,7 +455,9 @@ async fn open_questions_urgent_first(s: S) {
     );
 
     s.mark_answered(q2.id, "answer", "expert").await.unwrap();
-    s.set_status(q1.id, QuestionStatus::Dismissed).await.unwrap();
+    s.set_status(q1.id, QuestionStatus::Dismissed)
+        .await
+        .unwrap();
     assert_eq!(ids(&s.open_questions(10, 0).await.unwrap()), [q4.id, q3.id]);
     assert_eq!(s.count_open().await.unwrap(), 2);
 }
@@ -448,7 +476,10 @@ async fn answering_and_status(s: S) {
 
     let a = s.question(q.id).await.unwrap().unwrap();
     assert_eq!(a.status, QuestionStatus::Answered);
-    assert_eq!(a.answer.as_deref(), Some("Go to the MFC <b>with</b> & papers"));
+    assert_eq!(
+        a.answer.as_deref(),
+        Some("Go to the MFC <b>with</b> & papers")
+    );
     assert_eq!(a.answered_by.as_deref(), Some("@expert1"));
     assert!(a.answered_at.unwrap() > q.created_at);
     assert!(a.updated_at > q.updated_at);
@@ -486,7 +517,10 @@ async fn grouping(s: S) {
 
     let group = s.open_group("patent price?").await.unwrap();
     assert_eq!(ids(&group), [a.id, b.id, c.id]);
-    assert_eq!(ids(&s.open_group("something else").await.unwrap()), [other.id]);
+    assert_eq!(
+        ids(&s.open_group("something else").await.unwrap()),
+        [other.id]
+    );
     assert_eq!(s.open_group("nobody asked").await.unwrap(), []);
     assert_eq!(s.open_group("").await.unwrap(), []);
 
@@ -504,31 +538,51 @@ async fn grouping(s: S) {
 
 async fn learned_phrasings(s: S) {
     assert_eq!(s.learned().await.unwrap(), []);
-    let a = s.add_learned("сколько стоит патент", "patent.price", "@e1").await.unwrap();
-    let b = s.add_learned("patent qancha", "patent.price", "@e2").await.unwrap();
+    let a = s
+        .add_learned("сколько стоит патент", "patent.price", "@e1")
+        .await
+        .unwrap();
+    let b = s
+        .add_learned("patent qancha", "patent.price", "@e2")
+        .await
+        .unwrap();
     assert!(b > a);
     assert_eq!(
         s.learned().await.unwrap(),
         [
-            ("patent.price".to_string(), "сколько стоит патент".to_string()),
+            (
+                "patent.price".to_string(),
+                "сколько стоит патент".to_string()
+            ),
             ("patent.price".to_string(), "patent qancha".to_string()),
         ]
     );
     let since_a = s.learned_since(a).await.unwrap();
     assert_eq!(since_a.len(), 1);
     assert_eq!(
-        (since_a[0].id, since_a[0].text.as_str(), since_a[0].entry.as_str(), since_a[0].expert.as_str()),
+        (
+            since_a[0].id,
+            since_a[0].text.as_str(),
+            since_a[0].entry.as_str(),
+            since_a[0].expert.as_str()
+        ),
         (b, "patent qancha", "patent.price", "@e2")
     );
 
     // Re-teaching a phrasing replaces it and shows up as new.
-    let c = s.add_learned("сколько стоит патент", "patent.renew", "@e3").await.unwrap();
+    let c = s
+        .add_learned("сколько стоит патент", "patent.renew", "@e3")
+        .await
+        .unwrap();
     assert!(c > b);
     assert_eq!(
         s.learned().await.unwrap(),
         [
             ("patent.price".to_string(), "patent qancha".to_string()),
-            ("patent.renew".to_string(), "сколько стоит патент".to_string()),
+            (
+                "patent.renew".to_string(),
+                "сколько стоит патент".to_string()
+            ),
         ]
     );
     let since_b = s.learned_since(b).await.unwrap();
@@ -545,17 +599,33 @@ fn ids_of_learned(l: &[storage::Learned]) -> Vec<i64> {
 async fn counters_increment(s: S) {
     let day = yesterday();
     for _ in 0..3 {
-        s.bump_counter(day, "patent.price", "patent", Lang::Ru, Some(Country::Ru), "answered")
-            .await
-            .unwrap();
+        s.bump_counter(
+            day,
+            "patent.price",
+            "patent",
+            Lang::Ru,
+            Some(Country::Ru),
+            "answered",
+        )
+        .await
+        .unwrap();
     }
-    s.bump_counter(day, "", "", Lang::Ky, None, "unmet").await.unwrap();
+    s.bump_counter(day, "", "", Lang::Ky, None, "unmet")
+        .await
+        .unwrap();
     s.bump_counter(day + Days::days(1), "", "", Lang::Ky, None, "unmet")
         .await
         .unwrap();
-    s.bump_counter(day, "patent.renew", "patent", Lang::Uz, Some(Country::Kz), "clarify")
-        .await
-        .unwrap();
+    s.bump_counter(
+        day,
+        "patent.renew",
+        "patent",
+        Lang::Uz,
+        Some(Country::Kz),
+        "clarify",
+    )
+    .await
+    .unwrap();
     // Before the period: not counted.
     s.bump_counter(day - Days::days(1), "x", "old", Lang::En, None, "answered")
         .await
@@ -602,7 +672,9 @@ async fn stats(s: S) {
     }
     for n in 0..20 {
         let spam = s.add_question(question(5000 + n, "spam")).await.unwrap();
-        s.set_status(spam.id, QuestionStatus::Dismissed).await.unwrap();
+        s.set_status(spam.id, QuestionStatus::Dismissed)
+            .await
+            .unwrap();
     }
 
     let st = s.stats(yesterday()).await.unwrap();
@@ -616,11 +688,18 @@ async fn stats(s: S) {
     assert_eq!(st.top_missed.len(), 10);
     let counts: Vec<i64> = st.top_missed.iter().map(|m| m.count).collect();
     assert_eq!(counts, [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
-    assert!(st.top_missed[0].text.starts_with("Missed question 11 (asker "));
+    assert!(
+        st.top_missed[0]
+            .text
+            .starts_with("Missed question 11 (asker ")
+    );
     assert!(st.top_missed.iter().all(|m| !m.text.contains("spam")));
 
     // Nothing happened in the future.
-    let empty = s.stats(Utc::now().date_naive() + Days::days(2)).await.unwrap();
+    let empty = s
+        .stats(Utc::now().date_naive() + Days::days(2))
+        .await
+        .unwrap();
     assert_eq!(empty, storage::Stats::default());
 }
 
@@ -632,13 +711,19 @@ async fn export_has_no_chat_id(s: S) {
     s.mark_answered(q2.id, "answer", "expert").await.unwrap();
 
     let rows = s.export(None).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [q1.id, q2.id]);
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [q1.id, q2.id]
+    );
     assert_eq!(rows[0].text, "first");
     assert_eq!(rows[0].status, QuestionStatus::Open);
     assert_eq!(rows[0].answered_at, None);
     assert_eq!(rows[1].status, QuestionStatus::Answered);
     assert!(rows[1].answered_at.is_some());
-    assert_eq!((rows[0].lang, rows[0].country), (Lang::Ru, Some(Country::Ru)));
+    assert_eq!(
+        (rows[0].lang, rows[0].country),
+        (Lang::Ru, Some(Country::Ru))
+    );
     assert_eq!(rows[0].created_at, q1.created_at);
 
     let json = serde_json::to_string(&rows).unwrap();
@@ -647,12 +732,21 @@ async fn export_has_no_chat_id(s: S) {
 
     let since = s.export(Some(q2.created_at)).await.unwrap();
     assert_eq!(since.iter().map(|r| r.id).collect::<Vec<_>>(), [q2.id]);
-    assert_eq!(s.export(Some(Utc::now() + Days::days(1))).await.unwrap(), []);
+    assert_eq!(
+        s.export(Some(Utc::now() + Days::days(1))).await.unwrap(),
+        []
+    );
 }
 
 async fn erase_old_texts(s: S) {
-    let answered = s.add_question(question(1, "answered long ago")).await.unwrap();
-    let dismissed = s.add_question(question(2, "dismissed long ago")).await.unwrap();
+    let answered = s
+        .add_question(question(1, "answered long ago"))
+        .await
+        .unwrap();
+    let dismissed = s
+        .add_question(question(2, "dismissed long ago"))
+        .await
+        .unwrap();
     let open = s.add_question(question(3, "still open")).await.unwrap();
     let media = s
         .add_question(NewQuestion {
@@ -665,25 +759,58 @@ async fn erase_old_texts(s: S) {
         })
         .await
         .unwrap();
-    s.mark_answered(answered.id, "the answer", "expert").await.unwrap();
-    s.set_status(dismissed.id, QuestionStatus::Dismissed).await.unwrap();
-    s.mark_answered(media.id, "the answer", "expert").await.unwrap();
+    s.mark_answered(answered.id, "the answer", "expert")
+        .await
+        .unwrap();
+    s.set_status(dismissed.id, QuestionStatus::Dismissed)
+        .await
+        .unwrap();
+    s.mark_answered(media.id, "the answer", "expert")
+        .await
+        .unwrap();
 
     let now = Utc::now();
-    assert_eq!(s.erase_old_texts(now, storage::ANSWERED_KEEP_DAYS).await.unwrap(), 0);
-    assert_eq!(s.erase_old_texts(now + Days::days(89), 90).await.unwrap(), 0);
-    assert_eq!(s.erase_old_texts(now + Days::days(91), 90).await.unwrap(), 3);
-    assert_eq!(s.erase_old_texts(now + Days::days(200), 90).await.unwrap(), 0, "once only");
+    assert_eq!(
+        s.erase_old_texts(now, storage::ANSWERED_KEEP_DAYS)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.erase_old_texts(now + Days::days(89), 90).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        s.erase_old_texts(now + Days::days(91), 90).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        s.erase_old_texts(now + Days::days(200), 90).await.unwrap(),
+        0,
+        "once only"
+    );
 
     for id in [answered.id, dismissed.id, media.id] {
         let q = s.question(id).await.unwrap().unwrap();
-        assert_eq!((q.text.as_str(), q.group_key.as_str(), q.media), ("", "", None));
+        assert_eq!(
+            (q.text.as_str(), q.group_key.as_str(), q.media),
+            ("", "", None)
+        );
     }
     let kept = s.question(answered.id).await.unwrap().unwrap();
     assert_eq!(kept.answer.as_deref(), Some("the answer"));
     assert_eq!(kept.status, QuestionStatus::Answered);
-    assert_eq!(s.question(open.id).await.unwrap().unwrap().text, "still open");
-    let texts: Vec<String> = s.export(None).await.unwrap().into_iter().map(|r| r.text).collect();
+    assert_eq!(
+        s.question(open.id).await.unwrap().unwrap().text,
+        "still open"
+    );
+    let texts: Vec<String> = s
+        .export(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
     assert_eq!(texts, ["", "", "still open", ""]);
 }
 
@@ -691,7 +818,10 @@ async fn erase_old_texts(s: S) {
 
 #[tokio::test]
 async fn unknown_scheme_is_refused() {
-    let err = storage::connect("mysql://user:secret@host/db").await.err().unwrap();
+    let err = storage::connect("mysql://user:secret@host/db")
+        .await
+        .err()
+        .unwrap();
     assert!(!err.to_string().contains("secret"));
 }
 
@@ -706,7 +836,10 @@ async fn sqlite_file_keeps_data_across_reconnects() {
     };
     let s = storage::connect(&url).await.unwrap();
     assert_eq!(s.question(id).await.unwrap().unwrap().text, "persist");
-    assert_eq!(s.get_profile(1).await.unwrap().unwrap().lang, Some(Lang::En));
+    assert_eq!(
+        s.get_profile(1).await.unwrap().unwrap().lang,
+        Some(Lang::En)
+    );
 }
 
 #[tokio::test]

@@ -32,15 +32,18 @@ pub struct Thresholds {
     pub clarify: f32,
     /// Candidates within this distance of the best are offered together.
     pub clarify_window: f32,
+    /// A known gap must be ahead of the best entry by this much to make the question unmet.
+    pub gap_margin: f32,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            answer: 0.42,
-            margin: 0.06,
-            clarify: 0.30,
+            answer: 0.20,
+            margin: 0.03,
+            clarify: 0.20,
             clarify_window: 0.12,
+            gap_margin: 0.03,
         }
     }
 }
@@ -130,10 +133,10 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            coverage_blend: 0.35,
-            multiply: true,
+            coverage_blend: 0.6,
+            multiply: false,
             prefix_weight: 1.0,
-            centrality: 1.0,
+            centrality: 0.5,
         }
     }
 }
@@ -356,15 +359,13 @@ impl Matcher {
     /// itself does not tell.
     pub fn ask(&self, text: &str, lang: Option<Lang>, country: Option<Country>) -> MatchResult {
         let all = self.rank(text);
-        // A question closest to a known gap is unmet, whatever entry comes next.
-        let gap_first = all
-            .first()
-            .is_some_and(|r| self.entry_ids[r.0].starts_with(GAP));
-        let ranked: Vec<(usize, f32, usize)> = all
-            .into_iter()
-            .filter(|r| !self.entry_ids[r.0].starts_with(GAP))
-            .collect();
         let t = self.thresholds;
+        let is_gap = |r: &(usize, f32, usize)| self.entry_ids[r.0].starts_with(GAP);
+        let best_gap = all.iter().find(|r| is_gap(r)).map(|r| r.1).unwrap_or(0.0);
+        let ranked: Vec<(usize, f32, usize)> = all.into_iter().filter(|r| !is_gap(r)).collect();
+        // A question clearly closer to a known gap than to any entry is unmet.
+        let gap_first =
+            best_gap > 0.0 && best_gap >= ranked.first().map(|r| r.1).unwrap_or(0.0) + t.gap_margin;
         let detected = self.detect_lang(text).or(lang).unwrap_or(Lang::Ru);
         let text_country = detect_country(text);
         let candidates: Vec<Candidate> = ranked

@@ -494,8 +494,10 @@ async fn copy_forward_and_other_methods() {
     bot.send_chat_action(ChatId(77), teloxide::types::ChatAction::Typing)
         .await
         .unwrap();
-    bot.answer_callback_query("1".to_string()).await.unwrap();
-    bot.answer_inline_query("2".to_string(), vec![])
+    bot.answer_callback_query(teloxide::types::CallbackQueryId("1".to_string()))
+        .await
+        .unwrap();
+    bot.answer_inline_query(teloxide::types::InlineQueryId("2".to_string()), vec![])
         .await
         .unwrap();
 

@@ -1,4 +1,7 @@
 //! The one integration-test binary.
 
+mod eval;
 mod fake_api;
+mod matcher;
 mod storage;
+mod telegram;

@@ -39,9 +39,7 @@ pub fn validate(text: &str) -> Result<(), String> {
                     .ok_or("bare '&' (write &amp;)")?;
                 let name = &after[..end];
                 let ok = matches!(name, "lt" | "gt" | "amp" | "quot")
-                    || name
-                        .strip_prefix('#')
-                        .is_some_and(|n| valid_numeric_entity(n));
+                    || name.strip_prefix('#').is_some_and(valid_numeric_entity);
                 if !ok {
                     return Err(format!(
                         "unknown entity '&{name};' (use &lt; &gt; &amp; &quot;)"

@@ -327,7 +327,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     // Rendered length, now that titles, topics and interface texts are known.
     if !problems.has_errors() {
         for e in &kb.entries {
-            for (&variant, _) in &e.answers {
+            for &variant in e.answers.keys() {
                 for lang in Lang::ALL {
                     let rendered = kb.render_answer(e, variant, lang);
                     let len = html::visible_len(&rendered);

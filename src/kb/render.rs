@@ -28,7 +28,7 @@ impl KnowledgeBase {
             lang,
             &[("date", &date)],
         )));
-        out.push_str("\n");
+        out.push('\n');
         out.push_str(&escape(self.t("sources", lang)));
         out.push(' ');
         let sources: Vec<String> = entry

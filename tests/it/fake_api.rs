@@ -297,7 +297,7 @@ async fn dispatcher_echoes_through_the_fake() {
         fake.wait_drained(WAIT).await,
         "the stop poll confirms the update"
     );
-    assert_eq!(fake.calls_of("deleteWebhook").len(), 1);
+    assert_eq!(fake.calls_of("getMe").len(), 1);
     fake.shutdown().await;
 }
 

@@ -1205,6 +1205,10 @@ async fn handle(
         (reply, delay)
     };
     shared.calls_changed.notify_waiters();
+    if matches!(reply, Reply::Poll(_)) {
+        // Lets a superseded long poll answer 409 now rather than at its timeout.
+        shared.updates_changed.notify_waiters();
+    }
 
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;

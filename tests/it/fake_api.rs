@@ -604,25 +604,3 @@ async fn shutdown_releases_long_polls_and_stops_serving() {
     let err = bot.get_me().await.unwrap_err();
     assert!(matches!(err, RequestError::Network(_)), "{err:?}");
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tmp_load_probe() {
-    let fake = FakeBotApi::start().await;
-    let handler = Update::filter_message().endpoint(|bot: Bot, msg: Message| async move {
-        bot.send_message(msg.chat.id, "ok").await?;
-        respond(())
-    });
-    let mut dispatcher = Dispatcher::builder(fake.bot(), handler).build();
-    let shutdown = dispatcher.shutdown_token();
-    let running = tokio::spawn(async move { dispatcher.dispatch().await });
-    let n = 50_000;
-    let started = Instant::now();
-    for i in 0..n {
-        fake.push_update(fake.text_message(1 + i % 1000, 1 + i % 1000, "q"));
-    }
-    let pushed = started.elapsed();
-    let calls = fake.wait_calls("sendMessage", n as usize, Duration::from_secs(300)).await.map(|c| c.len());
-    eprintln!("pushed in {pushed:?}, answered {calls:?} in {:?}", started.elapsed());
-    shutdown.shutdown().unwrap().await;
-    running.await.unwrap();
-}

@@ -2,7 +2,9 @@
 //! choices. Type a number to press a button, a command such as /menu, or any question.
 
 use crate::conversation::{Action, Conversation, Event, Output};
+use crate::telegram::{Cmd, command_event};
 use std::io::{BufRead, Write};
+use teloxide::utils::command::BotCommands;
 
 /// Strips the HTML of a reply for the terminal and turns entities back into characters.
 pub fn plain(html: &str) -> String {
@@ -92,22 +94,11 @@ pub async fn run(
     Ok(())
 }
 
-/// A typed line as an event: a slash command or a question.
+/// A typed line as an event: one of the bot's commands, or a question.
 pub fn command(text: &str) -> Event {
-    let (cmd, arg) = text.split_once(' ').unwrap_or((text, ""));
-    match cmd {
-        "/start" => Event::Start {
-            payload: Some(arg.trim().to_string()).filter(|a| !a.is_empty()),
-            language_code: None,
-        },
-        "/help" => Event::Help,
-        "/menu" => Event::Menu,
-        "/language" => Event::Language,
-        "/country" => Event::Country,
-        "/privacy" => Event::Privacy,
-        "/forget" => Event::Forget,
-        "/contacts" => Event::Contacts,
-        _ => Event::Text {
+    match Cmd::parse(text, "") {
+        Ok(cmd) => command_event(cmd, None),
+        Err(_) => Event::Text {
             text: text.to_string(),
             language_code: None,
         },

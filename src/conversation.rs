@@ -67,6 +67,16 @@ pub struct Button {
     pub action: Action,
 }
 
+impl Reply {
+    /// A reply with text only.
+    fn text(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            ..Reply::default()
+        }
+    }
+}
+
 impl Button {
     fn cb(label: impl Into<String>, data: String) -> Button {
         Button {
@@ -156,22 +166,14 @@ impl Conversation {
         &self.store
     }
 
-    fn chat_state(&self, chat: i64) -> ChatState {
-        self.state
-            .lock()
-            .expect("state lock")
-            .get(&chat)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn set_chat_state(&self, chat: i64, f: impl FnOnce(&mut ChatState)) {
+    /// Reads or changes a chat's state under one lock.
+    fn chat_state<R>(&self, chat: i64, f: impl FnOnce(&mut ChatState) -> R) -> R {
         f(self
             .state
             .lock()
             .expect("state lock")
             .entry(chat)
-            .or_default());
+            .or_default())
     }
 
     /// Handles one event of one chat.
@@ -223,10 +225,7 @@ impl Conversation {
             Event::Menu => Output::one(self.menu(&k.kb, ui, false)),
             Event::Language => Output::one(self.language_picker(&k.kb, false, lang)),
             Event::Country => Output::one(self.country_picker(&k.kb, ui, false)),
-            Event::Privacy => Output::one(Reply {
-                text: k.kb.t("privacy", ui).to_string(),
-                ..Reply::default()
-            }),
+            Event::Privacy => Output::one(Reply::text(k.kb.t("privacy", ui).to_string())),
             Event::Forget => Output::one(Reply {
                 text: k.kb.t("forget_confirm", ui).to_string(),
                 buttons: vec![vec![
@@ -236,10 +235,7 @@ impl Conversation {
                 edit: false,
             }),
             Event::Contacts => Output::one(self.topic(&k.kb, "contacts", ui, false)),
-            Event::Unsupported => Output::one(Reply {
-                text: k.kb.t("non_text", ui).to_string(),
-                ..Reply::default()
-            }),
+            Event::Unsupported => Output::one(Reply::text(k.kb.t("non_text", ui).to_string())),
             Event::Media { kind, media } => {
                 let q = NewQuestion {
                     chat_id: chat,
@@ -267,10 +263,7 @@ impl Conversation {
                     },
                     Err(e) => {
                         log::error!("a media question could not be stored: {e:#}");
-                        Output::one(Reply {
-                            text: k.kb.t("save_failed", ui).to_string(),
-                            ..Reply::default()
-                        })
+                        Output::one(Reply::text(k.kb.t("save_failed", ui).to_string()))
                     }
                 }
             }
@@ -290,7 +283,6 @@ impl Conversation {
 
     async fn count(
         &self,
-        k: &Knowledge,
         entry: Option<&Entry>,
         lang: Lang,
         country: Option<Country>,
@@ -300,7 +292,6 @@ impl Conversation {
         let (id, topic) = entry
             .map(|e| (e.id.as_str(), e.topic.as_str()))
             .unwrap_or(("", ""));
-        let _ = k;
         if let Err(e) = self
             .store
             .bump_counter(day, id, topic, lang, country, outcome)
@@ -324,13 +315,19 @@ impl Conversation {
             let ui = profile_lang.unwrap_or(Lang::Ru);
             return Output::one(self.menu(&k.kb, ui, false));
         }
-        let state = self.chat_state(chat);
-        if state.awaiting_question {
-            self.set_chat_state(chat, |s| s.awaiting_question = false);
+        if self.chat_state(chat, |s| std::mem::take(&mut s.awaiting_question)) {
             let ui = profile_lang.unwrap_or(Lang::Ru);
             let r = k.matcher.ask(&text, profile_lang, country);
             return self
-                .to_experts(k, chat, &text, ui, country, &r, false)
+                .to_experts(
+                    k,
+                    chat,
+                    &text,
+                    ui,
+                    r.country.or(country),
+                    candidates(&r),
+                    false,
+                )
                 .await;
         }
         let r = k.matcher.ask(&text, profile_lang, country);
@@ -350,13 +347,21 @@ impl Conversation {
                 let entry = r.entry.as_deref().and_then(|id| k.kb.entry(id)).cloned();
                 let Some(entry) = entry else {
                     return self
-                        .to_experts(k, chat, &text, ui, country, &r, false)
+                        .to_experts(
+                            k,
+                            chat,
+                            &text,
+                            ui,
+                            r.country.or(country),
+                            candidates(&r),
+                            false,
+                        )
                         .await;
                 };
-                self.set_chat_state(chat, |s| {
+                self.chat_state(chat, |s| {
                     s.last_question = Some((text.clone(), candidates(&r)));
                 });
-                self.count(k, Some(&entry), ui, country, "answered").await;
+                self.count(Some(&entry), ui, country, "answered").await;
                 let mut reply =
                     self.answer_or_ask_variant(k, &entry, ui, country, r.variant, false);
                 if r.lang != ui {
@@ -368,15 +373,15 @@ impl Conversation {
                             ("language", k.kb.t("language_name", ui)),
                         ],
                     );
-                    reply.text = format!("<i>{}</i>\n\n{}", escape_keep(&note), reply.text);
+                    reply.text = format!("<i>{}</i>\n\n{}", note, reply.text);
                 }
                 Output::one(reply)
             }
             Status::Clarify => {
-                self.set_chat_state(chat, |s| {
+                self.chat_state(chat, |s| {
                     s.last_question = Some((text.clone(), candidates(&r)));
                 });
-                self.count(k, None, ui, country, "clarify").await;
+                self.count(None, ui, country, "clarify").await;
                 let mut buttons: Vec<Vec<Button>> = r
                     .candidates
                     .iter()
@@ -397,14 +402,23 @@ impl Conversation {
                 })
             }
             Status::Unmet => {
-                self.count(k, None, ui, country, "unmet").await;
-                self.to_experts(k, chat, &text, ui, country, &r, false)
-                    .await
+                self.count(None, ui, country, "unmet").await;
+                self.to_experts(
+                    k,
+                    chat,
+                    &text,
+                    ui,
+                    r.country.or(country),
+                    candidates(&r),
+                    false,
+                )
+                .await
             }
         }
     }
 
     /// Stores a question for experts and tells the person honestly what happens next.
+    /// `candidates` are the matcher's nearest entries, shown to the experts.
     #[allow(clippy::too_many_arguments)]
     async fn to_experts(
         &self,
@@ -413,15 +427,15 @@ impl Conversation {
         text: &str,
         ui: Lang,
         country: Option<Country>,
-        r: &MatchResult,
+        candidates: Vec<(String, f32)>,
         urgent: bool,
     ) -> Output {
         let q = NewQuestion {
             chat_id: chat,
             text: text.to_string(),
             lang: ui,
-            country: r.country.or(country),
-            candidates: candidates(r),
+            country,
+            candidates,
             urgent,
             kind: QuestionKind::Text,
             media: None,
@@ -429,7 +443,7 @@ impl Conversation {
         };
         match self.store.add_question(q).await {
             Ok(q) => {
-                self.set_chat_state(chat, |s| s.last_question = None);
+                self.chat_state(chat, |s| s.last_question = None);
                 let mut out = Output::one(Reply {
                     text: k
                         .kb
@@ -448,10 +462,7 @@ impl Conversation {
             Err(e) => {
                 // Nothing is acknowledged that was not committed.
                 log::error!("a question could not be stored: {e:#}");
-                Output::one(Reply {
-                    text: k.kb.t("save_failed", ui).to_string(),
-                    ..Reply::default()
-                })
+                Output::one(Reply::text(k.kb.t("save_failed", ui).to_string()))
             }
         }
     }
@@ -528,10 +539,7 @@ impl Conversation {
                         }),
                         Err(e) => {
                             log::error!("forget failed: {e:#}");
-                            Output::one(Reply {
-                                text: k.kb.t("save_failed", ui).to_string(),
-                                ..Reply::default()
-                            })
+                            Output::one(Reply::text(k.kb.t("save_failed", ui).to_string()))
                         }
                     }
                 } else {
@@ -550,7 +558,7 @@ impl Conversation {
             },
             ["E", i] => match entry_at(i) {
                 Some(e) => {
-                    self.count(k, Some(&e), ui, country, "menu").await;
+                    self.count(Some(&e), ui, country, "menu").await;
                     Output::one(self.answer_or_ask_variant(k, &e, ui, country, None, true))
                 }
                 None => stale(),
@@ -573,14 +581,14 @@ impl Conversation {
                         log::warn!("feedback not stored: {err:#}");
                     }
                     if helpful {
-                        Output::one(Reply {
-                            text: k.kb.t("feedback_thanks", ui).to_string(),
-                            ..Reply::default()
-                        })
+                        Output::one(Reply::text(k.kb.t("feedback_thanks", ui).to_string()))
                     } else {
-                        self.set_chat_state(chat, |s| s.awaiting_question = true);
+                        let has_question = self.chat_state(chat, |s| {
+                            s.awaiting_question = true;
+                            s.last_question.is_some()
+                        });
                         let mut buttons = Vec::new();
-                        if self.chat_state(chat).last_question.is_some() {
+                        if has_question {
                             buttons.push(vec![Button::cb(
                                 k.kb.t("btn_send_expert", ui),
                                 data(&k.kb, "N"),
@@ -618,38 +626,30 @@ impl Conversation {
                 None => stale(),
             },
             ["X", _] => {
-                self.set_chat_state(chat, |s| s.awaiting_question = true);
-                Output::one(Reply {
-                    text: k.kb.t("ask_expert_prompt", ui).to_string(),
-                    ..Reply::default()
-                })
+                self.chat_state(chat, |s| s.awaiting_question = true);
+                Output::one(Reply::text(k.kb.t("ask_expert_prompt", ui).to_string()))
             }
-            ["N"] => match self.chat_state(chat).last_question {
-                Some((text, _)) => {
-                    let r = k.matcher.ask(&text, Some(ui), country);
-                    self.set_chat_state(chat, |s| s.awaiting_question = false);
-                    self.to_experts(k, chat, &text, ui, country, &r, false)
+            ["N"] => match self.chat_state(chat, |s| s.last_question.clone()) {
+                Some((text, nearest)) => {
+                    self.chat_state(chat, |s| s.awaiting_question = false);
+                    let country = crate::matcher::detect_country(&text).or(country);
+                    self.to_experts(k, chat, &text, ui, country, nearest, false)
                         .await
                 }
                 None => {
                     // The question was not kept (a restart): ask for it again.
-                    self.set_chat_state(chat, |s| s.awaiting_question = true);
-                    Output::one(Reply {
-                        text: k.kb.t("ask_expert_prompt", ui).to_string(),
-                        ..Reply::default()
-                    })
+                    self.chat_state(chat, |s| s.awaiting_question = true);
+                    Output::one(Reply::text(k.kb.t("ask_expert_prompt", ui).to_string()))
                 }
             },
             ["U", i] => match entry_at(i) {
                 Some(e) => {
                     let text = format!("[{}] {}", e.id, k.kb.t("expert_urgent", ui));
-                    let r = k.matcher.ask("", Some(ui), country);
-                    let mut out = self.to_experts(k, chat, &text, ui, country, &r, true).await;
+                    let mut out = self
+                        .to_experts(k, chat, &text, ui, country, Vec::new(), true)
+                        .await;
                     if !out.urgent.is_empty() {
-                        out.replies = vec![Reply {
-                            text: k.kb.t("urgent_sent", ui).to_string(),
-                            ..Reply::default()
-                        }];
+                        out.replies = vec![Reply::text(k.kb.t("urgent_sent", ui).to_string())];
                     }
                     out
                 }
@@ -754,10 +754,9 @@ impl Conversation {
             .collect();
         buttons.push(vec![Button::cb(kb.t("btn_back", ui), data(kb, "M"))]);
         Reply {
-            text: escape_keep(
-                &kb.interface
-                    .fill("topic_pick", ui, &[("topic", &escape(&title))]),
-            ),
+            text: kb
+                .interface
+                .fill("topic_pick", ui, &[("topic", &escape(&title))]),
             buttons,
             edit,
         }
@@ -837,11 +836,6 @@ fn candidates(r: &MatchResult) -> Vec<(String, f32)> {
         .iter()
         .map(|c| (c.entry.clone(), c.score))
         .collect()
-}
-
-/// Interface texts are already HTML (validated by the check): kept as they are.
-fn escape_keep(s: &str) -> String {
-    s.to_string()
 }
 
 #[cfg(test)]

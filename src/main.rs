@@ -123,31 +123,27 @@ fn main() -> ExitCode {
                 print!("{}", base.render(false));
             }
             let f = report.figures();
-            let mut failed = Vec::new();
-            if f.direct < min_direct {
-                failed.push(format!("direct {:.1}% < {min_direct}%", f.direct));
-            }
-            if f.reachable < min_reachable {
-                failed.push(format!(
-                    "direct-or-clarify {:.1}% < {min_reachable}%",
-                    f.reachable
-                ));
-            }
-            if f.wrong > max_wrong {
-                failed.push(format!("wrong {:.1}% > {max_wrong}%", f.wrong));
-            }
-            if f.oos_unmet < min_unmet {
-                failed.push(format!(
-                    "out-of-scope unmet {:.1}% < {min_unmet}%",
-                    f.oos_unmet
-                ));
-            }
-            if f.oos_answered > max_oos_answered {
-                failed.push(format!(
-                    "out-of-scope answered {:.1}% > {max_oos_answered}%",
-                    f.oos_answered
-                ));
-            }
+            // (name, measured, limit, true when the limit is a minimum)
+            let checks = [
+                ("direct", f.direct, min_direct, true),
+                ("direct-or-clarify", f.reachable, min_reachable, true),
+                ("wrong", f.wrong, max_wrong, false),
+                ("out-of-scope unmet", f.oos_unmet, min_unmet, true),
+                (
+                    "out-of-scope answered",
+                    f.oos_answered,
+                    max_oos_answered,
+                    false,
+                ),
+            ];
+            let failed: Vec<String> = checks
+                .iter()
+                .filter(|&&(_, value, limit, min)| if min { value < limit } else { value > limit })
+                .map(|&(name, value, limit, min)| {
+                    let op = if min { "<" } else { ">" };
+                    format!("{name} {value:.1}% {op} {limit}%")
+                })
+                .collect();
             if failed.is_empty() {
                 Ok(())
             } else {

@@ -220,16 +220,20 @@ impl Matcher {
             features_of(&sk, &mut scratch);
             for &f in &scratch {
                 let feat = features.entry(f).or_insert_with(|| Feature {
-                    prefix: false,
+                    prefix: f & 1 == 1,
                     weight: 0.0,
                     docs: Vec::new(),
                     entries: Vec::new(),
                 });
-                feat.prefix = f & 1 == 1;
                 feat.docs.push(d as u32);
-                match feat.entries.iter_mut().find(|(e, _)| *e == entry) {
-                    Some((_, n)) => *n += 1.0,
-                    None => feat.entries.push((entry, 1.0)),
+                // Texts come grouped by entry, so the entry is nearly always the last one;
+                // only learned phrasings and gaps arrive out of order.
+                match feat.entries.last_mut() {
+                    Some((e, n)) if *e == entry => *n += 1.0,
+                    _ => match feat.entries.iter_mut().find(|(e, _)| *e == entry) {
+                        Some((_, n)) => *n += 1.0,
+                        None => feat.entries.push((entry, 1.0)),
+                    },
                 }
             }
             doc_feats.push(scratch.clone());
@@ -524,7 +528,6 @@ pub fn detect_country(text: &str) -> Option<Country> {
         "rasi",
         "orus",
         "rf",
-        "rus",
         "moskv",
         "moskov",
         "moscow",
@@ -552,32 +555,17 @@ pub fn detect_country(text: &str) -> Option<Country> {
         "sochi",
     ];
     const KZ: &[&str] = &[
-        "kazakst",
-        "kazahst",
-        "kazak",
-        "kazah",
-        "kozogist",
-        "kozok",
-        "almat",
-        "alma ata",
-        "astan",
-        "nur sultan",
-        "shimkent",
-        "chimkent",
-        "karagand",
-        "aktob",
-        "aktau",
-        "atirau",
-        "taraz",
-        "pavlodar",
-        "ust kamenogorsk",
-        "kz",
+        "kazakst", "kazahst", "kazak", "kazah", "kozogist", "kozok", "almat", "astan", "shimkent",
+        "chimkent", "karagand", "aktob", "aktau", "atirau", "taraz", "pavlodar", "kz",
     ];
+    // Names of two words, looked for in the whole text.
+    const KZ_PHRASES: &[&str] = &["alma ata", "nur sultan", "ust kamenogorsk"];
     let sk = skeleton(&normalize(text));
     let mut ru = false;
     let mut kz = false;
     for w in sk.split(' ') {
-        // "rus" alone is the language (русский): a country only as a whole word "rf".
+        // Short names must be the whole word ("rf", "kz"); longer ones are stems, so that
+        // endings ("Москвада", "Rossiyada") still match.
         let is = |list: &[&str]| {
             list.iter().any(|p| {
                 if p.len() <= 3 {
@@ -587,12 +575,10 @@ pub fn detect_country(text: &str) -> Option<Country> {
                 }
             })
         };
-        ru |= is(RU) && !w.starts_with("rusk") && !w.starts_with("rusc") && w != "rus";
+        ru |= is(RU);
         kz |= is(KZ);
     }
-    for p in ["alma ata", "nur sultan", "ust kamenogorsk"] {
-        kz |= sk.contains(p);
-    }
+    kz |= KZ_PHRASES.iter().any(|p| sk.contains(p));
     match (ru, kz) {
         (true, false) => Some(Country::Ru),
         (false, true) => Some(Country::Kz),

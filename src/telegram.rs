@@ -38,6 +38,23 @@ pub enum Cmd {
     Contacts,
 }
 
+/// The conversation event of a command (Telegram's, or one typed in the terminal console).
+pub fn command_event(cmd: Cmd, language_code: Option<String>) -> Event {
+    match cmd {
+        Cmd::Start(payload) => Event::Start {
+            payload: Some(payload.trim().to_string()).filter(|p| !p.is_empty()),
+            language_code,
+        },
+        Cmd::Help => Event::Help,
+        Cmd::Menu => Event::Menu,
+        Cmd::Language => Event::Language,
+        Cmd::Country => Event::Country,
+        Cmd::Privacy => Event::Privacy,
+        Cmd::Forget => Event::Forget,
+        Cmd::Contacts => Event::Contacts,
+    }
+}
+
 /// What the handlers need, injected through dptree.
 #[derive(Clone)]
 pub struct Deps {
@@ -113,19 +130,7 @@ async fn deliver(
 
 async fn on_command(bot: TgBot, msg: Message, cmd: Cmd, deps: Deps) -> HandlerResult {
     let language_code = msg.from.as_ref().and_then(|u| u.language_code.clone());
-    let event = match cmd {
-        Cmd::Start(payload) => Event::Start {
-            payload: Some(payload.trim().to_string()).filter(|p| !p.is_empty()),
-            language_code,
-        },
-        Cmd::Help => Event::Help,
-        Cmd::Menu => Event::Menu,
-        Cmd::Language => Event::Language,
-        Cmd::Country => Event::Country,
-        Cmd::Privacy => Event::Privacy,
-        Cmd::Forget => Event::Forget,
-        Cmd::Contacts => Event::Contacts,
-    };
+    let event = command_event(cmd, language_code);
     let out = deps.conversation.handle(msg.chat.id.0, event).await;
     deliver(&bot, msg.chat.id, None, &out).await
 }
@@ -231,24 +236,17 @@ async fn on_inline(bot: TgBot, q: InlineQuery, deps: Deps) -> HandlerResult {
     Ok(())
 }
 
-/// Registers the command menus per language with `set_my_commands`.
+/// Registers the command menus per language with `set_my_commands`; the descriptions are the
+/// `cmd_*` interface texts.
 pub async fn register_commands(bot: &TgBot, conv: &Conversation) -> HandlerResult {
     use teloxide::types::BotCommand;
     let k = conv.knowledge();
     for lang in Lang::ALL {
-        // The descriptions come from the help text's command names; the short labels are the
-        // English doc comments when a language lacks its own.
         let commands: Vec<BotCommand> = Cmd::bot_commands()
             .into_iter()
             .map(|c| {
                 let name = c.command.trim_start_matches('/').to_string();
-                let key = format!("cmd_{name}");
-                let label = k.kb.t(&key, lang);
-                let description = if label == key {
-                    c.description
-                } else {
-                    label.to_string()
-                };
+                let description = k.kb.t(&format!("cmd_{name}"), lang).to_string();
                 BotCommand::new(name, description)
             })
             .collect();

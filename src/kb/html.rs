@@ -5,7 +5,7 @@
 //! `jardam check`, not a user's request at run time.
 
 /// Tags Telegram accepts (https://core.telegram.org/bots/api#html-style).
-const ALLOWED: &[&str] = &[
+pub const TELEGRAM_TAGS: &[&str] = &[
     "b",
     "strong",
     "i",
@@ -65,7 +65,7 @@ pub fn validate(text: &str) -> Result<(), String> {
                         .next()
                         .unwrap_or_default()
                         .to_string();
-                    if !ALLOWED.contains(&name.as_str()) {
+                    if !TELEGRAM_TAGS.contains(&name.as_str()) {
                         return Err(format!(
                             "tag <{name}> is not allowed by Telegram (use b, i, u, s, code, pre, blockquote, a)"
                         ));

@@ -9,6 +9,7 @@ use crate::lang::{Lang, PerLang, Variant};
 use crate::text::normalize;
 use chrono::NaiveDate;
 use serde::Deserialize;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
@@ -119,12 +120,12 @@ struct RawTopics {
 }
 
 /// A file being read: its path and text, to turn byte offsets into line numbers.
-struct Source_<'a> {
+struct FileText<'a> {
     path: &'a Path,
     text: &'a str,
 }
 
-impl Source_<'_> {
+impl FileText<'_> {
     fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text.as_bytes()[..end]
@@ -172,22 +173,25 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     }
     let topics_path = dir.join("topics.toml");
     let interface_path = dir.join("interface.toml");
+    let gaps_path = dir.join("gaps.toml");
+    let mut hash = DefaultHasher::new();
 
-    let topics = read_file(&topics_path, &mut problems)
+    let topics = read_file(dir, &topics_path, &mut problems, &mut hash)
         .map(|text| parse_topics(&topics_path, &text, &mut problems))
         .unwrap_or_default();
-    let interface = read_file(&interface_path, &mut problems)
+    let interface = read_file(dir, &interface_path, &mut problems, &mut hash)
         .map(|text| parse_interface(&interface_path, &text, &mut problems))
         .unwrap_or_default();
-
-    let gaps_path = dir.join("gaps.toml");
-    let gaps = if gaps_path.exists() {
-        read_file(&gaps_path, &mut problems)
-            .map(|text| parse_gaps(&gaps_path, &text, &mut problems))
-            .unwrap_or_default()
+    // Optional: a knowledge base without known gaps is valid.
+    let gaps_text = if gaps_path.exists() {
+        read_file(dir, &gaps_path, &mut problems, &mut hash)
     } else {
-        Vec::new()
+        None
     };
+    let gaps = gaps_text
+        .as_deref()
+        .map(|text| parse_gaps(&gaps_path, text, &mut problems))
+        .unwrap_or_default();
 
     let mut files = Vec::new();
     collect_entry_files(dir, dir, &mut files, &mut problems);
@@ -204,17 +208,12 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     let mut question_owner: HashMap<String, (String, PathBuf, usize)> = HashMap::new();
 
     for path in &files {
-        let Some(text) = read_file(path, &mut problems) else {
+        let Some(text) = read_file(dir, path, &mut problems, &mut hash) else {
             continue;
         };
-        let src = Source_ { path, text: &text };
-        let raw: RawEntry = match toml::from_str(&text) {
-            Ok(raw) => raw,
-            Err(e) => {
-                let line = e.span().map(|s| src.line(&s)).unwrap_or(1);
-                problems.error(path, line, toml_message(&e));
-                continue;
-            }
+        let src = FileText { path, text: &text };
+        let Some(raw) = parse_toml::<RawEntry>(&src, &mut problems) else {
+            continue;
         };
         let Some(entry) = check_entry(&src, raw, &topic_ids, opts, &mut problems, |p, line, q| {
             see_also_refs.push((p.to_path_buf(), line, q))
@@ -259,25 +258,19 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         entries.push(entry);
     }
 
-    if let Ok(text) = std::fs::read_to_string(&gaps_path) {
+    if let Some(text) = &gaps_text {
         for g in &gaps {
-            for (_, qs) in g.questions.iter() {
-                for q in qs {
-                    if let Some((owner, file, l)) = question_owner.get(&normalize(q)) {
-                        let line = text
-                            .find(q.as_str())
-                            .map(|p| text[..p].matches('\n').count() + 1)
-                            .unwrap_or(1);
-                        problems.error(
-                            &gaps_path,
-                            line,
-                            format!(
-                                "gap '{}': question \"{q}\" is also in {owner} ({}:{l})",
-                                g.id,
-                                file.display()
-                            ),
-                        );
-                    }
+            for q in g.questions.0.iter().flatten() {
+                if let Some((owner, file, l)) = question_owner.get(&normalize(q)) {
+                    problems.error(
+                        &gaps_path,
+                        line_of(text, q),
+                        format!(
+                            "gap '{}': question \"{q}\" is also in {owner} ({}:{l})",
+                            g.id,
+                            file.display()
+                        ),
+                    );
                 }
             }
         }
@@ -322,7 +315,8 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         by_id,
         version: 0,
     };
-    kb.version = fingerprint(dir, &files);
+    let v = hash.finish();
+    kb.version = ((v >> 48) ^ (v >> 32) ^ (v >> 16) ^ v) as u16;
 
     // Rendered length, now that titles, topics and interface texts are known.
     if !problems.has_errors() {
@@ -359,10 +353,43 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     }
 }
 
-fn read_file(path: &Path, problems: &mut Problems) -> Option<String> {
+/// Parses a file's TOML, reporting a syntax or shape error at its line.
+fn parse_toml<T: serde::de::DeserializeOwned>(
+    src: &FileText,
+    problems: &mut Problems,
+) -> Option<T> {
+    match toml::from_str(src.text) {
+        Ok(raw) => Some(raw),
+        Err(e) => {
+            let line = e.span().map(|s| src.line(&s)).unwrap_or(1);
+            problems.error(src.path, line, toml_message(&e));
+            None
+        }
+    }
+}
+
+/// The line on which `needle` first stands in `text` (1 when it is not found verbatim).
+fn line_of(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map(|pos| text[..pos].matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+/// Reads a file as UTF-8 and adds it to the content hash (`version`), so each file is read
+/// once.
+fn read_file(
+    dir: &Path,
+    path: &Path,
+    problems: &mut Problems,
+    hash: &mut DefaultHasher,
+) -> Option<String> {
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Some(text),
+            Ok(text) => {
+                path.strip_prefix(dir).unwrap_or(path).hash(hash);
+                text.hash(hash);
+                Some(text)
+            }
             Err(e) => {
                 let valid = e.utf8_error().valid_up_to();
                 let line = e.as_bytes()[..valid]
@@ -416,14 +443,9 @@ fn collect_entry_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>, problems
 }
 
 fn parse_topics(path: &Path, text: &str, problems: &mut Problems) -> Vec<Topic> {
-    let src = Source_ { path, text };
-    let raw: RawTopics = match toml::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            let line = e.span().map(|s| src.line(&s)).unwrap_or(1);
-            problems.error(path, line, toml_message(&e));
-            return Vec::new();
-        }
+    let src = FileText { path, text };
+    let Some(raw) = parse_toml::<RawTopics>(&src, problems) else {
+        return Vec::new();
     };
     let mut seen = HashSet::new();
     let mut topics = Vec::new();
@@ -463,14 +485,9 @@ fn parse_topics(path: &Path, text: &str, problems: &mut Problems) -> Vec<Topic> 
 }
 
 fn parse_gaps(path: &Path, text: &str, problems: &mut Problems) -> Vec<super::Gap> {
-    let src = Source_ { path, text };
-    let raw: RawGaps = match toml::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            let line = e.span().map(|s| src.line(&s)).unwrap_or(1);
-            problems.error(path, line, toml_message(&e));
-            return Vec::new();
-        }
+    let src = FileText { path, text };
+    let Some(raw) = parse_toml::<RawGaps>(&src, problems) else {
+        return Vec::new();
     };
     let mut seen = HashSet::new();
     raw.gap
@@ -507,14 +524,10 @@ fn parse_gaps(path: &Path, text: &str, problems: &mut Problems) -> Vec<super::Ga
 }
 
 fn parse_interface(path: &Path, text: &str, problems: &mut Problems) -> Interface {
-    let src = Source_ { path, text };
-    let raw: BTreeMap<String, Spanned<RawLangMap<String>>> = match toml::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            let line = e.span().map(|s| src.line(&s)).unwrap_or(1);
-            problems.error(path, line, toml_message(&e));
-            return Interface::default();
-        }
+    let src = FileText { path, text };
+    let Some(raw) = parse_toml::<BTreeMap<String, Spanned<RawLangMap<String>>>>(&src, problems)
+    else {
+        return Interface::default();
     };
     let known: HashMap<&str, &[&str]> = INTERFACE_TEXTS.iter().copied().collect();
     let mut texts = HashMap::new();
@@ -629,7 +642,7 @@ fn valid_source_date(s: &str) -> bool {
 }
 
 fn check_entry(
-    src: &Source_,
+    src: &FileText,
     raw: RawEntry,
     topic_ids: &HashSet<&str>,
     opts: &CheckOptions,
@@ -875,27 +888,8 @@ fn question_lines(text: &str, entry: &Entry) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for (_, qs) in entry.questions.iter() {
         for q in qs {
-            let line = text
-                .find(q.as_str())
-                .map(|pos| text[..pos].matches('\n').count() + 1)
-                .unwrap_or(1);
-            out.push((line, q.clone()));
+            out.push((line_of(text, q), q.clone()));
         }
     }
     out
-}
-
-/// A content hash: changes whenever any file changes.
-fn fingerprint(dir: &Path, files: &[PathBuf]) -> u16 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for p in files
-        .iter()
-        .cloned()
-        .chain([dir.join("topics.toml"), dir.join("interface.toml")])
-    {
-        p.strip_prefix(dir).unwrap_or(&p).hash(&mut h);
-        std::fs::read(&p).unwrap_or_default().hash(&mut h);
-    }
-    let v = h.finish();
-    ((v >> 48) ^ (v >> 32) ^ (v >> 16) ^ v) as u16
 }

@@ -88,6 +88,14 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("expert_reply_unknown", &[]),
     ("expert_queue_empty", &[]),
     ("expert_queue_title", &["count"]),
+    ("cmd_start", &[]),
+    ("cmd_help", &[]),
+    ("cmd_menu", &[]),
+    ("cmd_language", &[]),
+    ("cmd_country", &[]),
+    ("cmd_privacy", &[]),
+    ("cmd_forget", &[]),
+    ("cmd_contacts", &[]),
 ];
 
 /// A menu topic.

@@ -1612,24 +1612,6 @@ fn checked_text(p: &Value, field: &str, max_len: usize, too_long: &str) -> Resul
 /// Telegram's HTML subset: an unsupported or unbalanced tag is an error, while a stray `&` or
 /// `>` is tolerated, as Telegram does.
 fn strip_html(src: &str) -> Result<String, String> {
-    const TAGS: &[&str] = &[
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "span",
-        "tg-spoiler",
-        "a",
-        "tg-emoji",
-        "code",
-        "pre",
-        "blockquote",
-    ];
     let mut out = String::with_capacity(src.len());
     let mut open: Vec<&str> = Vec::new();
     let mut i = 0;
@@ -1658,7 +1640,8 @@ fn strip_html(src: &str) -> Result<String, String> {
                         .find(|c: char| c.is_whitespace() || c == '/')
                         .unwrap_or(tag.len());
                     let name = tag[..name_end].to_ascii_lowercase();
-                    let Some(known) = TAGS.iter().find(|t| **t == name) else {
+                    let Some(known) = crate::kb::html::TELEGRAM_TAGS.iter().find(|t| **t == name)
+                    else {
                         return Err(format!(
                             "Unsupported start tag \"{name}\" at byte offset {i}"
                         ));

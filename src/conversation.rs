@@ -319,15 +319,7 @@ impl Conversation {
             let ui = profile_lang.unwrap_or(Lang::Ru);
             let r = k.matcher.ask(&text, profile_lang, country);
             return self
-                .to_experts(
-                    k,
-                    chat,
-                    &text,
-                    ui,
-                    r.country.or(country),
-                    candidates(&r),
-                    false,
-                )
+                .question_for_experts(k, chat, &text, ui, country, &r)
                 .await;
         }
         let r = k.matcher.ask(&text, profile_lang, country);
@@ -347,15 +339,7 @@ impl Conversation {
                 let entry = r.entry.as_deref().and_then(|id| k.kb.entry(id)).cloned();
                 let Some(entry) = entry else {
                     return self
-                        .to_experts(
-                            k,
-                            chat,
-                            &text,
-                            ui,
-                            r.country.or(country),
-                            candidates(&r),
-                            false,
-                        )
+                        .question_for_experts(k, chat, &text, ui, country, &r)
                         .await;
                 };
                 self.chat_state(chat, |s| {
@@ -403,18 +387,26 @@ impl Conversation {
             }
             Status::Unmet => {
                 self.count(None, ui, country, "unmet").await;
-                self.to_experts(
-                    k,
-                    chat,
-                    &text,
-                    ui,
-                    r.country.or(country),
-                    candidates(&r),
-                    false,
-                )
-                .await
+                self.question_for_experts(k, chat, &text, ui, country, &r)
+                    .await
             }
         }
+    }
+
+    /// A question the matcher could not answer, with its nearest entries, for the experts; a
+    /// country named in the question wins over the profile's.
+    async fn question_for_experts(
+        &self,
+        k: &Knowledge,
+        chat: i64,
+        text: &str,
+        ui: Lang,
+        country: Option<Country>,
+        r: &MatchResult,
+    ) -> Output {
+        let country = r.country.or(country);
+        self.to_experts(k, chat, text, ui, country, candidates(r), false)
+            .await
     }
 
     /// Stores a question for experts and tells the person honestly what happens next.

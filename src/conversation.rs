@@ -322,16 +322,16 @@ impl Conversation {
                 .question_for_experts(k, chat, &text, ui, country, &r)
                 .await;
         }
-        let r = k.matcher.ask(&text, profile_lang, country);
+        // Telegram's language stands in for the profile's at first contact, when the text
+        // itself does not tell the language.
+        let hint = profile_lang.or(language_code.as_deref().and_then(Lang::from_telegram));
+        let r = k.matcher.ask(&text, hint, country);
         // First contact by free text: answer at once in the language the person wrote in.
         let ui = match profile_lang {
             Some(l) => l,
             None => {
-                let l = Some(r.lang)
-                    .or(language_code.as_deref().and_then(Lang::from_telegram))
-                    .unwrap_or(Lang::Ru);
-                self.save_profile(chat, Some(l), country).await;
-                l
+                self.save_profile(chat, Some(r.lang), country).await;
+                r.lang
             }
         };
         match r.status {
@@ -1106,6 +1106,23 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn first_contact_uses_telegrams_language_when_the_text_does_not_tell() {
+        let c = conversation().await;
+        let out = c
+            .handle(
+                11,
+                Event::Text {
+                    text: "12345".into(),
+                    language_code: Some("uz-UZ".into()),
+                },
+            )
+            .await;
+        assert_eq!(out.new_questions.len(), 1);
+        let p = c.store.get_profile(11).await.unwrap().unwrap();
+        assert_eq!(p.lang, Some(Lang::Uz));
     }
 
     #[tokio::test]

@@ -528,6 +528,7 @@ pub fn detect_country(text: &str) -> Option<Country> {
         "rasi",
         "orus",
         "rf",
+        "rusia",
         "moskv",
         "moskov",
         "moscow",
@@ -597,6 +598,7 @@ mod tests {
         assert_eq!(detect_country("Алматыда иштейм"), Some(Country::Kz));
         assert_eq!(detect_country("Qozogʻistonda"), Some(Country::Kz));
         assert_eq!(detect_country("Казакстанда"), Some(Country::Kz));
+        assert_eq!(detect_country("I work in Russia"), Some(Country::Ru));
         assert_eq!(detect_country("на русском языке"), None);
         assert_eq!(detect_country("Москва и Алматы"), None);
         assert_eq!(detect_country(""), None);

@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod eval;
 pub mod kb;
 pub mod lang;
+pub mod links;
 pub mod matcher;
 pub mod storage;
 pub mod telegram;

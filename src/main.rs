@@ -34,6 +34,25 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         chat_id: i64,
     },
+    /// Print the t.me deep link that opens one answer (for posters and leaflets)
+    Link {
+        /// The entry id, e.g. stay.registration
+        entry: String,
+        /// The bot's username (default: $JARDAM_BOT_USERNAME)
+        #[arg(long)]
+        bot: Option<String>,
+    },
+    /// Render the QR code of an answer's deep link as PNG or SVG
+    Qr {
+        /// The entry id, e.g. stay.registration
+        entry: String,
+        /// The output file: .png or .svg
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The bot's username (default: $JARDAM_BOT_USERNAME)
+        #[arg(long)]
+        bot: Option<String>,
+    },
     /// Validate the knowledge base and list every problem as file:line: message
     Check {
         /// The knowledge-base folder (default: $JARDAM_DIALOGUES or ./dialogues)
@@ -93,6 +112,16 @@ fn main() -> ExitCode {
             let dir = dir.unwrap_or_else(default_dialogues);
             check(&dir, max_age_days)
         }
+        Command::Link { entry, bot } => with_kb(|kb| {
+            println!("{}", link(kb, bot, &entry)?);
+            Ok(())
+        }),
+        Command::Qr { entry, output, bot } => with_kb(|kb| {
+            let url = link(kb, bot, &entry)?;
+            jardam::links::write_qr(&url, &output).map_err(|e| format!("{e:#}"))?;
+            println!("{} → {}", url, output.display());
+            Ok(())
+        }),
         Command::Ask {
             text,
             lang,
@@ -171,6 +200,14 @@ fn with_kb(f: impl FnOnce(&KnowledgeBase) -> Result<(), String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The deep link for `entry`, with the bot's username from `--bot` or the configuration.
+fn link(kb: &KnowledgeBase, bot: Option<String>, entry: &str) -> Result<String, String> {
+    let bot = bot
+        .or_else(|| std::env::var("JARDAM_BOT_USERNAME").ok())
+        .ok_or("the bot's username is unknown: pass --bot NAME or set JARDAM_BOT_USERNAME")?;
+    jardam::links::deep_link(kb, &bot, entry).map_err(|e| format!("{e:#}"))
 }
 
 fn ask(

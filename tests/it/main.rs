@@ -1,5 +1,6 @@
 //! The one integration-test binary.
 
+mod chat;
 mod eval;
 mod fake_api;
 mod matcher;

@@ -7,7 +7,10 @@ fn chat(db_dir: &std::path::Path, args: &[&str], input: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_jardam"))
         .arg("chat")
         .args(args)
-        .env("DATABASE_URL", format!("sqlite:{}?mode=rwc", db_dir.join("chat.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite:{}?mode=rwc", db_dir.join("chat.db").display()),
+        )
         .env("JARDAM_DIALOGUES", "dialogues")
         .env("RUST_LOG", "warn")
         .env_remove("TELOXIDE_TOKEN")
@@ -16,9 +19,18 @@ fn chat(db_dir: &std::path::Path, args: &[&str], input: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("jardam chat starts");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -34,9 +46,18 @@ fn a_newcomer_session_in_the_terminal() {
     assert!(out.contains("Choose your language"), "{out}");
     assert!(out.contains("[4] English"), "{out}");
     assert!(out.contains("Which country are you in now?"), "{out}");
-    assert!(out.contains("Living abroad legally: choose a question"), "{out}");
-    assert!(out.contains("Migration registration") || out.contains("registration"), "{out}");
-    assert!(out.contains("No. 1"), "the unmet question got a number: {out}");
+    assert!(
+        out.contains("Living abroad legally: choose a question"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Migration registration") || out.contains("registration"),
+        "{out}"
+    );
+    assert!(
+        out.contains("No. 1"),
+        "the unmet question got a number: {out}"
+    );
     // No HTML reaches the terminal.
     assert!(!out.contains("<b>") && !out.contains("&amp;"), "{out}");
 

@@ -95,3 +95,101 @@ async fn group_messages_are_ignored() {
     bot.dispatch().await;
     assert!(bot.get_responses().sent_messages.is_empty());
 }
+
+/// The text of the bot's last edit or, if none, its last sent message.
+fn last_text(r: &teloxide_tests::server::Responses) -> String {
+    r.edited_messages_text
+        .last()
+        .map(|e| e.message.text().unwrap_or_default().to_string())
+        .or_else(|| {
+            r.sent_messages
+                .last()
+                .map(|m| m.text().unwrap_or_default().to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn language_choice_menu_navigation_and_feedback_edit_in_place() {
+    use jardam::lang::{Country, Lang};
+    let d = deps().await;
+    let k = d.conversation.knowledge();
+    let v = format!("{:x}", k.kb.version);
+    let chat = teloxide_tests::MockUser::ID as i64;
+
+    let mut bot = MockBot::new(MockCallbackQuery::new().data(format!("{v}:L:en:o")), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(
+        r.edited_messages_text.len(),
+        1,
+        "the picker is edited, not repeated"
+    );
+    assert!(last_text(&r).contains(k.kb.t("choose_country", Lang::En)));
+    let p = d
+        .conversation
+        .store()
+        .get_profile(chat)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.lang, Some(Lang::En));
+
+    d.conversation
+        .store()
+        .save_profile(chat, Some(Lang::En), Some(Country::Ru))
+        .await
+        .unwrap();
+    let work = k.kb.topics.iter().position(|t| t.id == "work").unwrap();
+    bot.update(MockCallbackQuery::new().data(format!("{v}:T:{work}")));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(r.edited_messages_text.len(), 1);
+    assert!(
+        last_text(&r).contains("choose a question"),
+        "{}",
+        last_text(&r)
+    );
+
+    let permit = k.kb.entry_index("work.permit").unwrap();
+    bot.update(MockCallbackQuery::new().data(format!("{v}:E:{permit}")));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let e = k.kb.entry("work.permit").unwrap();
+    assert!(last_text(&r).contains(e.title.get(Lang::En).as_str()));
+
+    bot.update(MockCallbackQuery::new().data(format!("{v}:F:{permit}:1")));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(last_text(&r), k.kb.t("feedback_thanks", Lang::En));
+}
+
+#[tokio::test]
+async fn deep_link_opens_an_answer_and_unmet_questions_are_stored() {
+    use jardam::lang::{Country, Lang};
+    let d = deps().await;
+    let k = d.conversation.knowledge();
+    let chat = teloxide_tests::MockUser::ID as i64;
+    d.conversation
+        .store()
+        .save_profile(chat, Some(Lang::Ru), Some(Country::Kz))
+        .await
+        .unwrap();
+
+    let mut bot = MockBot::new(MockMessageText::new().text("/start stay_term"), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let text = last_text(&bot.get_responses());
+    let e = k.kb.entry("stay.term").unwrap();
+    assert!(text.contains(e.title.get(Lang::Ru).as_str()), "{text}");
+
+    let question = "где купить дешёвый авиабилет до Стамбула <script>";
+    bot.update(MockMessageText::new().text(question));
+    bot.dispatch().await;
+    let text = last_text(&bot.get_responses());
+    assert!(text.contains("№ 1") || text.contains(" 1 "), "{text}");
+    let stored = d.conversation.store().question(1).await.unwrap().unwrap();
+    assert_eq!(stored.text, question);
+    assert_eq!(stored.chat_id, chat);
+}

@@ -124,6 +124,29 @@ async fn a_newcomers_session_and_a_restart() {
     ));
     next_reply(&fake, "sendMessage", "No. 1").await;
 
+    // Sharing: inline mode offers the answer (the Share button's query is the entry id), and a
+    // free-text inline query offers the matcher's candidates.
+    for query in ["stay.registration", "как встать на учет"] {
+        fake.push_update(fake.inline_query(CHAT, query));
+        let call = fake
+            .wait_for(|c| c.method == "answerInlineQuery", WAIT)
+            .await
+            .expect("answerInlineQuery");
+        let ids: Vec<&str> = call.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["id"].as_str())
+            .collect();
+        assert_eq!(
+            ids.first(),
+            Some(&"stay.registration"),
+            "{query}: {}",
+            call.body
+        );
+        fake.clear();
+    }
+
     // Restart: the settings are in the database, so the bot answers in English at once.
     drop(bot);
     let _bot = start_bot(&fake, &db);

@@ -293,9 +293,12 @@ impl Matcher {
 
     /// Scores every entry for `text`: `(entry index, score, best doc)`, best first.
     pub fn rank(&self, text: &str) -> Vec<(usize, f32, usize)> {
-        let sk = skeleton(&normalize(text));
+        self.rank_skeleton(&skeleton(&normalize(text)))
+    }
+
+    fn rank_skeleton(&self, sk: &str) -> Vec<(usize, f32, usize)> {
         let mut q = Vec::new();
-        features_of(&sk, &mut q);
+        features_of(sk, &mut q);
         let known: Vec<(&Feature, f32)> = q
             .iter()
             .filter_map(|f| self.features.get(f).map(|feat| (feat, feat.weight)))
@@ -362,7 +365,10 @@ impl Matcher {
     /// Answers one question. `lang` and `country` are the user's profile, used when the text
     /// itself does not tell.
     pub fn ask(&self, text: &str, lang: Option<Lang>, country: Option<Country>) -> MatchResult {
-        let all = self.rank(text);
+        // Normalised once: ranking, language and country detection all read the same forms.
+        let norm = normalize(text);
+        let sk = skeleton(&norm);
+        let all = self.rank_skeleton(&sk);
         let t = self.thresholds;
         let is_gap = |r: &(usize, f32, usize)| self.entry_ids[r.0].starts_with(GAP);
         let best_gap = all.iter().find(|r| is_gap(r)).map(|r| r.1).unwrap_or(0.0);
@@ -370,8 +376,11 @@ impl Matcher {
         // A question clearly closer to a known gap than to any entry is unmet.
         let gap_first =
             best_gap > 0.0 && best_gap >= ranked.first().map(|r| r.1).unwrap_or(0.0) + t.gap_margin;
-        let detected = self.detect_lang(text).or(lang).unwrap_or(Lang::Ru);
-        let text_country = detect_country(text);
+        let detected = self
+            .detect_lang_normalized(&norm, &sk)
+            .or(lang)
+            .unwrap_or(Lang::Ru);
+        let text_country = country_in_skeleton(&sk);
         let candidates: Vec<Candidate> = ranked
             .iter()
             .take(3)
@@ -434,6 +443,10 @@ impl Matcher {
     /// The language of the text, when its letters or words tell it.
     pub fn detect_lang(&self, text: &str) -> Option<Lang> {
         let norm = normalize(text);
+        self.detect_lang_normalized(&norm, &skeleton(&norm))
+    }
+
+    fn detect_lang_normalized(&self, norm: &str, sk: &str) -> Option<Lang> {
         // Letters only one of our languages uses.
         let mut letters = [0u32; 4];
         for c in norm.chars() {
@@ -446,7 +459,6 @@ impl Matcher {
         }
         // Words seen in one language's phrasings.
         let mut words = [0f32; 4];
-        let sk = skeleton(&norm);
         for w in sk.split(' ').filter(|w| w.len() > 1) {
             if let Some(&mask) = self.word_langs.get(w) {
                 let n = mask.count_ones() as f32;
@@ -523,6 +535,10 @@ fn hash_chars(chars: &[char], seed: u64) -> u64 {
 
 /// A country named in the text: Russia or Kazakhstan, by country or city name in any script.
 pub fn detect_country(text: &str) -> Option<Country> {
+    country_in_skeleton(&skeleton(&normalize(text)))
+}
+
+fn country_in_skeleton(sk: &str) -> Option<Country> {
     const RU: &[&str] = &[
         "rosi",
         "rasi",
@@ -561,7 +577,6 @@ pub fn detect_country(text: &str) -> Option<Country> {
     ];
     // Names of two words, looked for in the whole text.
     const KZ_PHRASES: &[&str] = &["alma ata", "nur sultan", "ust kamenogorsk"];
-    let sk = skeleton(&normalize(text));
     let mut ru = false;
     let mut kz = false;
     for w in sk.split(' ') {

@@ -196,12 +196,7 @@ async fn on_inline(bot: TgBot, q: InlineQuery, deps: Deps) -> HandlerResult {
         (user_lang.unwrap_or(Lang::Ru), Vec::new())
     } else {
         let r = k.matcher.ask(query, user_lang, None);
-        let lang = k
-            .matcher
-            .detect_lang(query)
-            .or(user_lang)
-            .unwrap_or(Lang::Ru);
-        (lang, r.candidates.into_iter().map(|c| c.entry).collect())
+        (r.lang, r.candidates.into_iter().map(|c| c.entry).collect())
     };
     let username = deps.config.bot_username.clone().unwrap_or_default();
     let results: Vec<InlineQueryResult> = ids

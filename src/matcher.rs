@@ -96,9 +96,9 @@ pub struct Matcher {
     has_variants: Vec<bool>,
     docs: Vec<Doc>,
     /// Feature → weight and postings.
-    features: HashMap<u64, Feature>,
+    features: HashMap<u64, Feature, PreHashed>,
     /// Skeleton word → languages whose phrasings use it (bit per language).
-    word_langs: HashMap<String, u8>,
+    word_langs: HashMap<u64, u8, PreHashed>,
     thresholds: Thresholds,
     params: Params,
 }
@@ -205,8 +205,8 @@ impl Matcher {
         texts: &[(u32, Option<Lang>, &str)],
         params: Params,
     ) -> Matcher {
-        let mut features: HashMap<u64, Feature> = HashMap::new();
-        let mut word_langs: HashMap<String, u8> = HashMap::new();
+        let mut features: HashMap<u64, Feature, PreHashed> = HashMap::default();
+        let mut word_langs: HashMap<u64, u8, PreHashed> = HashMap::default();
         let mut docs = Vec::with_capacity(texts.len());
         let mut doc_feats: Vec<Vec<u64>> = Vec::with_capacity(texts.len());
         let mut scratch = Vec::new();
@@ -214,7 +214,7 @@ impl Matcher {
             let sk = skeleton(&normalize(text));
             if let Some(lang) = lang {
                 for w in sk.split(' ').filter(|w| w.len() > 1) {
-                    *word_langs.entry(w.to_string()).or_default() |= 1 << lang.index();
+                    *word_langs.entry(hash_str(w)).or_default() |= 1 << lang.index();
                 }
             }
             features_of(&sk, &mut scratch);
@@ -460,7 +460,7 @@ impl Matcher {
         // Words seen in one language's phrasings.
         let mut words = [0f32; 4];
         for w in sk.split(' ').filter(|w| w.len() > 1) {
-            if let Some(&mask) = self.word_langs.get(w) {
+            if let Some(&mask) = self.word_langs.get(&hash_str(w)) {
                 let n = mask.count_ones() as f32;
                 for l in Lang::ALL {
                     if mask & (1 << l.index()) != 0 {
@@ -488,6 +488,35 @@ impl Matcher {
             }
         }
         best
+    }
+}
+
+/// Feature keys are already FNV hashes: hashing them again would only cost time on every
+/// lookup of every query.
+#[derive(Clone, Copy, Default)]
+struct PreHashed;
+
+impl std::hash::BuildHasher for PreHashed {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b) ^ (self.0 >> 56);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -519,6 +548,15 @@ fn features_of(sk: &str, out: &mut Vec<u64>) {
     }
     out.sort_unstable();
     out.dedup();
+}
+
+fn hash_str(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
 }
 
 fn hash_chars(chars: &[char], seed: u64) -> u64 {

@@ -193,3 +193,44 @@ async fn deep_link_opens_an_answer_and_unmet_questions_are_stored() {
     assert_eq!(stored.text, question);
     assert_eq!(stored.chat_id, chat);
 }
+
+#[tokio::test]
+async fn unsure_questions_offer_did_you_mean_buttons() {
+    use jardam::lang::Lang;
+    use jardam::matcher::Status;
+    let d = deps().await;
+    let k = d.conversation.knowledge();
+    let chat = teloxide_tests::MockUser::ID as i64;
+    d.conversation
+        .store()
+        .save_profile(chat, Some(Lang::Ru), None)
+        .await
+        .unwrap();
+    // A question the matcher is unsure about, taken from the evaluation set.
+    let eval = std::fs::read_to_string("tests/eval/eval.tsv").unwrap();
+    let question = eval
+        .lines()
+        .filter_map(|l| l.split('\t').nth(3))
+        .find(|q| k.matcher.ask(q, Some(Lang::Ru), None).status == Status::Clarify)
+        .expect("some question needs clarifying");
+    let mut bot = MockBot::new(MockMessageText::new().text(question), tree());
+    bot.dependencies(dptree::deps![d]);
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let sent = &r.sent_messages_text.last().unwrap().bot_request;
+    assert_eq!(sent.text, k.kb.t("clarify", Lang::Ru));
+    let markup = sent.reply_markup.as_ref().expect("buttons");
+    let labels: Vec<String> = format!("{markup:?}")
+        .split("text: \"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect();
+    assert!(
+        labels.len() >= 3,
+        "2–3 options and 'none of these': {labels:?}"
+    );
+    assert!(
+        labels.iter().any(|l| l == k.kb.t("btn_none", Lang::Ru)),
+        "{labels:?}"
+    );
+}

@@ -35,6 +35,14 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
     )))
 }
 
+/// The database of the configuration, for the expert commands that need nothing else.
+pub async fn open_storage() -> anyhow::Result<Arc<dyn crate::storage::Storage>> {
+    let config = Config::from_env()?;
+    crate::storage::connect(config.database.url())
+        .await
+        .context("cannot open the database")
+}
+
 /// `jardam run`: long polling against Telegram (or `TELOXIDE_API_URL`).
 pub async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod config;
 pub mod conversation;
 pub mod eval;
+pub mod experts;
 pub mod kb;
 pub mod lang;
 pub mod links;

@@ -53,6 +53,25 @@ enum Command {
         #[arg(long)]
         bot: Option<String>,
     },
+    /// List the open questions for experts, urgent first, then oldest
+    Queue {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
+    /// Statistics of the last 7 and 30 days
+    Stats,
+    /// Export the questions (no chat ids) as CSV or JSON Lines
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+        /// Only questions asked on or after this day (YYYY-MM-DD)
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+    },
+    /// Print the phrasings experts taught, as TOML lines to paste into dialogues/
+    Learned,
     /// Validate the knowledge base and list every problem as file:line: message
     Check {
         /// The knowledge-base folder (default: $JARDAM_DIALOGUES or ./dialogues)
@@ -102,11 +121,51 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
+}
+
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
         Command::Run => block_on(app::run()),
+        Command::Queue { limit, offset } => block_on(async move {
+            let store = app::open_storage().await?;
+            print!(
+                "{}",
+                jardam::experts::queue(store.as_ref(), limit, offset).await?
+            );
+            Ok(())
+        }),
+        Command::Stats => block_on(async {
+            let store = app::open_storage().await?;
+            let today = chrono::Utc::now().date_naive();
+            print!("{}", jardam::experts::stats(store.as_ref(), today).await?);
+            Ok(())
+        }),
+        Command::Export { format, since } => block_on(async move {
+            let store = app::open_storage().await?;
+            let rows = store.export(since.map(jardam::experts::day_start)).await?;
+            match format {
+                ExportFormat::Csv => print!("{}", jardam::experts::export_csv(&rows)?),
+                ExportFormat::Json => print!("{}", jardam::experts::export_json(&rows)?),
+            }
+            Ok(())
+        }),
+        Command::Learned => block_on(async {
+            let config = jardam::config::Config::from_env()?;
+            let (kb, _) = kb::load(&config.dialogues, &CheckOptions::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = app::open_storage().await?;
+            print!(
+                "{}",
+                jardam::experts::learned_snippet(store.as_ref(), &kb).await?
+            );
+            Ok(())
+        }),
         Command::Chat { lang, chat_id } => block_on(app::chat(lang, chat_id)),
         Command::Check { dir, max_age_days } => {
             let dir = dir.unwrap_or_else(default_dialogues);

@@ -366,18 +366,11 @@ impl Conversation {
                     s.last_question = Some((text.clone(), candidates(&r)));
                 });
                 self.count(None, ui, country, "clarify").await;
-                let mut buttons: Vec<Vec<Button>> = r
+                let indexes = r
                     .candidates
                     .iter()
-                    .filter_map(|c| k.kb.entry_index(&c.entry))
-                    .map(|i| {
-                        let e = &k.kb.entries[i];
-                        vec![Button::cb(
-                            e.title.get(ui).clone(),
-                            data(&k.kb, &format!("E:{i}")),
-                        )]
-                    })
-                    .collect();
+                    .filter_map(|c| k.kb.entry_index(&c.entry));
+                let mut buttons = entry_buttons(&k.kb, indexes, ui);
                 buttons.push(vec![Button::cb(k.kb.t("btn_none", ui), data(&k.kb, "N"))]);
                 Output::one(Reply {
                     text: k.kb.t("clarify", ui).to_string(),
@@ -597,17 +590,8 @@ impl Conversation {
             },
             ["R", i] => match entry_at(i) {
                 Some(e) => {
-                    let mut buttons: Vec<Vec<Button>> = e
-                        .see_also
-                        .iter()
-                        .filter_map(|id| k.kb.entry_index(id))
-                        .map(|j| {
-                            vec![Button::cb(
-                                k.kb.entries[j].title.get(ui).clone(),
-                                data(&k.kb, &format!("E:{j}")),
-                            )]
-                        })
-                        .collect();
+                    let indexes = e.see_also.iter().filter_map(|id| k.kb.entry_index(id));
+                    let mut buttons = entry_buttons(&k.kb, indexes, ui);
                     buttons.push(vec![Button::cb(k.kb.t("btn_menu", ui), data(&k.kb, "M"))]);
                     Output::one(Reply {
                         text: k.kb.t("related", ui).to_string(),
@@ -732,18 +716,8 @@ impl Conversation {
             .topic(topic)
             .map(|t| t.title.get(ui).clone())
             .unwrap_or_default();
-        let mut buttons: Vec<Vec<Button>> = kb
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.topic == topic)
-            .map(|(i, e)| {
-                vec![Button::cb(
-                    e.title.get(ui).clone(),
-                    data(kb, &format!("E:{i}")),
-                )]
-            })
-            .collect();
+        let indexes = (0..kb.entries.len()).filter(|&i| kb.entries[i].topic == topic);
+        let mut buttons = entry_buttons(kb, indexes, ui);
         buttons.push(vec![Button::cb(kb.t("btn_back", ui), data(kb, "M"))]);
         Reply {
             text: kb
@@ -821,6 +795,20 @@ impl Conversation {
             edit,
         }
     }
+}
+
+/// One button per entry, each opening its answer; one entry a row (titles are long).
+fn entry_buttons(
+    kb: &KnowledgeBase,
+    indexes: impl Iterator<Item = usize>,
+    ui: Lang,
+) -> Vec<Vec<Button>> {
+    indexes
+        .map(|i| {
+            let title = kb.entries[i].title.get(ui).clone();
+            vec![Button::cb(title, data(kb, &format!("E:{i}")))]
+        })
+        .collect()
 }
 
 fn candidates(r: &MatchResult) -> Vec<(String, f32)> {

@@ -416,18 +416,17 @@ async fn claim_is_exclusive(s: S) {
 }
 
 async fn claim_lease_expires(s: S) {
+    // The lease is long enough that it cannot run out between the two claims below, even on a
+    // loaded CI machine (100 ms could, and did); the sleep then outlasts it.
+    let lease = Duration::from_secs(2);
     let q = s.add_question(question(1, "q")).await.unwrap();
-    assert!(
-        s.claim_for_posting(q.id, "crashed", Duration::from_millis(100))
-            .await
-            .unwrap()
-    );
+    assert!(s.claim_for_posting(q.id, "crashed", lease).await.unwrap());
     assert!(
         !s.claim_for_posting(q.id, "other", Duration::from_secs(600))
             .await
             .unwrap()
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(lease + Duration::from_millis(500)).await;
     assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [q.id]);
     assert!(
         s.claim_for_posting(q.id, "other", Duration::from_secs(600))

@@ -2,12 +2,14 @@
 //! conversation, and the Telegram dispatcher or the terminal console around them.
 
 use crate::config::Config;
-use crate::conversation::{Conversation, Event, Knowledge};
+use crate::conversation::{Conversation, Event};
 use crate::kb::{self, CheckOptions};
 use crate::lang::Lang;
-use crate::telegram::{self, Deps};
+use crate::storage::ANSWERED_KEEP_DAYS;
+use crate::telegram::{self, Deps, TgBot, desk};
 use anyhow::Context;
 use std::sync::Arc;
+use std::time::Duration;
 use teloxide::prelude::*;
 
 /// Loads everything the bot needs; refuses an invalid knowledge base with the `check` messages.
@@ -20,19 +22,72 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
     let store = crate::storage::connect(config.database.url())
         .await
         .context("cannot open the database")?;
-    let learned = store
-        .learned()
+    let entries = kb.entries.len();
+    let conversation = Conversation::load(kb, store)
         .await
         .context("cannot read learned phrasings")?;
-    log::info!(
-        "knowledge base: {} entries, {} learned phrasings",
-        kb.entries.len(),
-        learned.len()
-    );
-    Ok(Arc::new(Conversation::new(
-        Knowledge::new(kb, &learned),
-        store,
-    )))
+    log::info!("knowledge base: {entries} entries");
+    Ok(Arc::new(conversation))
+}
+
+/// How often each instance re-posts questions whose post failed, picks up phrasings taught on
+/// other instances, and erases texts past their keeping time.
+const REPOST_EVERY: Duration = Duration::from_secs(30);
+const LEARNED_EVERY: Duration = Duration::from_secs(10);
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// The periodic work of a running bot. Safe on several instances at once: posting is claimed
+/// per question in the database, and the other jobs are idempotent.
+pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut repost = tokio::time::interval(REPOST_EVERY);
+        let mut learned = tokio::time::interval(LEARNED_EVERY);
+        let mut retention = tokio::time::interval(RETENTION_EVERY);
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        loop {
+            #[cfg(unix)]
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hup = std::future::pending::<Option<()>>();
+            tokio::select! {
+                _ = repost.tick() => {
+                    if let Err(e) = desk::post_unposted(&bot, &deps).await {
+                        log::warn!("re-posting to the expert chat failed: {e:#}");
+                    }
+                }
+                _ = learned.tick() => {
+                    match deps.conversation.refresh_learned().await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("{n} learned phrasing(s) added to the matcher"),
+                        Err(e) => log::warn!("learned phrasings not refreshed: {e:#}"),
+                    }
+                }
+                _ = retention.tick() => {
+                    let store = deps.conversation.store();
+                    match store.erase_old_texts(chrono::Utc::now(), ANSWERED_KEEP_DAYS).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("texts of {n} resolved question(s) erased"),
+                        Err(e) => log::warn!("retention clean-up failed: {e:#}"),
+                    }
+                }
+                _ = hup => {
+                    match deps.conversation.reload(&deps.config.dialogues).await {
+                        Ok(n) => log::info!("knowledge base reloaded on SIGHUP: {n} entries"),
+                        Err(problems) => log::error!(
+                            "knowledge base reload refused, the old one stays:\n{problems}"
+                        ),
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The database of the configuration, for the expert commands that need nothing else.
@@ -62,6 +117,7 @@ pub async fn run() -> anyhow::Result<()> {
         conversation,
         config: Arc::new(config),
     };
+    let background = spawn_background(bot.clone(), deps.clone());
     log::info!("polling for updates");
     Dispatcher::builder(bot, telegram::schema())
         .dependencies(dptree::deps![deps])
@@ -71,6 +127,7 @@ pub async fn run() -> anyhow::Result<()> {
         .build()
         .dispatch()
         .await;
+    background.abort();
     Ok(())
 }
 

@@ -5,8 +5,10 @@ use crate::kb::{Entry, KnowledgeBase};
 use crate::lang::{Country, Lang, Variant};
 use crate::matcher::{MatchResult, Matcher, Status};
 use crate::storage::{MediaRef, NewQuestion, Profile, QuestionKind, Storage};
-use crate::text::normalize;
+use crate::text::{normalize, skeleton};
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use teloxide::utils::html::escape;
 
@@ -78,7 +80,7 @@ impl Reply {
 }
 
 impl Button {
-    fn cb(label: impl Into<String>, data: String) -> Button {
+    pub fn cb(label: impl Into<String>, data: String) -> Button {
         Button {
             label: label.into(),
             action: Action::Callback(data),
@@ -127,6 +129,9 @@ pub struct Conversation {
     knowledge: RwLock<Arc<Knowledge>>,
     store: Arc<dyn Storage>,
     state: Mutex<HashMap<i64, ChatState>>,
+    /// The newest learned phrasing in the matcher: newer ones (taught on any instance) are
+    /// picked up by [`Conversation::refresh_learned`].
+    learned_seen: AtomicI64,
 }
 
 /// Callback data is `<version>:<action>[:args]`; the version is the knowledge base's content
@@ -150,7 +155,62 @@ impl Conversation {
             knowledge: RwLock::new(Arc::new(knowledge)),
             store,
             state: Mutex::new(HashMap::new()),
+            learned_seen: AtomicI64::new(0),
         }
+    }
+
+    /// The conversation over `kb` with every phrasing experts taught so far.
+    pub async fn load(kb: KnowledgeBase, store: Arc<dyn Storage>) -> anyhow::Result<Conversation> {
+        let learned = store.learned_since(0).await?;
+        let seen = learned.iter().map(|l| l.id).max().unwrap_or(0);
+        let pairs: Vec<(String, String)> = learned.into_iter().map(|l| (l.entry, l.text)).collect();
+        let c = Conversation::new(Knowledge::new(kb, &pairs), store);
+        c.learned_seen.store(seen, Ordering::SeqCst);
+        Ok(c)
+    }
+
+    /// Puts phrasings taught since the last call (on this or another instance) into the
+    /// matcher. Returns how many were new.
+    pub async fn refresh_learned(&self) -> anyhow::Result<usize> {
+        let seen = self.learned_seen.load(Ordering::SeqCst);
+        let new = self.store.learned_since(seen).await?;
+        if new.is_empty() {
+            return Ok(0);
+        }
+        // Rebuilt from the full list: a phrasing taught again for another entry replaces
+        // the old pairing.
+        let all = self.store.learned().await?;
+        let newest = new.iter().map(|l| l.id).max().unwrap_or(seen);
+        let kb = self.knowledge().kb.clone();
+        let knowledge = Knowledge::new(kb, &all);
+        self.replace_knowledge(knowledge);
+        self.learned_seen.fetch_max(newest, Ordering::SeqCst);
+        Ok(new.len())
+    }
+
+    /// Loads `dir` and, if it is valid, puts it in service with the learned phrasings. A
+    /// broken knowledge base is refused with the `check` messages; the old one stays.
+    pub async fn reload(&self, dir: &Path) -> Result<usize, String> {
+        let (kb, warnings) =
+            crate::kb::load(dir, &crate::kb::CheckOptions::default()).map_err(|e| e.to_string())?;
+        for w in &warnings {
+            log::warn!("{w}");
+        }
+        let learned = self.store.learned().await.map_err(|e| format!("{e:#}"))?;
+        let entries = kb.entries.len();
+        self.replace_knowledge(Knowledge::new(kb, &learned));
+        Ok(entries)
+    }
+
+    /// The FAQ answer of `entry` as this chat would get it (its language, its country's
+    /// variant), for an expert's "Answer with" button.
+    pub async fn faq_reply(&self, chat: i64, entry: &str, lang: Lang) -> Option<Reply> {
+        let k = self.knowledge();
+        let e = k.kb.entry(entry)?.clone();
+        let profile = self.store.get_profile(chat).await.ok().flatten();
+        let ui = profile.as_ref().and_then(|p| p.lang).unwrap_or(lang);
+        let country = profile.as_ref().and_then(|p| p.country);
+        Some(self.answer_or_ask_variant(&k, &e, ui, country, None, false))
     }
 
     pub fn knowledge(&self) -> Arc<Knowledge> {
@@ -424,7 +484,9 @@ impl Conversation {
             urgent,
             kind: QuestionKind::Text,
             media: None,
-            group_key: normalize(text),
+            // The skeleton: questions that differ only in case, punctuation, script or
+            // Kyrgyz letters are one group for the experts.
+            group_key: skeleton(&normalize(text)),
         };
         match self.store.add_question(q).await {
             Ok(q) => {

@@ -1,11 +1,279 @@
-//! What experts see of the questions: the queue, statistics, exports and learned phrasings.
-//! Plain text for the terminal (and later the expert chat); CSV and JSON for researchers.
+//! What experts see of the questions: the posts in the expert chat, the queue, statistics,
+//! exports and learned phrasings. Plain text for the terminal, HTML and buttons for the expert
+//! chat (sent by the Telegram adapter), CSV and JSON for researchers.
 
+use crate::conversation::Button;
 use crate::kb::KnowledgeBase;
-use crate::storage::{ExportRow, Storage};
+use crate::lang::Lang;
+use crate::storage::{ExportRow, Question, QuestionKind, Storage};
 use chrono::{DateTime, NaiveDate, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use teloxide::utils::html::escape;
+
+/// Telegram refuses messages longer than 4,096 characters (UTF-16 units, after the HTML is
+/// parsed) and captions longer than 1,024.
+pub const MESSAGE_LIMIT: usize = 4096;
+pub const CAPTION_LIMIT: usize = 1024;
+/// Questions longer than this are sent to the expert chat in full first, as plain text, and
+/// the post (the message experts reply to) shows only their beginning.
+const POST_TEXT_LIMIT: usize = 3000;
+const PREVIEW_CHARS: usize = 300;
+/// Questions per page of `/queue`.
+pub const QUEUE_PAGE: u32 = 10;
+
+/// Callback data of the expert chat's buttons; `x:` keeps them apart from the users' buttons.
+/// Entry ids, not indexes, so the buttons stay right after the knowledge base is reloaded.
+pub mod data {
+    pub fn dismiss(question: i64) -> String {
+        format!("x:D:{question}")
+    }
+    pub fn answer_with(question: i64, entry: &str) -> String {
+        format!("x:A:{question}:{entry}")
+    }
+    pub fn send_again(question: i64, reply_message: i32) -> String {
+        format!("x:S:{question}:{reply_message}")
+    }
+    pub fn queue(offset: u32) -> String {
+        format!("x:Q:{offset}")
+    }
+}
+
+/// A pressed expert button, parsed; anything else (forged, truncated) is `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExpertAction {
+    Dismiss(i64),
+    AnswerWith(i64, String),
+    SendAgain(i64, i32),
+    Queue(u32),
+}
+
+impl ExpertAction {
+    pub fn parse(data: &str) -> Option<ExpertAction> {
+        let rest = data.strip_prefix("x:")?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        Some(match parts.as_slice() {
+            ["D", q] => ExpertAction::Dismiss(q.parse().ok()?),
+            ["A", q, entry] if !entry.is_empty() => {
+                ExpertAction::AnswerWith(q.parse().ok()?, (*entry).to_string())
+            }
+            ["S", q, m] => ExpertAction::SendAgain(q.parse().ok()?, m.parse().ok()?),
+            ["Q", offset] => ExpertAction::Queue(offset.parse().ok()?),
+            _ => return None,
+        })
+    }
+}
+
+/// Length as Telegram counts it.
+pub fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Splits plain text into pieces Telegram accepts, preferring line breaks, never splitting a
+/// character.
+pub fn split_for_telegram(text: &str, limit: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut len = 0;
+    for line in text.split_inclusive('\n') {
+        for ch in line.chars() {
+            let w = ch.len_utf16();
+            if len + w > limit {
+                parts.push(std::mem::take(&mut current));
+                len = 0;
+            }
+            current.push(ch);
+            len += w;
+        }
+        // Start a new piece at a line break when the next line would likely not fit.
+        if len > limit * 3 / 4 {
+            parts.push(std::mem::take(&mut current));
+            len = 0;
+        }
+    }
+    if !current.is_empty() || parts.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// A question as posted to the expert chat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Post {
+    /// Long question texts, in full, as plain text: sent before the post.
+    pub preface: Vec<String>,
+    /// HTML: a caption when the post is a copied voice message or photo.
+    pub text: String,
+    pub buttons: Vec<Vec<Button>>,
+}
+
+/// The post of a group of open questions with the same text; `group[0]` is the first asked.
+/// Shows the number, language, country, how many people asked, the escaped text and the
+/// nearest FAQ entries with their scores; buttons "Dismiss" and "Answer with <entry>".
+pub fn render_post(kb: &KnowledgeBase, lang: Lang, group: &[Question]) -> Post {
+    let lead = &group[0];
+    let mut text = String::new();
+    if lead.urgent {
+        let _ = writeln!(text, "<b>{}</b>", escape(kb.t("expert_urgent", lang)));
+    }
+    let country = match lead.country {
+        Some(c) => kb.t(&format!("country_{}", c.code()), lang).to_string(),
+        None => "—".to_string(),
+    };
+    let _ = writeln!(
+        text,
+        "<b>{}</b>",
+        escape(&kb.interface.fill(
+            "expert_question",
+            lang,
+            &[
+                ("number", &lead.id.to_string()),
+                ("language", kb.t("language_name", lead.lang)),
+                ("country", &country),
+            ],
+        ))
+    );
+    let people: HashSet<i64> = group.iter().map(|q| q.chat_id).collect();
+    if people.len() > 1 {
+        let _ = writeln!(
+            text,
+            "👥 {}",
+            escape(&kb.interface.fill(
+                "expert_asked_by",
+                lang,
+                &[("count", &people.len().to_string())]
+            ))
+        );
+    }
+    let mut preface = Vec::new();
+    match lead.kind {
+        QuestionKind::Voice => {
+            let _ = writeln!(text, "{}", escape(kb.t("expert_kind_voice", lang)));
+        }
+        QuestionKind::Photo => {
+            let _ = writeln!(text, "{}", escape(kb.t("expert_kind_photo", lang)));
+        }
+        QuestionKind::Text if utf16_len(&lead.text) > POST_TEXT_LIMIT => {
+            preface = split_for_telegram(&lead.text, MESSAGE_LIMIT);
+            let start: String = lead.text.chars().take(PREVIEW_CHARS).collect();
+            let _ = writeln!(
+                text,
+                "<blockquote>{}…</blockquote>\n<i>{}</i>",
+                escape(&start),
+                escape(kb.t("expert_full_text_above", lang))
+            );
+        }
+        QuestionKind::Text => {
+            let _ = writeln!(text, "<blockquote>{}</blockquote>", escape(&lead.text));
+        }
+    }
+    let nearest: Vec<(&crate::kb::Entry, f32)> = lead
+        .candidates
+        .iter()
+        .filter_map(|(id, score)| kb.entry(id).map(|e| (e, *score)))
+        .take(3)
+        .collect();
+    if !nearest.is_empty() {
+        let _ = writeln!(text, "\n{}", escape(kb.t("expert_nearest", lang)));
+        for (e, score) in &nearest {
+            let _ = writeln!(
+                text,
+                "• <code>{}</code> {} ({score:.2})",
+                escape(&e.id),
+                escape(e.title.get(lang))
+            );
+        }
+    }
+    let mut buttons = vec![vec![Button::cb(
+        kb.t("expert_btn_dismiss", lang),
+        data::dismiss(lead.id),
+    )]];
+    // Learning from a voice message or photo is impossible (there is no text), and an urgent
+    // case needs a person, not a FAQ answer.
+    if lead.kind == QuestionKind::Text && !lead.urgent {
+        for (e, _) in &nearest {
+            buttons.push(vec![Button::cb(
+                kb.interface
+                    .fill("expert_btn_answer_with", lang, &[("entry", &e.id)]),
+                data::answer_with(lead.id, &e.id),
+            )]);
+        }
+    }
+    Post {
+        preface,
+        text: text.trim_end().to_string(),
+        buttons,
+    }
+}
+
+/// A page of `/queue` for the expert chat: urgent first, then oldest; "Back" and "Next"
+/// buttons when there is more.
+pub async fn queue_page(
+    store: &dyn Storage,
+    kb: &KnowledgeBase,
+    lang: Lang,
+    offset: u32,
+) -> anyhow::Result<(String, Vec<Vec<Button>>)> {
+    let total = store.count_open().await?;
+    if total == 0 {
+        return Ok((escape(kb.t("expert_queue_empty", lang)), Vec::new()));
+    }
+    let questions = store.open_questions(QUEUE_PAGE, offset).await?;
+    let mut text = format!(
+        "<b>{}</b>\n",
+        escape(
+            &kb.interface
+                .fill("expert_queue_title", lang, &[("count", &total.to_string())])
+        )
+    );
+    for q in &questions {
+        let what = match q.kind {
+            QuestionKind::Voice => kb.t("expert_kind_voice", lang).to_string(),
+            QuestionKind::Photo => kb.t("expert_kind_photo", lang).to_string(),
+            QuestionKind::Text => one_line(&q.text),
+        };
+        let _ = write!(
+            text,
+            "\n{}<b>№ {}</b> · {} · {} · {}",
+            if q.urgent { "🆘 " } else { "" },
+            q.id,
+            q.created_at.format("%Y-%m-%d %H:%M"),
+            q.lang,
+            q.country.map(|c| c.code()).unwrap_or("—"),
+        );
+        if let (Some(chat), Some(message)) = (q.expert_chat_id, q.expert_message_id) {
+            if let Some(link) = message_link(chat, message) {
+                let _ = write!(text, " · <a href=\"{link}\">→</a>");
+            }
+        }
+        let _ = writeln!(text, "\n{}", escape(&what));
+    }
+    let mut row = Vec::new();
+    if offset > 0 {
+        row.push(Button::cb(
+            kb.t("expert_btn_prev", lang),
+            data::queue(offset.saturating_sub(QUEUE_PAGE)),
+        ));
+    }
+    if i64::from(offset) + i64::from(QUEUE_PAGE) < total {
+        row.push(Button::cb(
+            kb.t("expert_btn_next", lang),
+            data::queue(offset + QUEUE_PAGE),
+        ));
+    }
+    let buttons = if row.is_empty() {
+        Vec::new()
+    } else {
+        vec![row]
+    };
+    Ok((text.trim_end().to_string(), buttons))
+}
+
+/// A link to a message of a supergroup (`-100…` ids); other chats have none.
+fn message_link(chat: i64, message: i32) -> Option<String> {
+    let internal = chat.to_string().strip_prefix("-100")?.to_string();
+    Some(format!("https://t.me/c/{internal}/{message}"))
+}
 
 /// The open questions, urgent first, then oldest, one line each.
 pub async fn queue(store: &dyn Storage, limit: u32, offset: u32) -> anyhow::Result<String> {

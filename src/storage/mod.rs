@@ -210,13 +210,9 @@ pub trait Storage: Send + Sync {
     /// Stores a new open question; it is committed when this returns.
     async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question>;
     async fn question(&self, id: i64) -> anyhow::Result<Option<Question>>;
-    /// The question posted as this message in the expert chat (the oldest, if a group was
-    /// posted as one message).
-    async fn question_by_expert_message(
-        &self,
-        chat_id: i64,
-        message_id: i32,
-    ) -> anyhow::Result<Option<Question>>;
+    /// Every question posted as this message (a group shares one post), by id, whatever its
+    /// status.
+    async fn posted_as(&self, chat_id: i64, message_id: i32) -> anyhow::Result<Vec<Question>>;
     /// Records where the question was posted; it then leaves `unposted_questions`.
     async fn set_expert_message(
         &self,
@@ -235,6 +231,9 @@ pub trait Storage: Send + Sync {
         instance: &str,
         lease: Duration,
     ) -> anyhow::Result<bool>;
+    /// Gives up `instance`'s claim on question `id` (its post failed), so that any instance
+    /// may retry at once instead of after the lease.
+    async fn release_claim(&self, id: i64, instance: &str) -> anyhow::Result<()>;
     /// Open questions with this group key, oldest first; none for an empty key.
     async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>>;
     /// Open questions, urgent first, then oldest first.

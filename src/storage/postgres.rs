@@ -162,17 +162,10 @@ impl Storage for PgStorage {
             .pop())
     }
 
-    async fn question_by_expert_message(
-        &self,
-        chat_id: i64,
-        message_id: i32,
-    ) -> anyhow::Result<Option<Question>> {
-        let sql =
-            select_questions("expert_chat_id = $1 AND expert_message_id = $2 ORDER BY id LIMIT 1");
-        Ok(self
-            .fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
-            .await?
-            .pop())
+    async fn posted_as(&self, chat_id: i64, message_id: i32) -> anyhow::Result<Vec<Question>> {
+        let sql = select_questions("expert_chat_id = $1 AND expert_message_id = $2 ORDER BY id");
+        self.fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
+            .await
     }
 
     async fn set_expert_message(
@@ -226,6 +219,18 @@ impl Storage for PgStorage {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_claim(&self, id: i64, instance: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE questions SET claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $1 AND claimed_by = $2",
+        )
+        .bind(id)
+        .bind(instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>> {

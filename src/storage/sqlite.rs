@@ -192,17 +192,10 @@ impl Storage for SqliteStorage {
             .pop())
     }
 
-    async fn question_by_expert_message(
-        &self,
-        chat_id: i64,
-        message_id: i32,
-    ) -> anyhow::Result<Option<Question>> {
-        let sql =
-            select_questions("expert_chat_id = ? AND expert_message_id = ? ORDER BY id LIMIT 1");
-        Ok(self
-            .fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
-            .await?
-            .pop())
+    async fn posted_as(&self, chat_id: i64, message_id: i32) -> anyhow::Result<Vec<Question>> {
+        let sql = select_questions("expert_chat_id = ? AND expert_message_id = ? ORDER BY id");
+        self.fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
+            .await
     }
 
     async fn set_expert_message(
@@ -262,6 +255,18 @@ impl Storage for SqliteStorage {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_claim(&self, id: i64, instance: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE questions SET claimed_by = NULL, claimed_until = NULL \
+             WHERE id = ? AND claimed_by = ?",
+        )
+        .bind(id)
+        .bind(instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>> {

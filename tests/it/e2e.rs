@@ -19,8 +19,13 @@ impl Drop for Bot {
 }
 
 fn start_bot(fake: &FakeBotApi, db: &std::path::Path) -> Bot {
+    start_bot_with(fake, db, &[])
+}
+
+fn start_bot_with(fake: &FakeBotApi, db: &std::path::Path, env: &[(&str, &str)]) -> Bot {
     Bot(Command::new(env!("CARGO_BIN_EXE_jardam"))
         .arg("run")
+        .envs(env.iter().copied())
         .env("TELOXIDE_TOKEN", "123456:TEST")
         .env("TELOXIDE_API_URL", fake.url())
         .env("DATABASE_URL", format!("sqlite:{}?mode=rwc", db.display()))
@@ -152,5 +157,155 @@ async fn a_newcomers_session_and_a_restart() {
     let _bot = start_bot(&fake, &db);
     fake.push_update(fake.text_message(CHAT, CHAT, "/menu"));
     next_reply(&fake, "sendMessage", "Choose a topic").await;
+    fake.shutdown().await;
+}
+
+const EXPERTS: i64 = -1_000_000_777_000;
+const EXPERT: i64 = 9001;
+
+/// The bot's latest message in the expert chat that contains `text`.
+fn post_containing(fake: &FakeBotApi, text: &str) -> Value {
+    fake.messages(EXPERTS)
+        .into_iter()
+        .rev()
+        .find(|m| {
+            m["from"]["is_bot"].as_bool() == Some(true)
+                && m["text"].as_str().is_some_and(|t| t.contains(text))
+        })
+        .unwrap_or_else(|| panic!("no post with {text:?}"))
+}
+
+/// An expert's reply to `post` in the expert chat.
+fn expert_reply(fake: &FakeBotApi, post: &Value, text: &str) -> Value {
+    let mut update = fake.text_message(EXPERTS, EXPERT, text);
+    update["message"]["reply_to_message"] = post.clone();
+    update
+}
+
+#[tokio::test]
+async fn an_unmet_question_reaches_experts_and_their_answer_comes_back_across_restarts() {
+    let fake = FakeBotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("experts.db");
+    let chat = EXPERTS.to_string();
+    let env = [
+        ("JARDAM_EXPERT_CHAT", chat.as_str()),
+        ("JARDAM_EXPERT_LANG", "en"),
+    ];
+
+    // The expert chat is unreachable at first: the question is stored and acknowledged, but
+    // its post fails.
+    fake.block_chat(EXPERTS);
+    let bot = start_bot_with(&fake, &db, &env);
+    fake.push_update(fake.text_message(CHAT, CHAT, "/language"));
+    let picker = next_reply(&fake, "sendMessage", "Choose your language").await;
+    let msg = last_bot_message(&fake);
+    fake.push_update(fake.callback(CHAT, CHAT, msg, &button(&picker, "English")));
+    next_reply(&fake, "editMessageText", "Choose a topic").await;
+    fake.push_update(fake.text_message(
+        CHAT,
+        CHAT,
+        "where can I buy cheap plane tickets to Istanbul",
+    ));
+    next_reply(&fake, "sendMessage", "No. 1").await;
+    fake.wait_for(
+        |c| c.method == "sendMessage" && c.chat_id() == Some(EXPERTS) && !c.is_ok(),
+        WAIT,
+    )
+    .await
+    .expect("a post was tried");
+    // The failed post gives up its claim, so the next instance need not wait for the lease.
+    let store = jardam::storage::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, async {
+        while store.unposted_questions(10).await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the claim is released");
+    drop(bot);
+
+    // After a restart, with the expert chat back, the retry posts it.
+    fake.unblock_chat(EXPERTS);
+    fake.clear();
+    let bot = start_bot_with(&fake, &db, &env);
+    fake.wait_for(
+        |c| {
+            c.method == "sendMessage"
+                && c.chat_id() == Some(EXPERTS)
+                && c.is_ok()
+                && c.text().is_some_and(|t| t.contains("Question No. 1"))
+        },
+        WAIT,
+    )
+    .await
+    .expect("posted after the restart");
+    // Stopped only once the post is on record: sending a post and recording it are not one
+    // transaction, so a kill in between would post it again after the restart.
+    let posted = tokio::time::timeout(WAIT, async {
+        loop {
+            let q = store.question(1).await.unwrap().unwrap();
+            if let Some(id) = q.expert_message_id {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the post is recorded");
+    let post = post_containing(&fake, "Question No. 1");
+    assert_eq!(post["message_id"].as_i64(), Some(i64::from(posted)));
+    drop(bot);
+
+    // Restarted again: the expert's reply still finds its question (the mapping is stored).
+    fake.clear();
+    let _bot = start_bot_with(&fake, &db, &env);
+    fake.push_update(expert_reply(
+        &fake,
+        &post,
+        "Buy early on the airline's own website.",
+    ));
+    let delivered = next_reply(&fake, "sendMessage", "airline's own website").await;
+    assert!(
+        delivered
+            .text()
+            .unwrap()
+            .starts_with("<b>Answer from an expert</b>"),
+        "{}",
+        delivered.body
+    );
+    fake.wait_for(
+        |c| c.chat_id() == Some(EXPERTS) && c.text().is_some_and(|t| t.starts_with("✅")),
+        WAIT,
+    )
+    .await
+    .expect("the expert sees it was delivered");
+
+    // A person who blocked the bot: the expert is told, and it is recorded.
+    const OTHER: i64 = 5002;
+    fake.push_update(fake.text_message(OTHER, OTHER, "сколько стоит авиабилет до Стамбула"));
+    fake.wait_for(
+        |c| c.chat_id() == Some(EXPERTS) && c.text().is_some_and(|t| t.contains("Question No. 2")),
+        WAIT,
+    )
+    .await
+    .expect("second post");
+    let post = post_containing(&fake, "Question No. 2");
+    fake.block_chat(OTHER);
+    fake.push_update(expert_reply(&fake, &post, "Смотрите сайты авиакомпаний."));
+    fake.wait_for(
+        |c| c.chat_id() == Some(EXPERTS) && c.text().is_some_and(|t| t.starts_with("⚠️")),
+        WAIT,
+    )
+    .await
+    .expect("the expert is told it was not delivered");
+    let q = store.question(2).await.unwrap().unwrap();
+    assert_eq!(q.delivery, Some(jardam::storage::Delivery::Blocked));
+    assert_eq!(
+        store.question(1).await.unwrap().unwrap().delivery,
+        Some(jardam::storage::Delivery::Delivered)
+    );
     fake.shutdown().await;
 }

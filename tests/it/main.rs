@@ -1,6 +1,7 @@
 //! The one integration-test binary.
 
 mod chat;
+mod desk;
 mod e2e;
 mod eval;
 mod fake_api;

@@ -343,17 +343,10 @@ async fn expert_message_mapping(s: S) {
     let a = s.add_question(question(1, "a")).await.unwrap();
     let b = s.add_question(question(2, "b")).await.unwrap();
     assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [a.id, b.id]);
-    assert_eq!(
-        s.question_by_expert_message(GROUP_CHAT, 42).await.unwrap(),
-        None
-    );
+    assert_eq!(s.posted_as(GROUP_CHAT, 42).await.unwrap(), []);
 
     s.set_expert_message(a.id, GROUP_CHAT, 42).await.unwrap();
-    let found = s
-        .question_by_expert_message(GROUP_CHAT, 42)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = s.posted_as(GROUP_CHAT, 42).await.unwrap().remove(0);
     assert_eq!(found.id, a.id);
     assert_eq!(
         (found.expert_chat_id, found.expert_message_id),
@@ -361,11 +354,8 @@ async fn expert_message_mapping(s: S) {
     );
     assert!(found.posted_at.is_some());
     // Message ids are per chat.
-    assert_eq!(s.question_by_expert_message(-5, 42).await.unwrap(), None);
-    assert_eq!(
-        s.question_by_expert_message(GROUP_CHAT, 43).await.unwrap(),
-        None
-    );
+    assert_eq!(s.posted_as(-5, 42).await.unwrap(), []);
+    assert_eq!(s.posted_as(GROUP_CHAT, 43).await.unwrap(), []);
     assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [b.id]);
     assert_eq!(s.unposted_questions(0).await.unwrap(), []);
 }
@@ -396,6 +386,27 @@ async fn claim_is_exclusive(s: S) {
         s.unposted_questions(100).await.unwrap(),
         [],
         "claimed ones are not offered"
+    );
+
+    // A failed post gives its claim up: only the holder can, and then anyone may claim again.
+    let failed = s.add_question(question(1, "post failed")).await.unwrap();
+    assert!(
+        s.claim_for_posting(failed.id, "instance-a", lease)
+            .await
+            .unwrap()
+    );
+    s.release_claim(failed.id, "instance-b").await.unwrap();
+    assert!(
+        !s.claim_for_posting(failed.id, "instance-b", lease)
+            .await
+            .unwrap()
+    );
+    s.release_claim(failed.id, "instance-a").await.unwrap();
+    assert_eq!(ids(&s.unposted_questions(100).await.unwrap()), [failed.id]);
+    assert!(
+        s.claim_for_posting(failed.id, "instance-b", lease)
+            .await
+            .unwrap()
     );
 
     // A posted question cannot be claimed any more, even with no lease on it.
@@ -523,16 +534,20 @@ async fn grouping(s: S) {
     assert_eq!(s.open_group("nobody asked").await.unwrap(), []);
     assert_eq!(s.open_group("").await.unwrap(), []);
 
-    // The group posted as one message: the reply maps to its first question.
+    // The group posted as one message: a reply to it reaches all its questions.
     for q in &group {
         s.set_expert_message(q.id, GROUP_CHAT, 77).await.unwrap();
     }
-    let posted = s.question_by_expert_message(GROUP_CHAT, 77).await.unwrap();
-    assert_eq!(posted.map(|q| q.id), Some(a.id));
+    assert_eq!(
+        ids(&s.posted_as(GROUP_CHAT, 77).await.unwrap()),
+        ids(&group)
+    );
 
     s.set_status(b.id, QuestionStatus::Merged).await.unwrap();
     s.mark_answered(c.id, "x", "e").await.unwrap();
     assert_eq!(ids(&s.open_group("patent price?").await.unwrap()), [a.id]);
+    // Answered or not, they stay mapped to their post.
+    assert_eq!(s.posted_as(GROUP_CHAT, 77).await.unwrap().len(), 3);
 }
 
 async fn learned_phrasings(s: S) {

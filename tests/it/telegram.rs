@@ -10,13 +10,19 @@ use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use teloxide_tests::{MockBot, MockCallbackQuery, MockMessageSticker, MockMessageText};
 
-async fn deps() -> Deps {
+/// Deps on a SQLite file. Not `:memory:`: MockBot runs each dispatch on a runtime of its own
+/// and drops it afterwards, which can drop the pool's only connection, and with it an
+/// in-memory database.
+async fn deps() -> (Deps, tempfile::TempDir) {
     let (kb, _) = kb::load("dialogues".as_ref(), &CheckOptions::default()).unwrap();
-    let store = jardam::storage::connect("sqlite::memory:").await.unwrap();
-    Deps {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("bot.db").display());
+    let store = jardam::storage::connect(&url).await.unwrap();
+    let deps = Deps {
         conversation: Arc::new(Conversation::new(Knowledge::new(kb, &[]), store)),
         config: Arc::new(Config::from_vars(HashMap::new()).unwrap()),
-    }
+    };
+    (deps, dir)
 }
 
 /// The production tree, with the mock's plain `Bot` wrapped in `Throttle` as in production.
@@ -28,7 +34,7 @@ fn tree() -> UpdateHandler<anyhow::Error> {
 
 #[tokio::test]
 async fn start_shows_the_language_picker_and_free_text_is_answered() {
-    let d = deps().await;
+    let (d, _dir) = deps().await;
     let mut bot = MockBot::new(MockMessageText::new().text("/start"), tree());
     bot.dependencies(dptree::deps![d.clone()]);
     bot.dispatch().await;
@@ -52,7 +58,7 @@ async fn start_shows_the_language_picker_and_free_text_is_answered() {
 
 #[tokio::test]
 async fn stale_button_gets_a_fresh_menu_and_sticker_an_explanation() {
-    let d = deps().await;
+    let (d, _dir) = deps().await;
     let mut bot = MockBot::new(MockCallbackQuery::new().data("0:E:3"), tree());
     bot.dependencies(dptree::deps![d.clone()]);
     bot.dispatch().await;
@@ -83,7 +89,7 @@ async fn stale_button_gets_a_fresh_menu_and_sticker_an_explanation() {
 
 #[tokio::test]
 async fn group_messages_are_ignored() {
-    let d = deps().await;
+    let (d, _dir) = deps().await;
     let group = teloxide::types::ChatId(-100_123);
     let mut bot = MockBot::new(
         MockMessageText::new()
@@ -112,7 +118,7 @@ fn last_text(r: &teloxide_tests::server::Responses) -> String {
 #[tokio::test]
 async fn language_choice_menu_navigation_and_feedback_edit_in_place() {
     use jardam::lang::{Country, Lang};
-    let d = deps().await;
+    let (d, _dir) = deps().await;
     let k = d.conversation.knowledge();
     let v = format!("{:x}", k.kb.version);
     let chat = teloxide_tests::MockUser::ID as i64;
@@ -168,7 +174,7 @@ async fn language_choice_menu_navigation_and_feedback_edit_in_place() {
 #[tokio::test]
 async fn deep_link_opens_an_answer_and_unmet_questions_are_stored() {
     use jardam::lang::{Country, Lang};
-    let d = deps().await;
+    let (d, _dir) = deps().await;
     let k = d.conversation.knowledge();
     let chat = teloxide_tests::MockUser::ID as i64;
     d.conversation
@@ -198,7 +204,7 @@ async fn deep_link_opens_an_answer_and_unmet_questions_are_stored() {
 async fn unsure_questions_offer_did_you_mean_buttons() {
     use jardam::lang::Lang;
     use jardam::matcher::Status;
-    let d = deps().await;
+    let (d, _dir) = deps().await;
     let k = d.conversation.knowledge();
     let chat = teloxide_tests::MockUser::ID as i64;
     d.conversation

@@ -3,8 +3,11 @@
 //! Handlers take the bot wrapped in teloxide's `Throttle` (Telegram's rate limits), injected as
 //! a dependency; handler tests inject one built on teloxide_tests' `MockBot`.
 
+pub mod desk;
+
 use crate::config::Config;
-use crate::conversation::{Action, Conversation, Event, Output, Reply};
+use crate::conversation::{Action, Button, Conversation, Event, Output};
+use crate::experts::ExpertAction;
 use crate::lang::Lang;
 use crate::storage::{MediaRef, QuestionKind};
 use std::sync::Arc;
@@ -62,37 +65,62 @@ pub struct Deps {
     pub config: Arc<Config>,
 }
 
-type HandlerResult = anyhow::Result<()>;
+pub(crate) type HandlerResult = anyhow::Result<()>;
 
 /// The bot type handlers use.
 pub type TgBot = teloxide::adaptors::Throttle<Bot>;
 
-/// The handler tree.
+/// The handler tree: the expert chat first (replies to posts, expert commands), then private
+/// chats (expert commands are refused there unless the sender is a listed expert), buttons
+/// (the experts' `x:` ones apart) and inline mode. Other groups are ignored.
 pub fn schema() -> UpdateHandler<anyhow::Error> {
+    let expert_chat = Update::filter_message()
+        .filter(|m: Message, d: Deps| d.config.expert_chat == Some(m.chat.id.0))
+        .branch(
+            dptree::entry()
+                .filter_command::<desk::ExpertCmd>()
+                .endpoint(desk::on_expert_command),
+        )
+        .endpoint(desk::on_expert_message);
     let private = Update::filter_message()
         .filter(|m: Message| m.chat.is_private())
+        .branch(
+            dptree::entry()
+                .filter_command::<desk::ExpertCmd>()
+                .endpoint(desk::on_expert_command),
+        )
         .branch(dptree::entry().filter_command::<Cmd>().endpoint(on_command))
         .endpoint(on_message);
+    let callbacks = Update::filter_callback_query()
+        .branch(
+            dptree::filter_map(|q: CallbackQuery| q.data.as_deref().and_then(ExpertAction::parse))
+                .endpoint(desk::on_expert_callback),
+        )
+        .endpoint(on_callback);
     dptree::entry()
+        .branch(expert_chat)
         .branch(private)
-        .branch(Update::filter_callback_query().endpoint(on_callback))
+        .branch(callbacks)
         .branch(Update::filter_inline_query().endpoint(on_inline))
 }
 
-fn keyboard(reply: &Reply) -> Option<InlineKeyboardMarkup> {
-    if reply.buttons.is_empty() {
-        return None;
-    }
-    Some(InlineKeyboardMarkup::new(reply.buttons.iter().map(|row| {
-        row.iter()
-            .map(|b| match &b.action {
-                Action::Callback(d) => InlineKeyboardButton::callback(b.label.clone(), d.clone()),
-                Action::SwitchInline(q) => {
-                    InlineKeyboardButton::switch_inline_query(b.label.clone(), q.clone())
-                }
-            })
-            .collect::<Vec<_>>()
-    })))
+/// Telegram's keyboard rows for the conversation's buttons.
+pub(crate) fn keyboard(buttons: &[Vec<Button>]) -> Vec<Vec<InlineKeyboardButton>> {
+    buttons
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|b| match &b.action {
+                    Action::Callback(d) => {
+                        InlineKeyboardButton::callback(b.label.clone(), d.clone())
+                    }
+                    Action::SwitchInline(q) => {
+                        InlineKeyboardButton::switch_inline_query(b.label.clone(), q.clone())
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Sends the conversation's replies: edits the pressed message where asked, else sends.
@@ -103,7 +131,8 @@ async fn deliver(
     out: &Output,
 ) -> HandlerResult {
     for reply in &out.replies {
-        let markup = keyboard(reply);
+        let markup = (!reply.buttons.is_empty())
+            .then(|| InlineKeyboardMarkup::new(keyboard(&reply.buttons)));
         match (reply.edit, edit_target) {
             (true, Some(id)) => {
                 let mut req = bot
@@ -126,6 +155,24 @@ async fn deliver(
         }
     }
     Ok(())
+}
+
+/// Replies to the person, then posts the questions the event stored to the expert chat. A
+/// post that fails is left to the retry task: the question is safe in the database.
+async fn respond(
+    bot: &TgBot,
+    deps: &Deps,
+    chat: ChatId,
+    edit_target: Option<MessageId>,
+    out: &Output,
+) -> HandlerResult {
+    let replied = deliver(bot, chat, edit_target, out).await;
+    for &id in out.new_questions.iter().chain(&out.urgent) {
+        if let Err(e) = desk::post_question(bot, deps, id).await {
+            log::warn!("question {id} not posted yet, will retry: {e:#}");
+        }
+    }
+    replied
 }
 
 async fn on_command(bot: TgBot, msg: Message, cmd: Cmd, deps: Deps) -> HandlerResult {
@@ -159,7 +206,7 @@ async fn on_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
         Event::Unsupported
     };
     let out = deps.conversation.handle(msg.chat.id.0, event).await;
-    deliver(&bot, msg.chat.id, None, &out).await
+    respond(&bot, &deps, msg.chat.id, None, &out).await
 }
 
 async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps) -> HandlerResult {
@@ -176,7 +223,7 @@ async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps) -> HandlerResult 
         .conversation
         .handle(message.chat.id.0, Event::Button(data))
         .await;
-    deliver(&bot, message.chat.id, Some(message.id), &out).await
+    respond(&bot, &deps, message.chat.id, Some(message.id), &out).await
 }
 
 /// Inline mode: `@bot registration` in any chat offers matching answers to post there.

@@ -1,0 +1,773 @@
+//! The expert desk in Telegram: stored questions are posted to the experts' chat; an expert's
+//! reply, or an "Answer with <entry>" button, goes back to the person; "Dismiss" closes a
+//! question; `/queue`, `/stats`, `/export`, `/learned` and `/reload` serve the experts.
+//!
+//! Everything that must survive a restart or be seen by another instance is in the database:
+//! which message a question was posted as (replies find their question through it), whether it
+//! was answered and delivered, and the claim that keeps two instances from posting the same
+//! question. What the posts say is rendered by [`crate::experts`].
+
+use super::{Deps, HandlerResult, TgBot, keyboard};
+use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, Post};
+use crate::storage::{Question, QuestionKind, QuestionStatus};
+use std::collections::HashSet;
+use std::sync::OnceLock;
+use std::time::Duration;
+use teloxide::prelude::*;
+use teloxide::types::{
+    InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters, User,
+};
+use teloxide::utils::command::BotCommands;
+use teloxide::utils::html::escape;
+use teloxide::utils::render::RenderMessageTextHelper;
+use teloxide::{ApiError, RequestError};
+
+/// The experts' commands: in the expert chat, or privately from `JARDAM_EXPERTS`.
+#[derive(BotCommands, Clone, Debug)]
+#[command(rename_rule = "lowercase")]
+pub enum ExpertCmd {
+    /// Open questions, urgent first
+    Queue,
+    /// Statistics of the last 7 and 30 days
+    Stats,
+    /// Questions as a CSV file (optionally since YYYY-MM-DD)
+    Export(String),
+    /// Learned phrasings to paste into dialogues/
+    Learned,
+    /// Reload the knowledge base
+    Reload,
+}
+
+/// How long one instance may take to post a question before another may try.
+const POST_LEASE: Duration = Duration::from_secs(60);
+
+/// This process's name in posting claims.
+pub fn instance_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        format!("{host}-{}-{nanos:x}", std::process::id())
+    })
+}
+
+fn lang(deps: &Deps) -> crate::lang::Lang {
+    deps.config.expert_lang
+}
+
+/// The expert chat, or privately someone listed in `JARDAM_EXPERTS`.
+fn is_expert(deps: &Deps, chat: &teloxide::types::Chat, user: Option<&User>) -> bool {
+    if deps.config.expert_chat == Some(chat.id.0) {
+        return true;
+    }
+    chat.is_private() && user.is_some_and(|u| deps.config.experts.contains(&u.id.0))
+}
+
+/// Who answered, as stored with the answer.
+fn expert_name(user: Option<&User>) -> String {
+    match user {
+        Some(u) => format!("{} ({})", u.full_name(), u.id),
+        None => "expert".into(),
+    }
+}
+
+/// Posts question `id` to the expert chat, unless it is already posted, resolved, or being
+/// posted by another instance. A question with the same text as one already posted and open
+/// joins that post ("asked by N people") instead of getting its own.
+pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<()> {
+    let Some(chat) = deps.config.expert_chat else {
+        // No expert chat configured: the question waits in the database (`jardam queue`).
+        return Ok(());
+    };
+    let store = deps.conversation.store();
+    let Some(q) = store.question(id).await? else {
+        return Ok(());
+    };
+    if q.status != QuestionStatus::Open || q.expert_message_id.is_some() {
+        return Ok(());
+    }
+    if !store
+        .claim_for_posting(id, instance_id(), POST_LEASE)
+        .await?
+    {
+        return Ok(());
+    }
+    if q.kind == QuestionKind::Text && !q.urgent {
+        let lead = store
+            .open_group(&q.group_key)
+            .await?
+            .into_iter()
+            .find(|g| g.id != q.id && g.expert_chat_id == Some(chat) && !g.urgent);
+        if let Some(message) = lead.and_then(|g| g.expert_message_id) {
+            store.set_expert_message(q.id, chat, message).await?;
+            refresh_post(bot, deps, chat, message).await;
+            return Ok(());
+        }
+    }
+    let k = deps.conversation.knowledge();
+    let post = experts::render_post(&k.kb, lang(deps), std::slice::from_ref(&q));
+    let message = match send_post(bot, ChatId(chat), &q, &post).await {
+        Ok(m) => m,
+        Err(e) => {
+            if let Err(e) = store.release_claim(q.id, instance_id()).await {
+                log::warn!("claim on question {} not released: {e:#}", q.id);
+            }
+            return Err(e);
+        }
+    };
+    // The mapping is what lets a reply find the question, and what keeps the question from
+    // being posted again: worth a few tries.
+    let mut tries = 0;
+    loop {
+        match store.set_expert_message(q.id, chat, message.0).await {
+            Ok(()) => break,
+            Err(e) if tries < 3 => {
+                tries += 1;
+                log::warn!("question {} posted, mapping not stored yet: {e:#}", q.id);
+                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if q.urgent {
+        if let Err(e) = bot.pin_chat_message(ChatId(chat), message).await {
+            log::warn!("urgent question {} not pinned: {e}", q.id);
+        }
+    }
+    log::info!("question {} posted to the expert chat", q.id);
+    Ok(())
+}
+
+/// Sends a post: long texts in full first; voice messages and photos copied with the post as
+/// their caption, so experts hear or see them and reply to them like to any post.
+async fn send_post(
+    bot: &TgBot,
+    chat: ChatId,
+    q: &Question,
+    post: &Post,
+) -> anyhow::Result<MessageId> {
+    let markup = InlineKeyboardMarkup::new(keyboard(&post.buttons));
+    if let (QuestionKind::Voice | QuestionKind::Photo, Some(media)) = (q.kind, q.media) {
+        let copied = bot
+            .copy_message(
+                chat,
+                ChatId(media.from_chat_id),
+                MessageId(media.message_id),
+            )
+            .caption(post.text.clone())
+            .parse_mode(ParseMode::Html)
+            .reply_markup(markup)
+            .await?;
+        return Ok(copied);
+    }
+    let mut first = None;
+    for part in &post.preface {
+        let m = bot.send_message(chat, part.clone()).await?;
+        first.get_or_insert(m.id);
+    }
+    let mut req = bot
+        .send_message(chat, post.text.clone())
+        .parse_mode(ParseMode::Html)
+        .reply_markup(markup);
+    if let Some(first) = first {
+        req = req.reply_parameters(ReplyParameters::new(first));
+    }
+    Ok(req.await?.id)
+}
+
+/// Re-renders a group's post after someone else asked the same ("asked by N people").
+async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
+    let store = deps.conversation.store();
+    let group: Vec<Question> = match store.posted_as(chat, message).await {
+        Ok(g) => g
+            .into_iter()
+            .filter(|q| q.status == QuestionStatus::Open)
+            .collect(),
+        Err(e) => {
+            log::warn!("post not refreshed: {e:#}");
+            return;
+        }
+    };
+    if group.is_empty() {
+        return;
+    }
+    let k = deps.conversation.knowledge();
+    let post = experts::render_post(&k.kb, lang(deps), &group);
+    let r = bot
+        .edit_message_text(ChatId(chat), MessageId(message), post.text)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(InlineKeyboardMarkup::new(keyboard(&post.buttons)))
+        .await;
+    if let Err(e) = r {
+        log::warn!("post not refreshed: {e}");
+    }
+}
+
+/// Posts every open question that is not posted yet (the retry after a failed post, a
+/// restart, or a question stored while the expert chat was unreachable). Returns how many
+/// were tried.
+pub async fn post_unposted(bot: &TgBot, deps: &Deps) -> anyhow::Result<usize> {
+    if deps.config.expert_chat.is_none() {
+        return Ok(0);
+    }
+    let pending = deps.conversation.store().unposted_questions(50).await?;
+    for q in &pending {
+        if let Err(e) = post_question(bot, deps, q.id).await {
+            log::warn!("question {} not posted yet: {e:#}", q.id);
+        }
+    }
+    Ok(pending.len())
+}
+
+/// What happened to an answer, counted per person.
+#[derive(Default, Debug)]
+struct Sent {
+    delivered: usize,
+    blocked: usize,
+    failed: usize,
+}
+
+fn blocked(e: &RequestError) -> bool {
+    matches!(
+        e,
+        RequestError::Api(
+            ApiError::BotBlocked
+                | ApiError::UserDeactivated
+                | ApiError::ChatNotFound
+                | ApiError::BotKicked
+        )
+    )
+}
+
+impl Sent {
+    /// Records one send's outcome for every question of that person.
+    async fn record(
+        &mut self,
+        deps: &Deps,
+        ids: &[i64],
+        result: Result<(), RequestError>,
+    ) -> anyhow::Result<()> {
+        let store = deps.conversation.store();
+        match result {
+            Ok(()) => {
+                self.delivered += 1;
+                for &id in ids {
+                    store.set_delivery(id, true).await?;
+                }
+            }
+            Err(e) if blocked(&e) => {
+                self.blocked += 1;
+                for &id in ids {
+                    store.set_delivery(id, false).await?;
+                }
+            }
+            Err(e) => {
+                self.failed += 1;
+                log::warn!("an expert answer was not sent: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The confirmation for the expert chat.
+    fn report(&self, deps: &Deps) -> String {
+        let k = deps.conversation.knowledge();
+        let l = lang(deps);
+        let mut lines = Vec::new();
+        let count = |key: &str, n: usize| k.kb.interface.fill(key, l, &[("count", &n.to_string())]);
+        if self.delivered > 0 || (self.blocked == 0 && self.failed == 0) {
+            lines.push(count("expert_delivered", self.delivered));
+        }
+        if self.blocked > 0 {
+            lines.push(count("expert_not_delivered", self.blocked));
+        }
+        if self.failed > 0 {
+            lines.push(count("expert_send_failed", self.failed));
+        }
+        escape(&lines.join("\n"))
+    }
+}
+
+/// The questions of a post that an answer should reach: those not answered yet, grouped by
+/// person (someone who asked twice gets one answer).
+fn by_person(questions: &[Question]) -> Vec<(i64, Vec<&Question>)> {
+    let mut out: Vec<(i64, Vec<&Question>)> = Vec::new();
+    for q in questions {
+        match out.iter_mut().find(|(chat, _)| *chat == q.chat_id) {
+            Some((_, qs)) => qs.push(q),
+            None => out.push((q.chat_id, vec![q])),
+        }
+    }
+    out
+}
+
+fn unanswered(questions: Vec<Question>) -> Vec<Question> {
+    questions
+        .into_iter()
+        .filter(|q| matches!(q.status, QuestionStatus::Open | QuestionStatus::Dismissed))
+        .collect()
+}
+
+/// Marks the questions answered and sends the expert's text (HTML) to each person under the
+/// header "Answer from an expert" in their language.
+async fn deliver_text(
+    bot: &TgBot,
+    deps: &Deps,
+    questions: &[Question],
+    html: &str,
+    expert: &str,
+) -> anyhow::Result<Sent> {
+    let store = deps.conversation.store();
+    let k = deps.conversation.knowledge();
+    let mut sent = Sent::default();
+    for (chat, qs) in by_person(questions) {
+        let mut ids = Vec::new();
+        for q in &qs {
+            // False when another expert answered at the same moment: only one answer goes out.
+            if store.mark_answered(q.id, html, expert).await? {
+                ids.push(q.id);
+            }
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        let header = escape(k.kb.t("expert_answer_header", qs[0].lang));
+        let result = send_with_header(bot, ChatId(chat), &header, html).await;
+        sent.record(deps, &ids, result).await?;
+    }
+    Ok(sent)
+}
+
+/// `<b>header</b>` and the answer in one message, or two when together they are too long.
+async fn send_with_header(
+    bot: &TgBot,
+    chat: ChatId,
+    header: &str,
+    html: &str,
+) -> Result<(), RequestError> {
+    let visible = experts::utf16_len(html) + experts::utf16_len(header) + 2;
+    if visible <= MESSAGE_LIMIT {
+        bot.send_message(chat, format!("<b>{header}</b>\n\n{html}"))
+            .parse_mode(ParseMode::Html)
+            .await?;
+    } else {
+        bot.send_message(chat, format!("<b>{header}</b>"))
+            .parse_mode(ParseMode::Html)
+            .await?;
+        bot.send_message(chat, html.to_string())
+            .parse_mode(ParseMode::Html)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Takes the buttons off a post that needs no more action.
+async fn close_post(bot: &TgBot, chat: ChatId, message: MessageId) {
+    if let Err(e) = bot.edit_message_reply_markup(chat, message).await {
+        log::debug!("post buttons not removed: {e}");
+    }
+}
+
+async fn say(
+    bot: &TgBot,
+    chat: ChatId,
+    reply_to: Option<MessageId>,
+    html: String,
+) -> HandlerResult {
+    let mut req = bot.send_message(chat, html).parse_mode(ParseMode::Html);
+    if let Some(id) = reply_to {
+        req = req.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+    }
+    req.await?;
+    Ok(())
+}
+
+/// A message in the expert chat. Only replies to the bot's posts matter; the rest is the
+/// experts' own conversation and is left alone.
+pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
+    let Some(replied) = msg.reply_to_message() else {
+        return Ok(());
+    };
+    let k = deps.conversation.knowledge();
+    let l = lang(&deps);
+    let store = deps.conversation.store();
+    let posted = store.posted_as(msg.chat.id.0, replied.id.0).await?;
+    if posted.is_empty() {
+        if replied.from.as_ref().is_some_and(|u| u.is_bot) {
+            let text = escape(k.kb.t("expert_reply_unknown", l));
+            say(&bot, msg.chat.id, Some(msg.id), text).await?;
+        }
+        return Ok(());
+    }
+    // The expert's formatting (bold, links) is kept; a message without any has no entities.
+    let html = match (msg.text(), msg.entities()) {
+        (Some(_), Some(e)) if !e.is_empty() => msg.html_text(),
+        (Some(t), _) => Some(escape(t)),
+        _ => None,
+    }
+    .filter(|h| !h.trim().is_empty());
+    let Some(html) = html else {
+        let text = escape(k.kb.t("expert_reply_empty", l));
+        return say(&bot, msg.chat.id, Some(msg.id), text).await;
+    };
+    let expert = expert_name(msg.from.as_ref());
+    let targets = unanswered(posted.clone());
+    if targets.is_empty() {
+        // Already answered: ask before sending a second answer.
+        let number = posted[0].id.to_string();
+        let text =
+            k.kb.interface
+                .fill("expert_already_answered", l, &[("number", &number)]);
+        let buttons = vec![vec![crate::conversation::Button::cb(
+            k.kb.t("expert_btn_send_again", l),
+            experts::data::send_again(posted[0].id, msg.id.0),
+        )]];
+        bot.send_message(msg.chat.id, escape(&text))
+            .parse_mode(ParseMode::Html)
+            .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply())
+            .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
+            .await?;
+        return Ok(());
+    }
+    let sent = deliver_text(&bot, &deps, &targets, &html, &expert).await?;
+    log::info!(
+        "expert answer to question {}: {} delivered, {} blocked, {} failed",
+        targets[0].id,
+        sent.delivered,
+        sent.blocked,
+        sent.failed
+    );
+    say(&bot, msg.chat.id, Some(msg.id), sent.report(&deps)).await?;
+    close_post(&bot, msg.chat.id, replied.id).await;
+    Ok(())
+}
+
+/// An expert button (`x:…` data). Pressed anywhere but the expert chat or an expert's private
+/// chat, it is refused.
+pub async fn on_expert_callback(
+    bot: TgBot,
+    q: CallbackQuery,
+    action: ExpertAction,
+    deps: Deps,
+) -> HandlerResult {
+    let k = deps.conversation.knowledge();
+    let l = lang(&deps);
+    let Some(message) = q.regular_message().cloned() else {
+        bot.answer_callback_query(q.id).await?;
+        return Ok(());
+    };
+    if !is_expert(&deps, &message.chat, Some(&q.from)) {
+        bot.answer_callback_query(q.id)
+            .text(k.kb.t("expert_only", l))
+            .await?;
+        return Ok(());
+    }
+    let store = deps.conversation.store();
+    let expert = expert_name(Some(&q.from));
+    let chat = message.chat.id;
+    // The post the button belongs to, and its questions not answered yet.
+    let question_post = |id: i64| async move {
+        let Some(question) = store.question(id).await? else {
+            return anyhow::Ok(None);
+        };
+        let posted = match (question.expert_chat_id, question.expert_message_id) {
+            (Some(c), Some(m)) => store.posted_as(c, m).await?,
+            _ => vec![question.clone()],
+        };
+        anyhow::Ok(Some((question, posted)))
+    };
+    match action {
+        ExpertAction::Queue(offset) => {
+            bot.answer_callback_query(q.id).await?;
+            let (text, buttons) = experts::queue_page(store.as_ref(), &k.kb, l, offset).await?;
+            bot.edit_message_text(chat, message.id, text)
+                .parse_mode(ParseMode::Html)
+                .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
+                .await?;
+        }
+        ExpertAction::Dismiss(id) => {
+            let Some((question, posted)) = question_post(id).await? else {
+                bot.answer_callback_query(q.id)
+                    .text(k.kb.t("expert_reply_unknown", l))
+                    .await?;
+                return Ok(());
+            };
+            let open: Vec<Question> = posted
+                .into_iter()
+                .filter(|q| q.status == QuestionStatus::Open)
+                .collect();
+            if open.is_empty() {
+                let text = k.kb.interface.fill(
+                    "expert_already_answered",
+                    l,
+                    &[("number", &question.id.to_string())],
+                );
+                bot.answer_callback_query(q.id).text(text).await?;
+                return Ok(());
+            }
+            for o in &open {
+                store.set_status(o.id, QuestionStatus::Dismissed).await?;
+            }
+            bot.answer_callback_query(q.id).await?;
+            let text = k.kb.interface.fill(
+                "expert_dismissed",
+                l,
+                &[("number", &question.id.to_string())],
+            );
+            say(&bot, chat, Some(message.id), escape(&text)).await?;
+            close_post(&bot, chat, message.id).await;
+        }
+        ExpertAction::AnswerWith(id, entry) => {
+            let Some((question, posted)) = question_post(id).await? else {
+                bot.answer_callback_query(q.id)
+                    .text(k.kb.t("expert_reply_unknown", l))
+                    .await?;
+                return Ok(());
+            };
+            if k.kb.entry(&entry).is_none() {
+                bot.answer_callback_query(q.id).await?;
+                let text =
+                    k.kb.interface
+                        .fill("expert_no_entry", l, &[("entry", &entry)]);
+                return say(&bot, chat, Some(message.id), escape(&text)).await;
+            }
+            let targets = unanswered(posted);
+            if targets.is_empty() {
+                let text = k.kb.interface.fill(
+                    "expert_already_answered",
+                    l,
+                    &[("number", &question.id.to_string())],
+                );
+                bot.answer_callback_query(q.id).text(text).await?;
+                return Ok(());
+            }
+            bot.answer_callback_query(q.id).await?;
+            let sent = answer_with_entry(&bot, &deps, &targets, &entry, &expert).await?;
+            let mut report = sent.report(&deps);
+            if learn(&deps, &targets, &entry, &expert).await? {
+                report.push('\n');
+                report.push_str(&escape(&k.kb.interface.fill(
+                    "expert_learned",
+                    l,
+                    &[("entry", &entry)],
+                )));
+            }
+            say(&bot, chat, Some(message.id), report).await?;
+            close_post(&bot, chat, message.id).await;
+        }
+        ExpertAction::SendAgain(id, reply_message) => {
+            let Some((_, posted)) = question_post(id).await? else {
+                bot.answer_callback_query(q.id)
+                    .text(k.kb.t("expert_reply_unknown", l))
+                    .await?;
+                return Ok(());
+            };
+            bot.answer_callback_query(q.id).await?;
+            let answered: Vec<Question> = posted
+                .into_iter()
+                .filter(|q| q.status == QuestionStatus::Answered)
+                .collect();
+            let mut sent = Sent::default();
+            for (person, qs) in by_person(&answered) {
+                let ids: Vec<i64> = qs.iter().map(|q| q.id).collect();
+                let header = escape(k.kb.t("expert_answer_header", qs[0].lang));
+                // The new reply is copied as the expert wrote it: the bot keeps no copy of
+                // texts it did not deliver.
+                let result = async {
+                    bot.send_message(ChatId(person), format!("<b>{header}</b>"))
+                        .parse_mode(ParseMode::Html)
+                        .await?;
+                    bot.copy_message(ChatId(person), chat, MessageId(reply_message))
+                        .await?;
+                    Ok(())
+                }
+                .await;
+                sent.record(&deps, &ids, result).await?;
+            }
+            say(&bot, chat, Some(message.id), sent.report(&deps)).await?;
+            close_post(&bot, chat, message.id).await;
+        }
+    }
+    Ok(())
+}
+
+/// "Answer with <entry>": the FAQ answer, as each person would get it, under the expert header.
+async fn answer_with_entry(
+    bot: &TgBot,
+    deps: &Deps,
+    questions: &[Question],
+    entry: &str,
+    expert: &str,
+) -> anyhow::Result<Sent> {
+    let store = deps.conversation.store();
+    let k = deps.conversation.knowledge();
+    let mut sent = Sent::default();
+    for (chat, qs) in by_person(questions) {
+        let mut ids = Vec::new();
+        for q in &qs {
+            if store
+                .mark_answered(q.id, &format!("FAQ: {entry}"), expert)
+                .await?
+            {
+                ids.push(q.id);
+            }
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        let Some(reply) = deps.conversation.faq_reply(chat, entry, qs[0].lang).await else {
+            continue;
+        };
+        let header = escape(k.kb.t("expert_answer_header", qs[0].lang));
+        let result = bot
+            .send_message(ChatId(chat), format!("<b>{header}</b>\n\n{}", reply.text))
+            .parse_mode(ParseMode::Html)
+            .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons)))
+            .await
+            .map(|_| ());
+        sent.record(deps, &ids, result).await?;
+    }
+    Ok(sent)
+}
+
+/// Teaches the matcher the questions' texts as phrasings of `entry`, on this instance now and
+/// on the others at their next refresh. Voice messages, photos and urgent cases teach nothing.
+async fn learn(
+    deps: &Deps,
+    questions: &[Question],
+    entry: &str,
+    expert: &str,
+) -> anyhow::Result<bool> {
+    let store = deps.conversation.store();
+    let mut taught = HashSet::new();
+    for q in questions {
+        if q.kind != QuestionKind::Text || q.urgent || q.text.trim().is_empty() {
+            continue;
+        }
+        if taught.insert(q.text.clone()) {
+            store.add_learned(&q.text, entry, expert).await?;
+        }
+    }
+    if taught.is_empty() {
+        return Ok(false);
+    }
+    deps.conversation.refresh_learned().await?;
+    Ok(true)
+}
+
+/// An expert command; from anyone else, a polite refusal.
+pub async fn on_expert_command(
+    bot: TgBot,
+    msg: Message,
+    cmd: ExpertCmd,
+    deps: Deps,
+) -> HandlerResult {
+    let k = deps.conversation.knowledge();
+    let l = lang(&deps);
+    if !is_expert(&deps, &msg.chat, msg.from.as_ref()) {
+        // A user's own language, when known, for the refusal.
+        let ui = deps
+            .conversation
+            .store()
+            .get_profile(msg.chat.id.0)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|p| p.lang)
+            .unwrap_or(crate::lang::Lang::Ru);
+        return say(&bot, msg.chat.id, None, escape(k.kb.t("expert_only", ui))).await;
+    }
+    let store = deps.conversation.store();
+    let chat = msg.chat.id;
+    match cmd {
+        ExpertCmd::Queue => {
+            let (text, buttons) = experts::queue_page(store.as_ref(), &k.kb, l, 0).await?;
+            bot.send_message(chat, text)
+                .parse_mode(ParseMode::Html)
+                .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
+                .await?;
+        }
+        ExpertCmd::Stats => {
+            let text = experts::stats(store.as_ref(), chrono::Utc::now().date_naive()).await?;
+            send_pre(&bot, chat, &text).await?;
+        }
+        ExpertCmd::Export(arg) => {
+            let arg = arg.trim();
+            let since = if arg.is_empty() {
+                None
+            } else {
+                match chrono::NaiveDate::parse_from_str(arg, "%Y-%m-%d") {
+                    Ok(d) => Some(experts::day_start(d)),
+                    Err(_) => {
+                        let text = escape(k.kb.t("expert_export_usage", l));
+                        return say(&bot, chat, Some(msg.id), text).await;
+                    }
+                }
+            };
+            let rows = store.export(since).await?;
+            let csv = experts::export_csv(&rows)?;
+            let name = format!(
+                "jardam-questions-{}.csv",
+                chrono::Utc::now().format("%Y%m%d-%H%M")
+            );
+            bot.send_document(chat, InputFile::memory(csv.into_bytes()).file_name(name))
+                .caption(format!("{} rows", rows.len()))
+                .await?;
+        }
+        ExpertCmd::Learned => {
+            let snippet = experts::learned_snippet(store.as_ref(), &k.kb).await?;
+            if snippet.trim().is_empty() {
+                say(&bot, chat, None, escape(k.kb.t("expert_learned_empty", l))).await?;
+            } else if experts::utf16_len(&snippet) <= MESSAGE_LIMIT - 100 {
+                say(&bot, chat, None, format!("<pre>{}</pre>", escape(&snippet))).await?;
+            } else {
+                bot.send_document(
+                    chat,
+                    InputFile::memory(snippet.into_bytes()).file_name("learned.toml"),
+                )
+                .await?;
+            }
+        }
+        ExpertCmd::Reload => match deps.conversation.reload(&deps.config.dialogues).await {
+            Ok(entries) => {
+                log::info!("knowledge base reloaded by an expert: {entries} entries");
+                let k = deps.conversation.knowledge();
+                let text = k.kb.interface.fill(
+                    "expert_reload_ok",
+                    l,
+                    &[("entries", &entries.to_string())],
+                );
+                say(&bot, chat, Some(msg.id), escape(&text)).await?;
+            }
+            Err(problems) => {
+                log::warn!("knowledge base reload refused:\n{problems}");
+                let head = escape(k.kb.t("expert_reload_failed", l));
+                let mut body: String = problems.chars().take(3500).collect();
+                if body.len() < problems.len() {
+                    body.push('…');
+                }
+                say(
+                    &bot,
+                    chat,
+                    Some(msg.id),
+                    format!("{head}\n<pre>{}</pre>", escape(&body)),
+                )
+                .await?;
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Plain text in `<pre>` blocks, split where Telegram needs it.
+async fn send_pre(bot: &TgBot, chat: ChatId, text: &str) -> HandlerResult {
+    for part in experts::split_for_telegram(text, MESSAGE_LIMIT - 200) {
+        say(bot, chat, None, format!("<pre>{}</pre>", escape(&part))).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! The expert workflow on teloxide_tests' MockBot: unmet question → post in the expert chat →
+//! reply or "Answer with" → the person gets the answer; grouping, refusals, /export, /forget.
+
+use jardam::config::Config;
+use jardam::conversation::Conversation;
+use jardam::kb::{self, CheckOptions};
+use jardam::lang::Lang;
+use jardam::matcher::Status;
+use jardam::storage::{Delivery, QuestionStatus};
+use jardam::telegram::{self, Deps};
+use std::collections::HashMap;
+use std::sync::Arc;
+use teloxide::dispatching::UpdateHandler;
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardButtonKind, Message};
+use teloxide::utils::html::escape;
+use teloxide_tests::{
+    MockBot, MockCallbackQuery, MockMessageText, MockPrivateChat, MockSupergroupChat, MockUser,
+};
+
+const EXPERTS: i64 = -100_555_000;
+const EXPERT_USER: u64 = 4242;
+const USER: i64 = MockUser::ID as i64;
+
+/// Deps on a SQLite file. Not `:memory:`: MockBot runs each dispatch on a runtime of its own
+/// and drops it afterwards, which can drop the pool's only connection, and with it an
+/// in-memory database.
+async fn deps() -> (Deps, tempfile::TempDir) {
+    let (kb, _) = kb::load("dialogues".as_ref(), &CheckOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("desk.db").display());
+    let store = jardam::storage::connect(&url).await.unwrap();
+    let vars = HashMap::from([
+        ("JARDAM_EXPERT_CHAT".to_string(), EXPERTS.to_string()),
+        ("JARDAM_EXPERT_LANG".to_string(), "en".to_string()),
+    ]);
+    let conversation = Conversation::load(kb, store).await.unwrap();
+    // The person writes in Russian and has chosen it.
+    for chat in [USER, 2, 3] {
+        conversation
+            .store()
+            .save_profile(chat, Some(Lang::Ru), None)
+            .await
+            .unwrap();
+    }
+    let deps = Deps {
+        conversation: Arc::new(conversation),
+        config: Arc::new(Config::from_vars(vars).unwrap()),
+    };
+    (deps, dir)
+}
+
+fn tree() -> UpdateHandler<anyhow::Error> {
+    dptree::entry()
+        .map(|bot: Bot| bot.throttle(teloxide::adaptors::throttle::Limits::default()))
+        .chain(telegram::schema())
+}
+
+/// A question the shipped FAQ does not cover, with at least one near entry for the buttons.
+const UNMET: &str = "сколько стоит авиабилет из Оша в Москву в декабре";
+
+fn expert() -> teloxide::types::User {
+    MockUser::new()
+        .id(EXPERT_USER)
+        .first_name("Aida")
+        .is_bot(false)
+        .build()
+}
+
+fn in_expert_chat(text: &str) -> MockMessageText {
+    MockMessageText::new()
+        .text(text)
+        .chat(MockSupergroupChat::new().id(EXPERTS).build())
+        .from(expert())
+}
+
+fn from_user(chat: i64, text: &str) -> MockMessageText {
+    MockMessageText::new()
+        .text(text)
+        .chat(MockPrivateChat::new().id(chat).build())
+        .from(MockUser::new().id(chat as u64).build())
+}
+
+fn posts(r: &teloxide_tests::server::Responses) -> Vec<Message> {
+    r.sent_messages
+        .iter()
+        .filter(|m| m.chat.id.0 == EXPERTS)
+        .cloned()
+        .collect()
+}
+
+fn to_chat(r: &teloxide_tests::server::Responses, chat: i64) -> Vec<String> {
+    r.sent_messages
+        .iter()
+        .filter(|m| m.chat.id.0 == chat)
+        .map(|m| m.text().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn button_data(m: &Message, label_part: &str) -> String {
+    let markup = m.reply_markup().expect("buttons");
+    for b in markup.inline_keyboard.iter().flatten() {
+        if b.text.contains(label_part) {
+            if let InlineKeyboardButtonKind::CallbackData(d) = &b.kind {
+                return d.clone();
+            }
+        }
+    }
+    panic!("no button {label_part:?} in {markup:?}");
+}
+
+#[tokio::test]
+async fn unmet_question_is_posted_and_the_expert_reply_reaches_the_person() {
+    let (d, _dir) = deps().await;
+    let k = d.conversation.knowledge();
+    let r = k.matcher.ask(UNMET, Some(Lang::Ru), None);
+    assert_eq!(r.status, Status::Unmet, "{r:?}");
+
+    let mut bot = MockBot::new(from_user(USER, UNMET), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    // Stored first, then posted: the person's acknowledgement carries the number.
+    let ack = to_chat(&r, USER).pop().unwrap();
+    assert!(ack.contains("1"), "{ack}");
+    let post = posts(&r).pop().expect("a post in the expert chat");
+    let text = post.text().unwrap();
+    assert!(text.contains("Question No. 1"), "{text}");
+    assert!(text.contains(UNMET), "{text}");
+    // The country comes from the text (Москва), the language from the profile.
+    assert!(
+        text.contains("Русский") && text.contains("Russia"),
+        "{text}"
+    );
+    button_data(&post, "Dismiss");
+    let store = d.conversation.store();
+    let q = store.question(1).await.unwrap().unwrap();
+    assert_eq!(q.expert_message_id, Some(post.id.0));
+
+    // A message that is not a reply is the experts' own talk: no answer from the bot.
+    bot.update(in_expert_chat("who takes this one?"));
+    bot.dispatch().await;
+    assert!(bot.get_responses().sent_messages.is_empty());
+
+    // The expert replies to the post.
+    let answer = "Билеты дешевле за 2–3 месяца & на сайте <авиакомпании>.";
+    bot.update(in_expert_chat(answer).reply_to_message(post.clone()));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let delivered = to_chat(&r, USER)
+        .pop()
+        .expect("the answer reaches the person");
+    // MockBot shows the HTML as sent: the expert's text escaped, under the bold header.
+    assert!(
+        delivered.starts_with("<b>Ответ эксперта</b>\n\n"),
+        "{delivered}"
+    );
+    assert!(
+        delivered.contains(&escape(answer)),
+        "exactly as written: {delivered}"
+    );
+    let confirm = to_chat(&r, EXPERTS).pop().unwrap();
+    assert!(confirm.starts_with("✅"), "{confirm}");
+    let q = store.question(1).await.unwrap().unwrap();
+    assert_eq!(q.status, QuestionStatus::Answered);
+    assert_eq!(q.delivery, Some(Delivery::Delivered));
+    assert!(q.answered_by.unwrap().contains("Aida"));
+
+    // A second reply to an answered question asks before sending again.
+    bot.update(in_expert_chat("И ещё: проверьте багаж.").reply_to_message(post.clone()));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert!(to_chat(&r, USER).is_empty(), "nothing sent without asking");
+    let ask = r.sent_messages.last().unwrap().clone();
+    assert!(ask.text().unwrap().contains("already answered"));
+    let again = button_data(&ask, "Send again");
+    bot.update(
+        MockCallbackQuery::new()
+            .data(again)
+            .message(ask)
+            .from(expert()),
+    );
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(to_chat(&r, USER).first().unwrap(), "<b>Ответ эксперта</b>");
+    assert_eq!(
+        r.sent_messages
+            .iter()
+            .filter(|m| m.chat.id.0 == USER)
+            .count(),
+        2
+    );
+
+    // A reply to one of the bot's messages that is not a post, and an empty reply.
+    let not_a_post = r.sent_messages.last().unwrap().clone();
+    bot.update(in_expert_chat("hello").reply_to_message(not_a_post));
+    bot.dispatch().await;
+    let last = to_chat(&bot.get_responses(), EXPERTS).pop().unwrap();
+    assert!(last.starts_with("This is not a question post"), "{last}");
+}
+
+#[tokio::test]
+async fn answer_with_an_entry_teaches_the_matcher() {
+    let (d, _dir) = deps().await;
+    let k = d.conversation.knowledge();
+    let r = k.matcher.ask(UNMET, Some(Lang::Ru), None);
+    let near = r.candidates.first().expect("a near entry").entry.clone();
+    drop(k);
+
+    let mut bot = MockBot::new(from_user(USER, UNMET), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let post = posts(&bot.get_responses()).pop().unwrap();
+    let data = button_data(&post, &format!("Answer with {near}"));
+    bot.update(
+        MockCallbackQuery::new()
+            .data(data)
+            .message(post)
+            .from(expert()),
+    );
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let got = to_chat(&r, USER).pop().unwrap();
+    assert!(got.starts_with("<b>Ответ эксперта</b>"), "{got}");
+    let k = d.conversation.knowledge();
+    let title = k.kb.entry(&near).unwrap().title.get(Lang::Ru).clone();
+    assert!(got.contains(&title), "the FAQ answer of {near}: {got}");
+    let confirm = to_chat(&r, EXPERTS).join("\n");
+    assert!(
+        confirm.contains("✅") && confirm.contains("new phrasing"),
+        "{confirm}"
+    );
+    let learned = d.conversation.store().learned().await.unwrap();
+    assert_eq!(learned, [(near.clone(), UNMET.to_string())]);
+
+    // The next person asking the same is answered at once, without experts.
+    bot.update(from_user(2, UNMET));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert!(posts(&r).is_empty(), "not posted again");
+    let answer = to_chat(&r, 2).pop().unwrap();
+    assert!(answer.contains(&title), "{answer}");
+}
+
+#[tokio::test]
+async fn the_same_question_from_several_people_is_one_post_and_one_answer() {
+    let (d, _dir) = deps().await;
+    let mut bot = MockBot::new(from_user(USER, UNMET), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let post = posts(&bot.get_responses()).pop().unwrap();
+
+    // Another person, other case and punctuation: the post is updated, not repeated.
+    bot.update(from_user(2, &format!("{}??", UNMET.to_uppercase())));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert!(posts(&r).is_empty(), "no second post");
+    let edited = r.edited_messages_text.last().expect("the post is updated");
+    assert_eq!(edited.message.id, post.id);
+    assert!(
+        edited.message.text().unwrap().contains("Asked by 2 people"),
+        "{:?}",
+        edited.message.text()
+    );
+
+    bot.update(in_expert_chat("Смотрите сайты авиакомпаний.").reply_to_message(post));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(to_chat(&r, USER).len(), 1);
+    assert_eq!(to_chat(&r, 2).len(), 1);
+    assert!(to_chat(&r, EXPERTS).pop().unwrap().contains("2 person(s)"));
+    let store = d.conversation.store();
+    for id in [1, 2] {
+        let q = store.question(id).await.unwrap().unwrap();
+        assert_eq!(
+            (q.status, q.delivery),
+            (QuestionStatus::Answered, Some(Delivery::Delivered))
+        );
+    }
+}
+
+#[tokio::test]
+async fn expert_commands_are_refused_to_others_and_forged_buttons_do_nothing() {
+    let (d, _dir) = deps().await;
+    let mut bot = MockBot::new(from_user(USER, UNMET), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+
+    bot.update(from_user(USER, "/queue"));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let k = d.conversation.knowledge();
+    assert_eq!(
+        to_chat(&r, USER).pop().unwrap(),
+        k.kb.t("expert_only", Lang::Ru)
+    );
+
+    // A forged "Dismiss" pressed in the user's own chat.
+    let own = r.sent_messages.last().unwrap().clone();
+    bot.update(
+        MockCallbackQuery::new()
+            .data("x:D:1")
+            .message(own)
+            .from(MockUser::new().build()),
+    );
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(
+        r.answered_callback_queries.last().unwrap().text.as_deref(),
+        Some(k.kb.t("expert_only", Lang::En))
+    );
+    let q = d.conversation.store().question(1).await.unwrap().unwrap();
+    assert_eq!(q.status, QuestionStatus::Open);
+
+    // In the expert chat, /queue lists it.
+    bot.update(in_expert_chat("/queue"));
+    bot.dispatch().await;
+    let list = to_chat(&bot.get_responses(), EXPERTS).pop().unwrap();
+    assert!(
+        list.contains("Open questions (1)") && list.contains(UNMET),
+        "{list}"
+    );
+}
+
+#[tokio::test]
+async fn export_is_a_csv_without_chat_ids_and_forget_removes_the_question() {
+    let (d, _dir) = deps().await;
+    let hostile = "<b>&amp; '; DROP TABLE questions; --\u{200b} *bold*";
+    let mut bot = MockBot::new(from_user(USER, hostile), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let post = posts(&bot.get_responses()).pop().unwrap();
+    assert!(
+        post.text().unwrap().contains(&escape(hostile)),
+        "shown exactly, escaped"
+    );
+
+    bot.update(in_expert_chat("/export"));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let doc = r.sent_messages_document.last().expect("a CSV document");
+    assert!(doc.bot_request.file_name.ends_with(".csv"));
+    let csv = &doc.bot_request.file_data;
+    assert!(csv.starts_with("id,lang,country,status,created_at,answered_at,text"));
+    assert!(!csv.contains(&USER.to_string()), "no chat ids: {csv}");
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let row = rows.records().next().unwrap().unwrap();
+    assert_eq!(&row[3], "open");
+    assert_eq!(&row[6], hostile);
+
+    bot.update(in_expert_chat("/export yesterday"));
+    bot.dispatch().await;
+    let usage = to_chat(&bot.get_responses(), EXPERTS).pop().unwrap();
+    assert!(usage.starts_with("Usage: /export"), "{usage}");
+
+    // The person deletes their data; the post then leads nowhere.
+    let k = d.conversation.knowledge();
+    let v = format!("{:x}", k.kb.version);
+    bot.update(
+        MockCallbackQuery::new()
+            .data(format!("{v}:D:y"))
+            .message(MockMessageText::new().text("?").build()),
+    );
+    bot.dispatch().await;
+    assert_eq!(d.conversation.store().question(1).await.unwrap(), None);
+    bot.update(in_expert_chat("answer").reply_to_message(post));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert!(to_chat(&r, USER).is_empty());
+    assert!(
+        to_chat(&r, EXPERTS)
+            .pop()
+            .unwrap()
+            .starts_with("This is not a question post")
+    );
+}
+
+#[tokio::test]
+async fn dismiss_closes_the_question_and_urgent_cases_are_pinned() {
+    let (d, _dir) = deps().await;
+    let mut bot = MockBot::new(from_user(USER, UNMET), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let post = posts(&bot.get_responses()).pop().unwrap();
+    bot.update(
+        MockCallbackQuery::new()
+            .data(button_data(&post, "Dismiss"))
+            .message(post)
+            .from(expert()),
+    );
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(
+        to_chat(&r, EXPERTS).pop().unwrap(),
+        "Question No. 1 dismissed."
+    );
+    assert!(to_chat(&r, USER).is_empty());
+    let store = d.conversation.store();
+    assert_eq!(
+        store.question(1).await.unwrap().unwrap().status,
+        QuestionStatus::Dismissed
+    );
+
+    // "Talk to a person now" on a safety answer: an URGENT post, pinned, first in /queue.
+    let k = d.conversation.knowledge();
+    let i = k.kb.entries.iter().position(|e| e.urgent).unwrap();
+    let v = format!("{:x}", k.kb.version);
+    bot.update(
+        MockCallbackQuery::new()
+            .data(format!("{v}:U:{i}"))
+            .message(MockMessageText::new().text("?").build()),
+    );
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let urgent = posts(&r).pop().expect("an urgent post");
+    assert!(urgent.text().unwrap().contains("URGENT"));
+    assert_eq!(r.pinned_chat_messages.len(), 1);
+    bot.update(from_user(2, UNMET));
+    bot.dispatch().await;
+    bot.update(in_expert_chat("/queue"));
+    bot.dispatch().await;
+    let list = to_chat(&bot.get_responses(), EXPERTS).pop().unwrap();
+    let urgent_at = list.find("🆘").expect("urgent listed");
+    assert!(
+        urgent_at < list.find(UNMET).unwrap(),
+        "urgent first: {list}"
+    );
+}

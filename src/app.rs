@@ -25,7 +25,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
     let entries = kb.entries.len();
     let conversation = Conversation::load(kb, store)
         .await
-        .context("cannot read learned phrasings")?;
+        .context("cannot read learned phrasings")?
+        .keeping_faq_texts(config.keep_texts_days > 0);
     log::info!("knowledge base: {entries} entries");
     Ok(Arc::new(conversation))
 }
@@ -74,6 +75,15 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
                     match store.erase_old_texts(chrono::Utc::now(), ANSWERED_KEEP_DAYS).await {
                         Ok(0) => {}
                         Ok(n) => log::info!("texts of {n} resolved question(s) erased"),
+                        Err(e) => log::warn!("retention clean-up failed: {e:#}"),
+                    }
+                    // With JARDAM_KEEP_TEXTS_DAYS unset (0) this also removes texts kept while
+                    // it was set.
+                    let days = i64::from(deps.config.keep_texts_days);
+                    let before = chrono::Utc::now() - chrono::Duration::days(days);
+                    match store.erase_faq_texts(before).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("{n} kept FAQ question text(s) erased"),
                         Err(e) => log::warn!("retention clean-up failed: {e:#}"),
                     }
                 }

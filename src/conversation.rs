@@ -132,6 +132,9 @@ pub struct Conversation {
     /// The newest learned phrasing in the matcher: newer ones (taught on any instance) are
     /// picked up by [`Conversation::refresh_learned`].
     learned_seen: AtomicI64,
+    /// Whether texts of questions the FAQ answered are kept (`JARDAM_KEEP_TEXTS_DAYS` > 0);
+    /// by default only the daily counters remember them.
+    keep_faq_texts: bool,
 }
 
 /// Callback data is `<version>:<action>[:args]`; the version is the knowledge base's content
@@ -156,7 +159,15 @@ impl Conversation {
             store,
             state: Mutex::new(HashMap::new()),
             learned_seen: AtomicI64::new(0),
+            keep_faq_texts: false,
         }
+    }
+
+    /// Keeps the texts of questions the FAQ answered, for curators (erased after the
+    /// configured days by the retention task).
+    pub fn keeping_faq_texts(mut self, keep: bool) -> Conversation {
+        self.keep_faq_texts = keep;
+        self
     }
 
     /// The conversation over `kb` with every phrasing experts taught so far.
@@ -406,6 +417,15 @@ impl Conversation {
                     s.last_question = Some((text.clone(), candidates(&r)));
                 });
                 self.count(Some(&entry), ui, country, "answered").await;
+                if self.keep_faq_texts {
+                    if let Err(e) = self
+                        .store
+                        .keep_faq_text(chat, &text, &entry.id, r.lang)
+                        .await
+                    {
+                        log::warn!("an answered question's text was not kept: {e:#}");
+                    }
+                }
                 let mut reply =
                     self.answer_or_ask_variant(k, &entry, ui, country, r.variant, false);
                 if r.lang != ui {
@@ -907,6 +927,25 @@ mod tests {
             text: t.to_string(),
             language_code: None,
         }
+    }
+
+    #[tokio::test]
+    async fn faq_answered_texts_are_kept_only_when_configured() {
+        let question = "how do I register my address in Moscow";
+        let c = conversation().await;
+        c.handle(1, text(question)).await;
+        assert_eq!(
+            c.store.faq_texts().await.unwrap(),
+            [],
+            "not kept by default"
+        );
+
+        let c = conversation().await.keeping_faq_texts(true);
+        c.handle(1, text(question)).await;
+        assert_eq!(
+            c.store.faq_texts().await.unwrap(),
+            [("stay.registration".to_string(), question.to_string())]
+        );
     }
 
     #[tokio::test]

@@ -204,7 +204,8 @@ pub trait Storage: Send + Sync {
     ) -> anyhow::Result<()>;
     /// Sets `last_seen` to now, creating an empty profile if there is none.
     async fn touch(&self, chat_id: i64) -> anyhow::Result<()>;
-    /// Deletes the profile, questions and feedback of a chat; the daily counters stay.
+    /// Deletes the profile, questions, kept FAQ texts and feedback of a chat; the daily
+    /// counters stay.
     async fn forget(&self, chat_id: i64) -> anyhow::Result<()>;
 
     /// Stores a new open question; it is committed when this returns.
@@ -245,6 +246,20 @@ pub trait Storage: Send + Sync {
     /// False if there is no such question.
     async fn set_status(&self, id: i64, status: QuestionStatus) -> anyhow::Result<bool>;
     async fn set_delivery(&self, id: i64, delivered: bool) -> anyhow::Result<()>;
+
+    /// Keeps the text of a question the FAQ answered (only when `JARDAM_KEEP_TEXTS_DAYS` is
+    /// set).
+    async fn keep_faq_text(
+        &self,
+        chat_id: i64,
+        text: &str,
+        entry: &str,
+        lang: Lang,
+    ) -> anyhow::Result<()>;
+    /// Kept FAQ texts as (entry, text), oldest first.
+    async fn faq_texts(&self) -> anyhow::Result<Vec<(String, String)>>;
+    /// Erases kept FAQ texts written before `before`. Returns how many.
+    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
 
     async fn record_feedback(&self, chat_id: i64, entry: &str, helpful: bool)
     -> anyhow::Result<()>;

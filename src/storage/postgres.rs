@@ -121,7 +121,7 @@ impl Storage for PgStorage {
 
     async fn forget(&self, chat_id: i64) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        for table in ["questions", "feedback", "profiles"] {
+        for table in ["questions", "faq_texts", "feedback", "profiles"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = $1"))
                 .bind(chat_id)
                 .execute(&mut *tx)
@@ -303,6 +303,43 @@ impl Storage for PgStorage {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn keep_faq_text(
+        &self,
+        chat_id: i64,
+        text: &str,
+        entry: &str,
+        lang: Lang,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO faq_texts (chat_id, text, entry, lang, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(chat_id)
+        .bind(text)
+        .bind(entry)
+        .bind(lang.code())
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn faq_texts(&self) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT entry, text FROM faq_texts ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM faq_texts WHERE created_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn record_feedback(

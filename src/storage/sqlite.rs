@@ -150,7 +150,7 @@ impl Storage for SqliteStorage {
 
     async fn forget(&self, chat_id: i64) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        for table in ["questions", "feedback", "profiles"] {
+        for table in ["questions", "faq_texts", "feedback", "profiles"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = ?"))
                 .bind(chat_id)
                 .execute(&mut *tx)
@@ -342,6 +342,43 @@ impl Storage for SqliteStorage {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn keep_faq_text(
+        &self,
+        chat_id: i64,
+        text: &str,
+        entry: &str,
+        lang: Lang,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO faq_texts (chat_id, text, entry, lang, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(chat_id)
+        .bind(text)
+        .bind(entry)
+        .bind(lang.code())
+        .bind(ts(now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn faq_texts(&self) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT entry, text FROM faq_texts ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM faq_texts WHERE created_at < ?")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn record_feedback(

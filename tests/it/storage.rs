@@ -148,6 +148,7 @@ suite!(
     stats,
     export_has_no_chat_id,
     erase_old_texts,
+    faq_texts_are_erased_after_their_time,
 );
 
 // ---- helpers ----
@@ -240,8 +241,17 @@ async fn forget_deletes_one_chat_only(s: S) {
     }
     let mine = s.add_question(question(1, "мой вопрос")).await.unwrap();
     let theirs = s.add_question(question(2, "мой вопрос")).await.unwrap();
+    for chat in [1, 2] {
+        s.keep_faq_text(chat, &format!("патент {chat}"), "patent.price", Lang::Ru)
+            .await
+            .unwrap();
+    }
 
     s.forget(1).await.unwrap();
+    assert_eq!(
+        s.faq_texts().await.unwrap(),
+        [("patent.price".to_string(), "патент 2".to_string())]
+    );
 
     assert_eq!(s.get_profile(1).await.unwrap(), None);
     assert_eq!(s.question(mine.id).await.unwrap(), None);
@@ -868,4 +878,26 @@ async fn postgres_migrates_once_and_reconnects() {
     drop((first, second));
     db.drop().await;
     assert_eq!(text.as_deref(), Some("persist"));
+}
+
+async fn faq_texts_are_erased_after_their_time(s: S) {
+    s.keep_faq_text(1, "как получить патент", "work.patent", Lang::Ru)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(
+        s.erase_faq_texts(now - chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        0,
+        "younger than a day: kept"
+    );
+    assert_eq!(s.faq_texts().await.unwrap().len(), 1);
+    assert_eq!(
+        s.erase_faq_texts(now + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.faq_texts().await.unwrap(), []);
 }

@@ -132,6 +132,8 @@ pub struct Conversation {
     /// The newest learned phrasing in the matcher: newer ones (taught on any instance) are
     /// picked up by [`Conversation::refresh_learned`].
     learned_seen: AtomicI64,
+    /// The per-chat flood limit (in this process: each instance paces what it receives).
+    flood: crate::flood::FloodLimit,
     /// Whether texts of questions the FAQ answered are kept (`JARDAM_KEEP_TEXTS_DAYS` > 0);
     /// by default only the daily counters remember them.
     keep_faq_texts: bool,
@@ -160,7 +162,22 @@ impl Conversation {
             state: Mutex::new(HashMap::new()),
             learned_seen: AtomicI64::new(0),
             keep_faq_texts: false,
+            flood: crate::flood::FloodLimit::default(),
         }
+    }
+
+    /// Whether a message of `chat` may be handled now, or must wait (see [`crate::flood`]).
+    pub fn admit(&self, chat: i64) -> crate::flood::Admission {
+        self.flood.admit(chat)
+    }
+
+    /// "Please slow down", in the chat's language.
+    pub async fn slow_down(&self, chat: i64) -> Reply {
+        let ui = match self.store.get_profile(chat).await {
+            Ok(Some(p)) => p.lang.unwrap_or(Lang::Ru),
+            _ => Lang::Ru,
+        };
+        Reply::text(self.knowledge().kb.t("slow_down", ui).to_string())
     }
 
     /// Keeps the texts of questions the FAQ answered, for curators (erased after the

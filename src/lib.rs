@@ -11,6 +11,7 @@ pub mod config;
 pub mod conversation;
 pub mod eval;
 pub mod experts;
+pub mod flood;
 pub mod kb;
 pub mod lang;
 pub mod links;

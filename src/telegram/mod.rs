@@ -97,9 +97,22 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
                 .endpoint(desk::on_expert_callback),
         )
         .endpoint(on_callback);
+    // Any other group: ignored, except that a command there logs the group's id, which is how
+    // whoever sets the bot up learns the value for JARDAM_EXPERT_CHAT.
+    let other_group = Update::filter_message()
+        .filter(|m: Message| !m.chat.is_private() && m.text().is_some_and(|t| t.starts_with('/')))
+        .endpoint(|m: Message| async move {
+            log::info!(
+                "a command in group {} was ignored: set JARDAM_EXPERT_CHAT={} to make it the expert chat",
+                m.chat.id,
+                m.chat.id
+            );
+            HandlerResult::Ok(())
+        });
     dptree::entry()
         .branch(expert_chat)
         .branch(private)
+        .branch(other_group)
         .branch(callbacks)
         .branch(Update::filter_inline_query().endpoint(on_inline))
 }
@@ -175,7 +188,25 @@ async fn respond(
     replied
 }
 
+/// The longest a flooding chat's message waits before it is handled anyway.
+const MAX_FLOOD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Holds a message of a flooding chat back for its turn (only that chat waits: updates of one
+/// chat are handled in order, other chats in parallel); the first one gets "please slow down".
+async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId) {
+    if let crate::flood::Admission::Wait { delay, warn } = deps.conversation.admit(chat.0) {
+        if warn {
+            let reply = deps.conversation.slow_down(chat.0).await;
+            if let Err(e) = bot.send_message(chat, reply.text).await {
+                log::debug!("slow-down notice not sent: {e}");
+            }
+        }
+        tokio::time::sleep(delay.min(MAX_FLOOD_WAIT)).await;
+    }
+}
+
 async fn on_command(bot: TgBot, msg: Message, cmd: Cmd, deps: Deps) -> HandlerResult {
+    pace(&bot, &deps, msg.chat.id).await;
     let language_code = msg.from.as_ref().and_then(|u| u.language_code.clone());
     let event = command_event(cmd, language_code);
     let out = deps.conversation.handle(msg.chat.id.0, event).await;
@@ -183,6 +214,7 @@ async fn on_command(bot: TgBot, msg: Message, cmd: Cmd, deps: Deps) -> HandlerRe
 }
 
 async fn on_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
+    pace(&bot, &deps, msg.chat.id).await;
     let media = MediaRef {
         from_chat_id: msg.chat.id.0,
         message_id: msg.id.0,
@@ -218,6 +250,7 @@ async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps) -> HandlerResult 
     if !message.chat.is_private() {
         return Ok(());
     }
+    pace(&bot, &deps, message.chat.id).await;
     let data = q.data.clone().unwrap_or_default();
     let out = deps
         .conversation

@@ -240,3 +240,30 @@ async fn unsure_questions_offer_did_you_mean_buttons() {
     );
     assert!(labels.contains(&k.kb.t("btn_none", Lang::Ru)), "{labels:?}");
 }
+
+#[tokio::test]
+async fn a_flood_is_told_to_slow_down_once_and_every_message_is_still_answered() {
+    let (d, _dir) = deps().await;
+    let chat = teloxide_tests::MockUser::ID as i64;
+    d.conversation
+        .store()
+        .save_profile(chat, Some(jardam::lang::Lang::En), None)
+        .await
+        .unwrap();
+    let flood: Vec<MockMessageText> = (0..12)
+        .map(|i| MockMessageText::new().text(format!("how do I register my address {i}")))
+        .collect();
+    let mut bot = MockBot::new(flood, tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let k = d.conversation.knowledge();
+    let slow = k.kb.t("slow_down", jardam::lang::Lang::En);
+    let texts: Vec<&str> = r.sent_messages.iter().filter_map(|m| m.text()).collect();
+    assert_eq!(
+        texts.iter().filter(|t| **t == slow).count(),
+        1,
+        "warned once: {texts:?}"
+    );
+    assert_eq!(texts.len(), 13, "all twelve answered, none dropped");
+}

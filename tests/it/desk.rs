@@ -426,3 +426,35 @@ async fn dismiss_closes_the_question_and_urgent_cases_are_pinned() {
         "urgent first: {list}"
     );
 }
+
+#[tokio::test]
+async fn a_voice_question_is_copied_to_the_experts_and_answered_by_reply() {
+    let (d, _dir) = deps().await;
+    let voice = teloxide_tests::MockMessageVoice::new()
+        .chat(MockPrivateChat::new().id(USER).build())
+        .from(MockUser::new().id(USER as u64).build());
+    let mut bot = MockBot::new(voice, tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let copy = r
+        .copied_messages
+        .last()
+        .expect("the voice message is copied");
+    assert_eq!(copy.bot_request.from_chat_id.id(), USER);
+    let caption = copy.bot_request.caption.clone().unwrap();
+    assert!(
+        caption.contains("Question No. 1") && caption.contains("voice"),
+        "{caption}"
+    );
+    let post = posts(&r).pop().unwrap();
+    assert_eq!(post.id, copy.message_id);
+    // No "Answer with" for a voice message: there is no text to learn from.
+    let buttons = post.reply_markup().unwrap().inline_keyboard.concat();
+    assert_eq!(buttons.len(), 1, "{buttons:?}");
+
+    bot.update(in_expert_chat("Позвоните в посольство.").reply_to_message(post));
+    bot.dispatch().await;
+    let got = to_chat(&bot.get_responses(), USER).pop().unwrap();
+    assert!(got.contains("Позвоните в посольство."), "{got}");
+}

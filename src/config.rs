@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// A secret that never shows in `Debug` or `Display` output.
@@ -90,15 +91,56 @@ pub struct Config {
     pub keep_texts_days: u32,
     /// `JARDAM_BOT_USERNAME`: for deep links printed by `jardam link` without asking Telegram.
     pub bot_username: Option<String>,
+    /// Webhook mode (`jardam run --webhook`, or `JARDAM_WEBHOOK_URL` set); `None`: long polling.
+    pub webhook: Option<Webhook>,
+    /// `JARDAM_LISTEN`: where the HTTP server (webhook, `/healthz`, `/readyz`) binds.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Where Telegram posts updates, and the secret it must send along.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    /// `JARDAM_WEBHOOK_URL`: public, https; its path is also the path served locally.
+    pub url: url::Url,
+    /// `JARDAM_WEBHOOK_SECRET`: sent by Telegram in `X-Telegram-Bot-Api-Secret-Token`.
+    pub secret: Secret,
+}
+
+/// Paths the HTTP server keeps for itself, so the webhook cannot take them.
+pub const HEALTH_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+
+/// Telegram's rule for webhook secrets: 1–256 characters of `A-Z a-z 0-9 _ -`.
+pub fn valid_webhook_secret(s: &str) -> bool {
+    (1..=256).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Config {
+    /// Loopback by default: Telegram only posts to https, so a TLS-terminating proxy sits in
+    /// front, usually on the same host.
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
+
     pub fn from_env() -> Result<Config, ConfigError> {
         Self::from_vars(std::env::vars().collect())
     }
 
+    /// The configuration of `jardam run`; `webhook` is its `--webhook` flag.
+    pub fn for_run(webhook: bool) -> Result<Config, ConfigError> {
+        Self::from_vars_for_run(std::env::vars().collect(), webhook)
+    }
+
     /// Builds the configuration from a set of variables (the environment, or a test's map).
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Config, ConfigError> {
+        Self::from_vars_for_run(vars, false)
+    }
+
+    /// Like [`Config::from_vars`]; `want_webhook` asks for webhook mode even without
+    /// `JARDAM_WEBHOOK_URL`, which then is reported missing along with any other problem.
+    pub fn from_vars_for_run(
+        vars: HashMap<String, String>,
+        want_webhook: bool,
+    ) -> Result<Config, ConfigError> {
         let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let mut errors = Vec::new();
 
@@ -173,6 +215,70 @@ impl Config {
         };
         let bot_username =
             get("JARDAM_BOT_USERNAME").map(|u| u.trim_start_matches('@').to_string());
+        let webhook_url = get("JARDAM_WEBHOOK_URL").and_then(|u| match url::Url::parse(u) {
+            Ok(url) if url.scheme() != "https" => {
+                errors.push(format!(
+                    "JARDAM_WEBHOOK_URL: scheme '{}' is not https (Telegram posts to https only)",
+                    url.scheme()
+                ));
+                None
+            }
+            Ok(url) if HEALTH_PATHS.contains(&url.path()) => {
+                errors.push(format!(
+                    "JARDAM_WEBHOOK_URL: the path {} is taken by the health check",
+                    url.path()
+                ));
+                None
+            }
+            Ok(url) => Some(url),
+            Err(e) => {
+                errors.push(format!("JARDAM_WEBHOOK_URL: {e}"));
+                None
+            }
+        });
+        // Never echo the value: a mistyped secret is still mostly the secret.
+        let webhook_secret = get("JARDAM_WEBHOOK_SECRET").and_then(|s| {
+            if valid_webhook_secret(s) {
+                Some(Secret(s.to_string()))
+            } else {
+                errors.push(
+                    "JARDAM_WEBHOOK_SECRET: must be 1–256 characters of A-Z a-z 0-9 _ -".into(),
+                );
+                None
+            }
+        });
+        let listen = get("JARDAM_LISTEN").and_then(|v| {
+            v.parse::<SocketAddr>()
+                .map_err(|_| {
+                    errors.push(format!(
+                        "JARDAM_LISTEN: '{v}' is not an address to listen on (like 0.0.0.0:8080)"
+                    ))
+                })
+                .ok()
+        });
+        let mut webhook = None;
+        if want_webhook || get("JARDAM_WEBHOOK_URL").is_some() {
+            let has = |k: &str| get(k).is_some();
+            if !has("JARDAM_WEBHOOK_URL") {
+                errors.push(
+                    "JARDAM_WEBHOOK_URL is not set: webhook mode needs the public https URL \
+                     Telegram posts updates to"
+                        .into(),
+                );
+            }
+            // Required rather than generated: instances behind one URL must share it, and each
+            // start would otherwise replace the secret the others check.
+            if !has("JARDAM_WEBHOOK_SECRET") {
+                errors.push(
+                    "JARDAM_WEBHOOK_SECRET is not set: webhook mode needs a secret of 1–256 \
+                     characters of A-Z a-z 0-9 _ -"
+                        .into(),
+                );
+            }
+            if let (Some(url), Some(secret)) = (webhook_url, webhook_secret) {
+                webhook = Some(Webhook { url, secret });
+            }
+        }
 
         if errors.is_empty() {
             Ok(Config {
@@ -185,6 +291,8 @@ impl Config {
                 expert_lang,
                 keep_texts_days,
                 bot_username,
+                webhook,
+                listen,
             })
         } else {
             Err(ConfigError(errors))
@@ -207,6 +315,18 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Where the HTTP server binds: `JARDAM_LISTEN`, or the default in webhook mode. `None`:
+    /// no server (long polling without `JARDAM_LISTEN`).
+    pub fn http_listen(&self) -> Option<SocketAddr> {
+        self.listen.or_else(|| {
+            self.webhook
+                .as_ref()
+                .map(|_| Self::DEFAULT_LISTEN.parse().expect("a valid address"))
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -262,5 +382,76 @@ mod tests {
             !shown.contains("SECRETTOKEN") && !shown.contains("hunter2"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn webhook_mode_from_the_url_with_its_secret_redacted() {
+        let c = Config::from_vars(vars(&[
+            ("JARDAM_WEBHOOK_URL", "https://bot.example.org/tg/hook"),
+            ("JARDAM_WEBHOOK_SECRET", "s3cret_VALUE-1"),
+        ]))
+        .unwrap();
+        let w = c.webhook.as_ref().expect("webhook mode");
+        assert_eq!(w.url.path(), "/tg/hook");
+        assert_eq!(w.secret.expose(), "s3cret_VALUE-1");
+        assert_eq!(
+            c.http_listen(),
+            Some(Config::DEFAULT_LISTEN.parse().unwrap())
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret_VALUE"), "{shown}");
+    }
+
+    #[test]
+    fn polling_without_webhook_variables() {
+        let c = Config::from_vars(HashMap::new()).unwrap();
+        assert!(c.webhook.is_none() && c.http_listen().is_none());
+        let c = Config::from_vars(vars(&[("JARDAM_LISTEN", "0.0.0.0:9000")])).unwrap();
+        assert!(c.webhook.is_none());
+        assert_eq!(c.http_listen(), Some("0.0.0.0:9000".parse().unwrap()));
+    }
+
+    #[test]
+    fn webhook_flag_names_the_missing_variables() {
+        let e = Config::from_vars_for_run(HashMap::new(), true).unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
+        assert!(e.0[0].starts_with("JARDAM_WEBHOOK_URL is not set"), "{e}");
+        assert!(
+            e.0[1].starts_with("JARDAM_WEBHOOK_SECRET is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn webhook_problems_are_reported_together_without_the_secret() {
+        let e = Config::from_vars_for_run(
+            vars(&[
+                ("JARDAM_WEBHOOK_URL", "http://bot.example.org/hook"),
+                ("JARDAM_WEBHOOK_SECRET", "has spaces!"),
+                ("JARDAM_LISTEN", "localhost"),
+                ("JARDAM_EXPERT_CHAT", "abc"),
+            ]),
+            true,
+        )
+        .unwrap_err();
+        let shown = e.to_string();
+        assert_eq!(e.0.len(), 4, "{shown}");
+        assert!(!shown.contains("has spaces"), "{shown}");
+        let e = Config::from_vars(vars(&[
+            ("JARDAM_WEBHOOK_URL", "https://bot.example.org/healthz"),
+            ("JARDAM_WEBHOOK_SECRET", "ok"),
+        ]))
+        .unwrap_err();
+        assert!(e.0[0].contains("health check"), "{e}");
+    }
+
+    #[test]
+    fn webhook_secrets_follow_telegram() {
+        assert!(valid_webhook_secret("a"));
+        assert!(valid_webhook_secret(&"A-z_9".repeat(52)[..256]));
+        assert!(!valid_webhook_secret(""));
+        assert!(!valid_webhook_secret(&"a".repeat(257)));
+        assert!(!valid_webhook_secret("ключ"));
+        assert!(!valid_webhook_secret("a.b"));
     }
 }

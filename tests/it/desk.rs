@@ -458,3 +458,52 @@ async fn a_voice_question_is_copied_to_the_experts_and_answered_by_reply() {
     let got = to_chat(&bot.get_responses(), USER).pop().unwrap();
     assert!(got.contains("Позвоните в посольство."), "{got}");
 }
+
+#[tokio::test]
+async fn a_dismissed_question_can_still_be_answered_and_long_texts_reach_experts_whole() {
+    let (d, _dir) = deps().await;
+    // 4,096 characters with markup and a zero-width space: stored and shown exactly.
+    let long: String = "<я&>\u{200b}ab ".repeat(512);
+    assert_eq!(long.chars().count(), 4096);
+    // Through "Ask an expert", so that the matcher does not decide where it goes.
+    let v = format!("{:x}", d.conversation.knowledge().kb.version);
+    let mut bot = MockBot::new(
+        MockCallbackQuery::new()
+            .data(format!("{v}:X:0"))
+            .message(MockMessageText::new().text("?").build()),
+        tree(),
+    );
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    bot.update(from_user(USER, &long));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let sent = posts(&r);
+    // The full text first, as plain text (no parse mode), then the post with a preview.
+    assert!(sent.len() >= 2, "{}", sent.len());
+    let whole: String = sent[..sent.len() - 1]
+        .iter()
+        .map(|m| m.text().unwrap().to_string())
+        .collect();
+    assert_eq!(whole, long);
+    let post = sent.last().unwrap().clone();
+    assert!(post.text().unwrap().contains("(full text above)"));
+    let store = d.conversation.store();
+    assert_eq!(store.question(1).await.unwrap().unwrap().text, long);
+
+    bot.update(
+        MockCallbackQuery::new()
+            .data(button_data(&post, "Dismiss"))
+            .message(post.clone())
+            .from(expert()),
+    );
+    bot.dispatch().await;
+    bot.update(in_expert_chat("Sorry, one more thing.").reply_to_message(post));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert!(to_chat(&r, USER).pop().unwrap().contains("one more thing"));
+    assert_eq!(
+        store.question(1).await.unwrap().unwrap().status,
+        QuestionStatus::Answered
+    );
+}

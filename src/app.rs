@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::conversation::{Conversation, Event};
 use crate::kb::{self, CheckOptions};
 use crate::lang::Lang;
+use crate::server;
 use crate::storage::ANSWERED_KEEP_DAYS;
 use crate::telegram::{self, Deps, TgBot, desk};
 use anyhow::Context;
@@ -108,18 +109,35 @@ pub async fn open_storage() -> anyhow::Result<Arc<dyn crate::storage::Storage>> 
         .context("cannot open the database")
 }
 
-/// `jardam run`: long polling against Telegram (or `TELOXIDE_API_URL`).
-pub async fn run() -> anyhow::Result<()> {
-    let config = Config::from_env()?;
-    if config.token.is_none() {
-        anyhow::bail!(
-            "TELOXIDE_TOKEN is not set: get a token from @BotFather (or use `jardam chat`)"
-        );
-    }
+/// `jardam run`: long polling against Telegram (or `TELOXIDE_API_URL`), or webhooks with
+/// `--webhook` (or `JARDAM_WEBHOOK_URL`); stops gracefully on SIGINT and SIGTERM.
+pub async fn run(webhook: bool) -> anyhow::Result<()> {
+    let config = Config::for_run(webhook)?;
+    // First, so that a stop during start-up (migrations may take a while) is graceful too.
+    let stop = server::Stop::on_signals().context("cannot listen for SIGINT and SIGTERM")?;
+    let http = match config.http_listen() {
+        Some(addr) => Some(server::bind(addr).await?),
+        None => None,
+    };
+    serve(config, http, stop).await
+}
+
+/// The bot until `stop`: `jardam run` once its signals and address are set up, or a test with
+/// its own listener and stop.
+pub async fn serve(
+    config: Config,
+    http: Option<tokio::net::TcpListener>,
+    stop: server::Stop,
+) -> anyhow::Result<()> {
+    // Bot API server from TELOXIDE_API_URL, so tests can point it at a local fake Bot API.
+    let bot = server::bot(&config)?.throttle(teloxide::adaptors::throttle::Limits::default());
+    let health = server::Health::new();
+    // Up before the slow part of the start, so a load balancer sees the process alive but not
+    // yet ready.
+    let (webhook_updates, http_server) =
+        server::start_http(http, config.webhook.as_ref(), &health, &stop)?;
     let conversation = build(&config).await?;
-    // Bot::from_env reads TELOXIDE_TOKEN and TELOXIDE_API_URL, so tests can point it at a local
-    // fake Bot API.
-    let bot = Bot::from_env().throttle(teloxide::adaptors::throttle::Limits::default());
+    health.set_ready(conversation.clone());
     if let Err(e) = telegram::register_commands(&bot, &conversation).await {
         log::warn!("command menus not registered: {e:#}");
     }
@@ -128,17 +146,25 @@ pub async fn run() -> anyhow::Result<()> {
         config: Arc::new(config),
     };
     let background = spawn_background(bot.clone(), deps.clone());
-    log::info!("polling for updates");
-    Dispatcher::builder(bot, telegram::schema())
+    let settings = deps.config.clone();
+    let mut dispatcher = Dispatcher::builder(bot.clone(), telegram::schema())
         .dependencies(dptree::deps![deps])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
-        .enable_ctrlc_handler()
-        .build()
-        .dispatch()
-        .await;
+        .build();
+    let webhook = webhook_updates.zip(settings.webhook.as_ref());
+    let received = server::receive(&mut dispatcher, bot, webhook, &stop).await;
     background.abort();
-    Ok(())
+    let _ = background.await;
+    health.set_stopping();
+    if let Some(http_server) = http_server {
+        http_server.finish().await;
+    }
+    // `Storage` has no close method, so the pool closes by being dropped; the handlers, the
+    // background task and the HTTP server held the other handles, and all are gone by now.
+    drop(dispatcher);
+    drop(health);
+    received
 }
 
 /// `jardam chat`: the conversation in this terminal.

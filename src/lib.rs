@@ -16,6 +16,7 @@ pub mod kb;
 pub mod lang;
 pub mod links;
 pub mod matcher;
+pub mod server;
 pub mod storage;
 pub mod telegram;
 pub mod testing;

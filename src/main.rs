@@ -23,8 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the Telegram bot (long polling); needs TELOXIDE_TOKEN
-    Run,
+    /// Run the Telegram bot (long polling, or webhooks with --webhook); needs TELOXIDE_TOKEN
+    Run {
+        /// Receive updates by webhook (JARDAM_WEBHOOK_URL, JARDAM_WEBHOOK_SECRET, JARDAM_LISTEN)
+        #[arg(long)]
+        webhook: bool,
+    },
     /// Talk to the bot in this terminal, on the local database (no token needed)
     Chat {
         /// Skip the language question and use this language (ky, ru, uz, en)
@@ -131,7 +135,7 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run => block_on(app::run()),
+        Command::Run { webhook } => block_on(app::run(webhook)),
         Command::Queue { limit, offset } => block_on(async move {
             let store = app::open_storage().await?;
             print!(

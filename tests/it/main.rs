@@ -8,3 +8,4 @@ mod fake_api;
 mod matcher;
 mod storage;
 mod telegram;
+mod webhook;

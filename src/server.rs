@@ -1,0 +1,579 @@
+//! Serving the bot: receiving updates (long polling or webhooks), the HTTP server with its
+//! health checks, and stopping gracefully on SIGINT and SIGTERM.
+//!
+//! Stopping: the first signal stops taking updates (polling makes one last `getUpdates` that
+//! confirms only what was handed to the handlers; the webhook answers 503, so Telegram
+//! delivers again later, to another instance or to this one after its restart), lets running
+//! handlers finish for up to [`GRACE`], then returns so that the database can be closed. A
+//! second signal stops waiting.
+
+use crate::config::{Secret, Webhook};
+use crate::conversation::Conversation;
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{DefaultBodyLimit, Request, State},
+    http::{StatusCode, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::Value;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use teloxide::dispatching::Dispatcher;
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::requests::Requester;
+use teloxide::types::{AllowedUpdate, Update, UpdateKind};
+use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Updates are a few kilobytes; the limit only keeps a hostile client from filling memory.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// How long running handlers may take to finish after a stop signal. Below systemd's default
+/// `TimeoutStopSec` (90 s), so the process exits on its own rather than being killed.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// A database that does not answer within this is as good as down for a load balancer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+// ---- stopping ----
+
+const RUNNING: u8 = 0;
+const GRACEFUL: u8 = 1;
+const NOW: u8 = 2;
+
+/// A request to stop, observed by everything that must wind down (the dispatcher, the HTTP
+/// server, background tasks).
+#[derive(Clone)]
+pub struct Stop(watch::Receiver<u8>);
+
+/// Asks for a stop; see [`Stop::new`].
+#[derive(Clone)]
+pub struct StopHandle(Arc<watch::Sender<u8>>);
+
+impl StopHandle {
+    /// Stop taking work and let running work finish.
+    pub fn stop(&self) {
+        self.0.send_if_modified(|s| {
+            let changed = *s < GRACEFUL;
+            *s = (*s).max(GRACEFUL);
+            changed
+        });
+    }
+
+    /// Stop without waiting for running work.
+    pub fn stop_now(&self) {
+        self.0.send_replace(NOW);
+    }
+}
+
+impl Stop {
+    /// A stop that happens when the handle says so (tests, embedding).
+    pub fn new() -> (StopHandle, Stop) {
+        let (tx, rx) = watch::channel(RUNNING);
+        (StopHandle(Arc::new(tx)), Stop(rx))
+    }
+
+    /// A stop on SIGINT or SIGTERM; a second signal means "now". Must be called inside the
+    /// runtime. Installing the handlers replaces the default of dying at once, so call it
+    /// early: a signal during start-up (migrations) then stops gracefully too.
+    pub fn on_signals() -> std::io::Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let (handle, stop) = Stop::new();
+        tokio::spawn(async move {
+            loop {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                if handle.0.borrow().eq(&RUNNING) {
+                    log::info!(
+                        "{name}: stopping; running handlers may finish (a second signal stops at once)"
+                    );
+                    handle.stop();
+                } else {
+                    log::warn!("{name} again: stopping without waiting for running handlers");
+                    handle.stop_now();
+                }
+            }
+        });
+        Ok(stop)
+    }
+
+    pub fn is_requested(&self) -> bool {
+        *self.0.borrow() >= GRACEFUL
+    }
+
+    /// Resolves once a stop is requested.
+    pub async fn requested(&self) {
+        self.reached(GRACEFUL).await
+    }
+
+    /// Resolves once a stop without waiting is requested.
+    pub async fn now(&self) {
+        self.reached(NOW).await
+    }
+
+    async fn reached(&self, level: u8) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|s| *s >= level).await.is_err() {
+            // The handle is gone, so nobody can ask any more.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Runs the dispatcher on `listener` until the listener ends or a stop is requested, then
+/// lets the running handlers finish (at most [`GRACE`], or until a second signal).
+///
+/// # Errors
+/// When the dispatcher cannot start (`getMe` fails, e.g. a revoked token).
+pub async fn dispatch<R, Err, Key, L>(
+    dispatcher: &mut Dispatcher<R, Err, Key>,
+    listener: L,
+    stop: &Stop,
+) -> anyhow::Result<()>
+where
+    R: Requester + Clone + Send + Sync + 'static,
+    R::Err: std::error::Error + Send + Sync + 'static,
+    Err: Send + Sync + 'static,
+    Key: Hash + Eq + Clone + Send,
+    L: UpdateListener + Send,
+    L::Err: Debug,
+{
+    let token = dispatcher.shutdown_token();
+    let dispatching = dispatcher.try_dispatch_with_listener(
+        listener,
+        LoggingErrorHandler::with_custom_text("receiving updates failed"),
+    );
+    let stopping = async {
+        stop.requested().await;
+        // The dispatcher refuses a shutdown before it runs (during `getMe`), so keep asking
+        // until it takes it; `select!` drops this once dispatching returns anyway.
+        while token.shutdown().is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(GRACE) => {
+                log::warn!("handlers still running {GRACE:?} after the stop; not waiting longer");
+            }
+            _ = stop.now() => {}
+        }
+    };
+    tokio::select! {
+        result = dispatching => {
+            result?;
+            log::info!("stopped taking updates; every handler has finished");
+        }
+        () = stopping => {}
+    }
+    Ok(())
+}
+
+// ---- health ----
+
+/// What `/readyz` reports: ready once the knowledge base is loaded and while the database
+/// answers; not ready while starting or stopping.
+#[derive(Clone, Default)]
+pub struct Health(Arc<HealthState>);
+
+#[derive(Default)]
+struct HealthState {
+    conversation: OnceLock<Arc<Conversation>>,
+    stopping: AtomicBool,
+}
+
+impl Health {
+    pub fn new() -> Health {
+        Health::default()
+    }
+
+    /// The knowledge base is loaded and the database open.
+    pub fn set_ready(&self, conversation: Arc<Conversation>) {
+        let _ = self.0.conversation.set(conversation);
+    }
+
+    /// A load balancer should send new work elsewhere.
+    pub fn set_stopping(&self) {
+        self.0.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// `Ok` when ready, else a short reason.
+    pub async fn check(&self) -> Result<(), &'static str> {
+        if self.0.stopping.load(Ordering::Relaxed) {
+            return Err("stopping");
+        }
+        let Some(conversation) = self.0.conversation.get() else {
+            return Err("starting: knowledge base not loaded yet");
+        };
+        if conversation.knowledge().kb.entries.is_empty() {
+            return Err("knowledge base is empty");
+        }
+        match tokio::time::timeout(PING_TIMEOUT, conversation.store().ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                log::warn!("readiness: the database does not answer: {e:#}");
+                Err("database not answering")
+            }
+            Err(_) => {
+                log::warn!("readiness: the database did not answer within {PING_TIMEOUT:?}");
+                Err("database not answering")
+            }
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(health): State<Health>) -> Response {
+    match health.check().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
+    }
+}
+
+// ---- the HTTP server ----
+
+/// `/healthz` and `/readyz`, and, in webhook mode, the webhook (teloxide's router, from
+/// `axum_no_setup`) behind the secret and body checks.
+pub fn router(health: Health, webhook: Option<(Router, &Webhook)>) -> Router {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(health);
+    match webhook {
+        Some((hook, settings)) => app.merge(guard_webhook(hook, &settings.secret)),
+        None => app,
+    }
+}
+
+/// Checks in front of teloxide's webhook handler, outermost first: the body limit, the secret
+/// (before the body is read), then the body must be an update.
+fn guard_webhook(hook: Router, secret: &Secret) -> Router {
+    let secret: Arc<[u8]> = secret.expose().as_bytes().into();
+    // `route_layer`, so that unknown paths still get 404 rather than 401.
+    hook.route_layer(middleware::from_fn(check_update))
+        .route_layer(middleware::from_fn_with_state(secret, check_secret))
+        .route_layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn check_secret(State(secret): State<Arc<[u8]>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !constant_time_eq(given, &secret) {
+        log::warn!("webhook: refused a request without the right secret token");
+        return (StatusCode::UNAUTHORIZED, "wrong or missing secret token\n").into_response();
+    }
+    next.run(req).await
+}
+
+/// Comparing secrets byte by byte with an early exit would tell an attacker, through the
+/// response time, how much of a guess is right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Rejects bodies that are not updates with 400 (teloxide would answer 200, and log the body,
+/// which may hold a user's message), and answers updates of kinds this version cannot read with
+/// 200 without handing them on, since redelivery would not help.
+async fn check_update(parts: Parts, body: Bytes, next: Next) -> Response {
+    // From the bytes, not through a `Value`: teloxide's update parser needs borrowed keys.
+    let update: Update = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => {
+            // The error's kind and position only: its text may quote a user's message.
+            log::warn!(
+                "webhook: refused a body that is not an update ({} bytes, {:?} error at line {} \
+                 column {})",
+                body.len(),
+                e.classify(),
+                e.line(),
+                e.column()
+            );
+            return (StatusCode::BAD_REQUEST, "not a Telegram update\n").into_response();
+        }
+    };
+    if matches!(update.kind, UpdateKind::Error(_)) {
+        let value: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let kind = value
+            .as_object()
+            .and_then(|o| o.keys().find(|k| *k != "update_id"))
+            .map_or("(none)", String::as_str);
+        log::warn!(
+            "webhook: ignored update {} of kind {kind}: unknown to this version or unreadable",
+            update.id.0
+        );
+        return StatusCode::OK.into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// The bot for the configured token and Bot API server (`TELOXIDE_API_URL`), with teloxide's
+/// HTTP client settings from the environment (`TELOXIDE_PROXY`).
+pub fn bot(config: &crate::config::Config) -> anyhow::Result<teloxide::Bot> {
+    let Some(token) = &config.token else {
+        anyhow::bail!(
+            "TELOXIDE_TOKEN is not set: get a token from @BotFather (or use `jardam chat`)"
+        );
+    };
+    let bot = teloxide::Bot::with_client(token.expose(), teloxide::net::client_from_env());
+    Ok(match &config.api_url {
+        Some(url) => bot.set_api_url(url.clone()),
+        None => bot,
+    })
+}
+
+/// Tells Telegram where to post updates, with the secret and the kinds the handlers take.
+///
+/// Nothing undoes this at shutdown: other instances behind the same URL keep receiving, and
+/// Telegram holds updates for a stopped one until it is back. Long polling deletes the webhook
+/// when it starts.
+pub async fn set_webhook<B: Requester>(
+    bot: &B,
+    webhook: &Webhook,
+    allowed: Vec<AllowedUpdate>,
+) -> anyhow::Result<()>
+where
+    B::Err: std::error::Error + Send + Sync + 'static,
+{
+    use teloxide::payloads::SetWebhookSetters;
+    bot.set_webhook(webhook.url.clone())
+        .secret_token(webhook.secret.expose().to_string())
+        .allowed_updates(allowed)
+        .await
+        .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
+    log::info!("webhook set to {}", webhook.url);
+    Ok(())
+}
+
+/// Runs the dispatcher on the webhook's updates (calling setWebhook once the dispatcher runs),
+/// or on long polling without them.
+pub async fn receive<R, Err, Key, L>(
+    dispatcher: &mut Dispatcher<R, Err, Key>,
+    bot: R,
+    webhook: Option<(L, &Webhook)>,
+    stop: &Stop,
+) -> anyhow::Result<()>
+where
+    R: Requester + Clone + Send + Sync + 'static,
+    R::Err: std::error::Error + Send + Sync + 'static,
+    R::GetUpdates: Send,
+    Err: Send + Sync + 'static,
+    Key: Hash + Eq + Clone + Send,
+    L: UpdateListener + Send,
+    L::Err: Debug,
+{
+    match webhook {
+        Some((updates, settings)) => {
+            log::info!("receiving updates by webhook");
+            let (hint, hinted) = tokio::sync::oneshot::channel();
+            let updates = Hinted {
+                inner: updates,
+                hint: Some(hint),
+            };
+            let dispatching = dispatch(dispatcher, updates, stop);
+            tokio::pin!(dispatching);
+            let set_up = async {
+                // The kinds the handlers take are known only to the dispatcher, which tells
+                // its listener once it runs.
+                match hinted.await {
+                    Ok(allowed) => set_webhook(&bot, settings, allowed).await,
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = &mut dispatching => return result,
+                result = set_up => result?,
+            }
+            dispatching.await
+        }
+        None => {
+            log::info!("polling for updates");
+            // Deletes a webhook left by an earlier run in webhook mode.
+            let updates = teloxide::update_listeners::polling_default(bot).await;
+            dispatch(dispatcher, updates, stop).await
+        }
+    }
+}
+
+/// A listener that passes on the dispatcher's hint of the update kinds it handles.
+struct Hinted<L> {
+    inner: L,
+    hint: Option<tokio::sync::oneshot::Sender<Vec<AllowedUpdate>>>,
+}
+
+impl<L: UpdateListener> UpdateListener for Hinted<L> {
+    type Err = L::Err;
+
+    fn stop_token(&mut self) -> teloxide::stop::StopToken {
+        self.inner.stop_token()
+    }
+
+    fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
+        let allowed: Vec<AllowedUpdate> = hint.collect();
+        self.inner
+            .hint_allowed_updates(&mut allowed.iter().copied());
+        if let Some(tx) = self.hint.take() {
+            let _ = tx.send(allowed);
+        }
+    }
+}
+
+impl<'a, L: UpdateListener> AsUpdateStream<'a> for Hinted<L> {
+    type StreamErr = L::Err;
+    type Stream = <L as AsUpdateStream<'a>>::Stream;
+
+    fn as_stream(&'a mut self) -> Self::Stream {
+        self.inner.as_stream()
+    }
+}
+
+/// The running HTTP server.
+pub struct HttpServer {
+    task: Option<tokio::task::JoinHandle<()>>,
+    stop: StopHandle,
+}
+
+impl HttpServer {
+    /// Stops taking connections and waits for the requests in progress, at most [`GRACE`].
+    pub async fn finish(mut self) {
+        self.stop.stop();
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        if tokio::time::timeout(GRACE, &mut task).await.is_err() {
+            log::warn!("HTTP requests still open {GRACE:?} after the stop; closing them");
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    /// A start that fails half-way must not leave the port served.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the HTTP server on `listener`, if there is one: the health checks, and in webhook
+/// mode the webhook, whose updates are returned for the dispatcher. It stops on `stop` or
+/// [`HttpServer::finish`]; in webhook mode that also ends the updates.
+#[allow(clippy::type_complexity)]
+pub fn start_http(
+    listener: Option<TcpListener>,
+    webhook: Option<&Webhook>,
+    health: &Health,
+    stop: &Stop,
+) -> anyhow::Result<(
+    Option<impl UpdateListener<Err = std::convert::Infallible> + Send + use<>>,
+    Option<HttpServer>,
+)> {
+    let Some(listener) = listener else {
+        if webhook.is_some() {
+            anyhow::bail!("webhook mode needs an address to listen on (JARDAM_LISTEN)");
+        }
+        return Ok((None, None));
+    };
+    let (updates, hook) = match webhook {
+        Some(w) => {
+            use teloxide::update_listeners::webhooks;
+            let addr = listener.local_addr()?;
+            let options =
+                webhooks::Options::new(addr, w.url.clone()).secret_token(w.secret.expose().into());
+            // Not `axum_to_router`: it deletes the webhook on stop, which would cut off the
+            // other instances behind the same URL.
+            let (updates, _stopped, hook) = webhooks::axum_no_setup(options);
+            (Some(updates), Some((hook, w)))
+        }
+        None => (None, None),
+    };
+    let app = router(health.clone(), hook);
+    let (handle, own) = Stop::new();
+    let outer = stop.clone();
+    let until = async move {
+        tokio::select! {
+            () = outer.requested() => {}
+            () = own.requested() => {}
+        }
+    };
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(until)
+            .await
+        {
+            log::error!("HTTP server failed: {e}");
+        }
+    });
+    Ok((
+        updates,
+        Some(HttpServer {
+            task: Some(task),
+            stop: handle,
+        }),
+    ))
+}
+
+/// Binds the HTTP server's address, so that a taken port fails the start before anything else.
+pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("JARDAM_LISTEN: cannot listen on {addr}: {e}"))?;
+    if let Ok(local) = listener.local_addr() {
+        log::info!("HTTP server on {local}");
+    }
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[tokio::test]
+    async fn not_ready_while_starting_or_stopping() {
+        let health = Health::new();
+        assert_eq!(
+            health.check().await,
+            Err("starting: knowledge base not loaded yet")
+        );
+        health.set_stopping();
+        assert_eq!(health.check().await, Err("stopping"));
+    }
+
+    #[tokio::test]
+    async fn a_second_stop_is_now() {
+        let (handle, stop) = Stop::new();
+        assert!(!stop.is_requested());
+        handle.stop();
+        stop.requested().await;
+        assert!(stop.is_requested());
+        assert_eq!(*stop.0.borrow(), GRACEFUL);
+        handle.stop_now();
+        stop.now().await;
+    }
+}

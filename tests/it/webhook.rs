@@ -1,0 +1,410 @@
+//! Webhooks and stopping: the bot in webhook mode in-process, with its HTTP server on 127.0.0.1
+//! and the fake Bot API behind it, requests written by hand; and the real `jardam run` binary
+//! stopped with SIGTERM.
+
+use jardam::app;
+use jardam::config::Config;
+use jardam::server::{MAX_BODY_BYTES, Stop, StopHandle};
+use jardam::testing::fake_bot_api::{FakeBotApi, Fault};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Only to keep a broken build from hanging; nothing here measures speed.
+const WAIT: Duration = Duration::from_secs(30);
+const SECRET: &str = "Test_secret-42";
+const PATH: &str = "/telegram/hook";
+
+struct Webhooked {
+    addr: SocketAddr,
+    stop: StopHandle,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// The bot in webhook mode, once it has called setWebhook (the knowledge base and database
+/// are loaded by then).
+async fn start_webhook(fake: &FakeBotApi) -> Webhooked {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("webhook.db");
+    let vars: HashMap<String, String> = [
+        ("TELOXIDE_TOKEN", "123456:TEST".to_string()),
+        ("TELOXIDE_API_URL", fake.url()),
+        ("DATABASE_URL", format!("sqlite:{}?mode=rwc", db.display())),
+        ("JARDAM_DIALOGUES", "dialogues".to_string()),
+        (
+            "JARDAM_WEBHOOK_URL",
+            format!("https://bot.example.org{PATH}"),
+        ),
+        ("JARDAM_WEBHOOK_SECRET", SECRET.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = Config::from_vars_for_run(vars, true).expect("a valid configuration");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = Stop::new();
+    let task = tokio::spawn(app::serve(config, Some(listener), stopped));
+    fake.wait_calls("setWebhook", 1, WAIT)
+        .await
+        .expect("the bot calls setWebhook");
+    Webhooked {
+        addr,
+        stop,
+        task,
+        _dir: dir,
+    }
+}
+
+impl Webhooked {
+    async fn post(&self, secret: Option<&str>, body: &[u8]) -> (u16, String) {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(s) = secret {
+            headers.push(("X-Telegram-Bot-Api-Secret-Token", s));
+        }
+        request(self.addr, "POST", PATH, &headers, body).await
+    }
+
+    /// Posts `update`, numbered like Telegram numbers them when it has no `update_id` yet.
+    async fn post_update(&self, update: &Value) -> (u16, String) {
+        static NEXT_ID: AtomicI64 = AtomicI64::new(1);
+        let mut update = update.clone();
+        if update.get("update_id").is_none() {
+            update["update_id"] = NEXT_ID.fetch_add(1, Ordering::Relaxed).into();
+        }
+        self.post(Some(SECRET), update.to_string().as_bytes()).await
+    }
+
+    async fn stop(self) {
+        self.stop.stop();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the bot stops")
+            .expect("the bot's task does not panic")
+            .expect("the bot stops without an error");
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: the status and the body. The body is written
+/// while the response is read, since the server may answer (413) before reading it all.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let exchange = async {
+        let stream = TcpStream::connect(addr).await.expect("the server accepts");
+        let (mut rd, mut wr) = stream.into_split();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Content-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let body = body.to_vec();
+        let writer = tokio::spawn(async move {
+            // The server may close early on a rejected body; the answer is what counts.
+            let _ = wr.write_all(head.as_bytes()).await;
+            let _ = wr.write_all(&body).await;
+            wr
+        });
+        let mut raw = Vec::new();
+        // A reset after an early answer still leaves the answer in `raw`.
+        let _ = rd.read_to_end(&mut raw).await;
+        drop(writer.await);
+        raw
+    };
+    let raw = tokio::time::timeout(WAIT, exchange)
+        .await
+        .expect("an answer");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    request(addr, "GET", path, &[], b"").await
+}
+
+async fn reply_to(fake: &FakeBotApi, chat: i64, contains: &str) -> String {
+    fake.wait_for(
+        |c| {
+            c.method == "sendMessage"
+                && c.chat_id() == Some(chat)
+                && c.text().is_some_and(|t| t.contains(contains))
+        },
+        WAIT,
+    )
+    .await
+    .unwrap_or_else(|| {
+        let calls: Vec<_> = fake
+            .calls()
+            .iter()
+            .map(|c| (c.method.clone(), c.outcome, c.text().map(str::to_string)))
+            .collect();
+        panic!("no reply containing {contains:?} to chat {chat}; calls: {calls:?}")
+    })
+    .text()
+    .unwrap_or_default()
+    .to_string()
+}
+
+const PICKER: &str = "Choose your language";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_with_the_secret_is_answered_and_health_is_served() {
+    let fake = FakeBotApi::start().await;
+    let bot = start_webhook(&fake).await;
+
+    let set = &fake.calls_of("setWebhook")[0];
+    assert_eq!(
+        set.body["url"],
+        json!(format!("https://bot.example.org{PATH}"))
+    );
+    assert_eq!(set.body["secret_token"], json!(SECRET));
+    let allowed = set.body["allowed_updates"].to_string();
+    for kind in ["message", "callback_query", "inline_query"] {
+        assert!(allowed.contains(kind), "{allowed}");
+    }
+
+    let (status, _) = bot
+        .post_update(&fake.text_message(601, 601, "/start"))
+        .await;
+    assert_eq!(status, 200);
+    reply_to(&fake, 601, PICKER).await;
+
+    assert_eq!(get(bot.addr, "/healthz").await, (200, "ok\n".to_string()));
+    assert_eq!(get(bot.addr, "/readyz").await, (200, "ready\n".to_string()));
+    assert_eq!(get(bot.addr, "/nothing-here").await.0, 404);
+
+    let addr = bot.addr;
+    bot.stop().await;
+    // Left set: other instances behind the same URL keep receiving.
+    assert!(fake.calls_of("deleteWebhook").is_empty());
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "the HTTP server is down"
+    );
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_missing_secret_is_refused_and_not_processed() {
+    let fake = FakeBotApi::start().await;
+    let bot = start_webhook(&fake).await;
+    let mut help = fake.text_message(602, 602, "/help");
+    help["update_id"] = 1_000.into();
+    let help = help.to_string();
+    for secret in [
+        None,
+        Some("wrong"),
+        Some("Test_secret-43"),
+        Some("not allowed!"),
+    ] {
+        let (status, _) = bot.post(secret, help.as_bytes()).await;
+        assert_eq!(status, 401, "secret {secret:?}");
+    }
+    // Same chat, so one worker in order: had any /help been taken, its answer would come
+    // before this one's.
+    bot.post_update(&fake.text_message(602, 602, "/start"))
+        .await;
+    let picker = reply_to(&fake, 602, PICKER).await;
+    assert_eq!(fake.sent_to(602), [picker]);
+    bot.stop().await;
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_are_refused_and_the_next_update_is_answered() {
+    let fake = FakeBotApi::start().await;
+    let bot = start_webhook(&fake).await;
+
+    for body in [
+        &b"{\"update_id\": 5, \"message\": {"[..],
+        b"not json at all",
+        b"",
+        b"[1, 2, 3]",
+        b"{\"no_update_id\": true}",
+    ] {
+        let (status, _) = bot.post(Some(SECRET), body).await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(body));
+    }
+
+    let mut huge = fake.text_message(603, 603, "/help");
+    huge["update_id"] = 1_001.into();
+    huge["message"]["text"] = "x".repeat(MAX_BODY_BYTES).into();
+    let (status, _) = bot.post_update(&huge).await;
+    assert_eq!(status, 413);
+
+    // An update of a kind this version does not know: taken (Telegram would only retry it)
+    // and dropped.
+    let (status, _) = bot
+        .post_update(&json!({ "update_id": 900, "kind_from_the_future": { "x": 1 } }))
+        .await;
+    assert_eq!(status, 200);
+
+    bot.post_update(&fake.text_message(603, 603, "/start"))
+        .await;
+    let picker = reply_to(&fake, 603, PICKER).await;
+    assert_eq!(fake.sent_to(603), [picker]);
+    assert_eq!(
+        fake.calls_of("sendMessage").len(),
+        1,
+        "nothing else was answered"
+    );
+    bot.stop().await;
+    fake.shutdown().await;
+}
+
+// ----- the real binary and SIGTERM -----
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_polling(fake: &FakeBotApi, db: &std::path::Path) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_jardam"))
+            .arg("run")
+            .env("TELOXIDE_TOKEN", "123456:TEST")
+            .env("TELOXIDE_API_URL", fake.url())
+            .env("DATABASE_URL", format!("sqlite:{}?mode=rwc", db.display()))
+            .env("JARDAM_DIALOGUES", "dialogues")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("jardam run starts"),
+    )
+}
+
+impl Running {
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    async fn exit_status(&mut self) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("the child can be waited for") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jardam run did not exit after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Up: the menus registered and the first poll made.
+async fn wait_polling(fake: &FakeBotApi) {
+    fake.wait_calls("setMyCommands", 4, WAIT)
+        .await
+        .expect("setMyCommands");
+    fake.wait_calls("getUpdates", 1, WAIT)
+        .await
+        .expect("getUpdates");
+}
+
+/// After a restart, every update of `chat` before `/help` has been answered once the help is:
+/// one worker per chat, in order.
+async fn answers_after_restart(fake: &FakeBotApi, chat: i64) -> Vec<String> {
+    fake.push_update(fake.text_message(chat, chat, "/help"));
+    fake.wait_for(
+        |c| {
+            c.method == "sendMessage"
+                && c.chat_id() == Some(chat)
+                && c.text().is_some_and(|t| !t.contains(PICKER))
+        },
+        WAIT,
+    )
+    .await
+    .expect("the restarted bot answers /help");
+    fake.sent_to(chat)
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_running_handler_finish_and_nothing_is_answered_twice() {
+    let fake = FakeBotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stop.db");
+    let mut bot = start_polling(&fake, &db);
+    wait_polling(&fake).await;
+
+    // The reply is held up, so the handler is still running when the signal comes.
+    fake.fail_next("sendMessage", 1, Fault::Delay(Duration::from_secs(2)));
+    fake.push_update(fake.text_message(701, 701, "/start"));
+    fake.wait_for(
+        |c| c.method == "sendMessage" && c.chat_id() == Some(701),
+        WAIT,
+    )
+    .await
+    .expect("the handler runs");
+    bot.terminate();
+    assert!(bot.exit_status().await.success());
+    // The handler finished: its reply was answered before the exit, and the update confirmed.
+    assert!(fake.pending_updates().is_empty());
+
+    let _bot = start_polling(&fake, &db);
+    let sent = answers_after_restart(&fake, 701).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains(PICKER), "{sent:?}");
+    fake.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_update_pushed_just_before_sigterm_is_answered_once() {
+    let fake = FakeBotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stop.db");
+    let mut bot = start_polling(&fake, &db);
+    wait_polling(&fake).await;
+
+    fake.push_update(fake.text_message(702, 702, "/start"));
+    bot.terminate();
+    assert!(bot.exit_status().await.success());
+    let before = fake.sent_to(702).len();
+    assert!(before <= 1);
+
+    // Either answered before the exit, or still queued and answered now; never both.
+    let _bot = start_polling(&fake, &db);
+    let sent = answers_after_restart(&fake, 702).await;
+    assert_eq!(
+        sent.iter().filter(|t| t.contains(PICKER)).count(),
+        1,
+        "{sent:?}"
+    );
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    fake.shutdown().await;
+}

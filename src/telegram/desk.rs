@@ -313,8 +313,48 @@ fn unanswered(questions: Vec<Question>) -> Vec<Question> {
         .collect()
 }
 
-/// Marks the questions answered and sends the expert's text (HTML) to each person under the
-/// header "Answer from an expert" in their language.
+/// One person an answer goes to, with the questions it answers.
+struct Person {
+    chat: i64,
+    lang: crate::lang::Lang,
+    ids: Vec<i64>,
+}
+
+/// The people of `questions`, each once however often they asked. With `stored` (answer,
+/// expert), each question is first marked answered, and a person whose questions another
+/// expert answered at the same moment is left out (only one answer goes out); without, the
+/// questions are already answered (sending again).
+async fn people(
+    deps: &Deps,
+    questions: &[Question],
+    stored: Option<(&str, &str)>,
+) -> anyhow::Result<Vec<Person>> {
+    let store = deps.conversation.store();
+    let mut out = Vec::new();
+    for (chat, qs) in by_person(questions) {
+        let mut ids = Vec::new();
+        for q in &qs {
+            match stored {
+                Some((answer, expert)) => {
+                    if store.mark_answered(q.id, answer, expert).await? {
+                        ids.push(q.id);
+                    }
+                }
+                None => ids.push(q.id),
+            }
+        }
+        if !ids.is_empty() {
+            out.push(Person {
+                chat,
+                lang: qs[0].lang,
+                ids,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The expert's text (HTML) under the header "Answer from an expert" in each person's language.
 async fn deliver_text(
     bot: &TgBot,
     deps: &Deps,
@@ -322,23 +362,12 @@ async fn deliver_text(
     html: &str,
     expert: &str,
 ) -> anyhow::Result<Sent> {
-    let store = deps.conversation.store();
     let k = deps.conversation.knowledge();
     let mut sent = Sent::default();
-    for (chat, qs) in by_person(questions) {
-        let mut ids = Vec::new();
-        for q in &qs {
-            // False when another expert answered at the same moment: only one answer goes out.
-            if store.mark_answered(q.id, html, expert).await? {
-                ids.push(q.id);
-            }
-        }
-        if ids.is_empty() {
-            continue;
-        }
-        let header = escape(k.kb.t("expert_answer_header", qs[0].lang));
-        let result = send_with_header(bot, ChatId(chat), &header, html).await;
-        sent.record(deps, &ids, result).await?;
+    for p in people(deps, questions, Some((html, expert))).await? {
+        let header = escape(k.kb.t("expert_answer_header", p.lang));
+        let result = send_with_header(bot, ChatId(p.chat), &header, html).await;
+        sent.record(deps, &p.ids, result).await?;
     }
     Ok(sent)
 }
@@ -572,22 +601,21 @@ pub async fn on_expert_callback(
                 .into_iter()
                 .filter(|q| q.status == QuestionStatus::Answered)
                 .collect();
+            // The new reply is copied as the expert wrote it: the bot keeps no copy of texts
+            // it did not deliver.
             let mut sent = Sent::default();
-            for (person, qs) in by_person(&answered) {
-                let ids: Vec<i64> = qs.iter().map(|q| q.id).collect();
-                let header = escape(k.kb.t("expert_answer_header", qs[0].lang));
-                // The new reply is copied as the expert wrote it: the bot keeps no copy of
-                // texts it did not deliver.
+            for p in people(&deps, &answered, None).await? {
+                let header = escape(k.kb.t("expert_answer_header", p.lang));
                 let result = async {
-                    bot.send_message(ChatId(person), format!("<b>{header}</b>"))
+                    bot.send_message(ChatId(p.chat), format!("<b>{header}</b>"))
                         .parse_mode(ParseMode::Html)
                         .await?;
-                    bot.copy_message(ChatId(person), chat, MessageId(reply_message))
+                    bot.copy_message(ChatId(p.chat), chat, MessageId(reply_message))
                         .await?;
                     Ok(())
                 }
                 .await;
-                sent.record(&deps, &ids, result).await?;
+                sent.record(&deps, &p.ids, result).await?;
             }
             say(&bot, chat, Some(message.id), sent.report(&deps)).await?;
             close_post(&bot, chat, message.id).await;
@@ -604,33 +632,25 @@ async fn answer_with_entry(
     entry: &str,
     expert: &str,
 ) -> anyhow::Result<Sent> {
-    let store = deps.conversation.store();
     let k = deps.conversation.knowledge();
+    let stored = format!("FAQ: {entry}");
     let mut sent = Sent::default();
-    for (chat, qs) in by_person(questions) {
-        let mut ids = Vec::new();
-        for q in &qs {
-            if store
-                .mark_answered(q.id, &format!("FAQ: {entry}"), expert)
-                .await?
-            {
-                ids.push(q.id);
-            }
-        }
-        if ids.is_empty() {
-            continue;
-        }
-        let Some(reply) = deps.conversation.faq_reply(chat, entry, qs[0].lang).await else {
-            continue;
-        };
-        let header = escape(k.kb.t("expert_answer_header", qs[0].lang));
+    for p in people(deps, questions, Some((&stored, expert))).await? {
+        // The entry was checked before; gone in a reload since, the empty text fails the send,
+        // which the expert then sees as not sent.
+        let reply = deps
+            .conversation
+            .faq_reply(p.chat, entry, p.lang)
+            .await
+            .unwrap_or_default();
+        let header = escape(k.kb.t("expert_answer_header", p.lang));
         let result = bot
-            .send_message(ChatId(chat), format!("<b>{header}</b>\n\n{}", reply.text))
+            .send_message(ChatId(p.chat), format!("<b>{header}</b>\n\n{}", reply.text))
             .parse_mode(ParseMode::Html)
             .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons)))
             .await
             .map(|_| ());
-        sent.record(deps, &ids, result).await?;
+        sent.record(deps, &p.ids, result).await?;
     }
     Ok(sent)
 }

@@ -137,6 +137,7 @@ pub async fn serve(
     let (webhook_updates, http_server) =
         server::start_http(http, config.webhook.as_ref(), &health, &stop)?;
     let conversation = build(&config).await?;
+    let store = conversation.store().clone();
     health.set_ready(conversation.clone());
     if let Err(e) = telegram::register_commands(&bot, &conversation).await {
         log::warn!("command menus not registered: {e:#}");
@@ -160,10 +161,10 @@ pub async fn serve(
     if let Some(http_server) = http_server {
         http_server.finish().await;
     }
-    // `Storage` has no close method, so the pool closes by being dropped; the handlers, the
-    // background task and the HTTP server held the other handles, and all are gone by now.
     drop(dispatcher);
     drop(health);
+    // Handlers, the background task and the HTTP server are done: nothing uses the pool now.
+    store.close().await;
     received
 }
 

@@ -193,6 +193,8 @@ pub const ANSWERED_KEEP_DAYS: i64 = 90;
 pub trait Storage: Send + Sync {
     /// Readiness check: succeeds when the database answers.
     async fn ping(&self) -> anyhow::Result<()>;
+    /// Waits for running queries and closes the connections (at shutdown); later calls fail.
+    async fn close(&self);
 
     async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>>;
     /// Creates or updates the profile; `first_seen` is kept, `last_seen` set to now.

@@ -70,6 +70,10 @@ impl PgStorage {
 
 #[async_trait]
 impl Storage for PgStorage {
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

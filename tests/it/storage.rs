@@ -193,6 +193,9 @@ const GROUP_CHAT: i64 = -1_001_234_567_890;
 
 async fn ping(s: S) {
     s.ping().await.unwrap();
+    // Closed at shutdown: later calls fail instead of hanging.
+    s.close().await;
+    assert!(s.ping().await.is_err());
 }
 
 async fn profile_round_trip(s: S) {

@@ -12,8 +12,9 @@
 //! 4. Score of an entry: the best phrasing's weighted cosine similarity to the question, blended
 //!    with how much of the question the entry's whole vocabulary covers (a question may combine
 //!    words from several phrasings of one entry).
-//! 5. Decision: answer when the best score is high enough and clearly ahead of the runner-up;
-//!    offer 2–3 candidates when some are plausible; otherwise the question is unmet.
+//! 5. Decision: answer when the best score is high enough and clearly ahead of the runner-up,
+//!    and the best phrasing and the entry's whole vocabulary agree on it (unless the lead is
+//!    decisive); offer 2–3 candidates when some are plausible; otherwise the question is unmet.
 
 use crate::kb::KnowledgeBase;
 use crate::lang::{Country, Lang, Variant};
@@ -28,6 +29,10 @@ pub struct Thresholds {
     pub answer: f32,
     /// … and be ahead of the runner-up by at least this much.
     pub margin: f32,
+    /// Below this lead, the best entry must also cover at least as much of the question as the
+    /// runner-up: when the closest phrasing and the closest vocabulary point to different
+    /// entries, the question is ambiguous and the user chooses.
+    pub decisive_margin: f32,
     /// Below this nothing is plausible: the question is unmet.
     pub clarify: f32,
     /// Candidates within this distance of the best are offered together.
@@ -40,7 +45,8 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             answer: 0.20,
-            margin: 0.03,
+            margin: 0.04,
+            decisive_margin: 0.07,
             clarify: 0.20,
             clarify_window: 0.12,
             gap_margin: 0.03,
@@ -82,19 +88,18 @@ pub struct MatchResult {
     pub country: Option<Country>,
 }
 
-/// One indexed text: a phrasing, keyword or title of an entry.
-struct Doc {
-    entry: u32,
-    /// Sum of squared feature weights, for the cosine.
-    norm: f32,
-    text: String,
-}
-
 /// The matcher's index over one knowledge base (plus phrasings learned from experts).
 pub struct Matcher {
     entry_ids: Vec<String>,
     has_variants: Vec<bool>,
-    docs: Vec<Doc>,
+    /// Whether each entry is a known gap (its id starts with [`GAP`]).
+    is_gap: Vec<bool>,
+    /// Indexed texts (phrasings, keywords, titles), as parallel arrays: the per-query loop over
+    /// every text reads only the entry and the norm, so they are kept dense.
+    doc_entry: Vec<u32>,
+    /// Euclidean norm of each text's feature weights, for the cosine.
+    doc_norm: Vec<f32>,
+    doc_text: Vec<String>,
     /// Feature → weight and postings.
     features: HashMap<u64, Feature, PreHashed>,
     /// Skeleton word → languages whose phrasings use it (bit per language).
@@ -108,9 +113,40 @@ struct Feature {
     weight: f32,
     /// Docs containing the feature.
     docs: Vec<u32>,
-    /// Entries containing the feature, with the share of the entry's texts that contain it:
-    /// a word in most phrasings of an entry is central to it, a word in one phrasing is not.
+    /// Entries containing the feature, with how central the feature is to the entry (the share
+    /// of the entry's texts that contain it, raised to `Params::centrality`, computed once at
+    /// build): a word in most phrasings of an entry is central to it, a word in one is not.
     entries: Vec<(u32, f32)>,
+}
+
+/// One entry's scores for a question.
+#[derive(Clone, Copy)]
+struct Scored {
+    entry: usize,
+    score: f32,
+    /// Weighted share of the question covered by the entry's whole vocabulary.
+    coverage: f32,
+    /// The entry's text closest to the question.
+    doc: usize,
+}
+
+/// `buf` cleared, filled with `len` times `value`, as a slice.
+fn zeroed<T: Copy>(buf: &mut Vec<T>, len: usize, value: T) -> &mut [T] {
+    buf.clear();
+    buf.resize(len, value);
+    &mut buf[..]
+}
+
+/// Per-thread buffers of the scoring loop, sized to the largest index queried.
+#[derive(Default)]
+struct Scratch {
+    doc_dot: Vec<f32>,
+    entry_dot: Vec<f32>,
+    best: Vec<(f32, u32)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 /// Prefix of the ids of known gaps in rankings.
@@ -207,7 +243,8 @@ impl Matcher {
     ) -> Matcher {
         let mut features: HashMap<u64, Feature, PreHashed> = HashMap::default();
         let mut word_langs: HashMap<u64, u8, PreHashed> = HashMap::default();
-        let mut docs = Vec::with_capacity(texts.len());
+        let mut doc_entry = Vec::with_capacity(texts.len());
+        let mut doc_text = Vec::with_capacity(texts.len());
         let mut doc_feats: Vec<Vec<u64>> = Vec::with_capacity(texts.len());
         let mut scratch = Vec::new();
         for (d, &(entry, lang, text)) in texts.iter().enumerate() {
@@ -226,22 +263,24 @@ impl Matcher {
                     entries: Vec::new(),
                 });
                 feat.docs.push(d as u32);
-                // Texts come grouped by entry, so the entry is nearly always the last one;
-                // only learned phrasings and gaps arrive out of order.
+                // Kept sorted by entry. Texts come grouped by entry in ascending order, so the
+                // entry is the last one or a new one at the end; only learned phrasings arrive
+                // out of order and need a search (a linear search on every new entry made the
+                // build quadratic in the number of entries sharing a common feature).
                 match feat.entries.last_mut() {
                     Some((e, n)) if *e == entry => *n += 1.0,
-                    _ => match feat.entries.iter_mut().find(|(e, _)| *e == entry) {
-                        Some((_, n)) => *n += 1.0,
-                        None => feat.entries.push((entry, 1.0)),
-                    },
+                    Some((e, _)) if *e > entry => {
+                        match feat.entries.binary_search_by_key(&entry, |&(e, _)| e) {
+                            Ok(i) => feat.entries[i].1 += 1.0,
+                            Err(i) => feat.entries.insert(i, (entry, 1.0)),
+                        }
+                    }
+                    _ => feat.entries.push((entry, 1.0)),
                 }
             }
             doc_feats.push(scratch.clone());
-            docs.push(Doc {
-                entry,
-                norm: 0.0,
-                text: text.to_string(),
-            });
+            doc_entry.push(entry);
+            doc_text.push(text.to_string());
         }
         let n = entry_ids.len().max(1) as f32;
         let mut texts_per_entry = vec![0f32; entry_ids.len()];
@@ -250,9 +289,10 @@ impl Matcher {
         }
         for feat in features.values_mut() {
             for (e, count) in feat.entries.iter_mut() {
-                *count = (*count / texts_per_entry[*e as usize]).sqrt();
+                *count = (*count / texts_per_entry[*e as usize])
+                    .sqrt()
+                    .powf(params.centrality);
             }
-            feat.entries.sort_unstable_by_key(|(e, _)| *e);
             let df = feat.entries.len() as f32;
             feat.weight = (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
                 * if feat.prefix {
@@ -261,17 +301,23 @@ impl Matcher {
                     1.0
                 };
         }
-        for (doc, feats) in docs.iter_mut().zip(&doc_feats) {
-            doc.norm = feats
-                .iter()
-                .map(|f| features[f].weight.powi(2))
-                .sum::<f32>()
-                .sqrt();
-        }
+        let doc_norm = doc_feats
+            .iter()
+            .map(|feats| {
+                feats
+                    .iter()
+                    .map(|f| features[f].weight.powi(2))
+                    .sum::<f32>()
+                    .sqrt()
+            })
+            .collect();
         Matcher {
+            is_gap: entry_ids.iter().map(|id| id.starts_with(GAP)).collect(),
             entry_ids,
             has_variants,
-            docs,
+            doc_entry,
+            doc_norm,
+            doc_text,
             features,
             word_langs,
             thresholds: Thresholds::default(),
@@ -293,67 +339,86 @@ impl Matcher {
 
     /// Scores every entry for `text`: `(entry index, score, best doc)`, best first.
     pub fn rank(&self, text: &str) -> Vec<(usize, f32, usize)> {
-        self.rank_skeleton(&skeleton(&normalize(text)))
+        let mut ranked = Vec::new();
+        self.score_entries(&skeleton(&normalize(text)), |s| {
+            ranked.push((s.entry, s.score, s.doc))
+        });
+        // Stable, so that equal scores keep the entries' order (as `ask` does).
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked
     }
 
-    fn rank_skeleton(&self, sk: &str) -> Vec<(usize, f32, usize)> {
+    /// Calls `visit` for every entry sharing a feature with the question, in entry order.
+    fn score_entries(&self, sk: &str, mut visit: impl FnMut(Scored)) {
         let mut q = Vec::new();
         features_of(sk, &mut q);
-        let known: Vec<(&Feature, f32)> = q
-            .iter()
-            .filter_map(|f| self.features.get(f).map(|feat| (feat, feat.weight)))
-            .collect();
+        let known: Vec<&Feature> = q.iter().filter_map(|f| self.features.get(f)).collect();
         // Features the index has never seen still make the question longer: a question that is
         // mostly about something else must not look like a match.
         let unknown = (q.len() - known.len()) as f32;
         let unseen_weight = self.unseen_weight();
-        let q_norm = (known.iter().map(|(_, w)| w * w).sum::<f32>()
+        let q_norm = (known.iter().map(|f| f.weight * f.weight).sum::<f32>()
             + unknown * unseen_weight * unseen_weight)
             .sqrt();
         if q_norm == 0.0 || known.is_empty() {
-            return Vec::new();
+            return;
         }
-        let mut doc_dot = vec![0f32; self.docs.len()];
-        let mut entry_dot = vec![0f32; self.entry_ids.len()];
-        for (feat, w) in &known {
-            for &d in &feat.docs {
-                doc_dot[d as usize] += w * w;
+        SCRATCH.with_borrow_mut(|scratch| {
+            let Scratch {
+                doc_dot,
+                entry_dot,
+                best,
+            } = scratch;
+            // Reused between queries: zeroing is cheaper than a fresh allocation of this size.
+            // Slices, so that the loops below keep their base pointers in registers.
+            let doc_dot = zeroed(doc_dot, self.doc_entry.len(), 0.0);
+            let entry_dot = zeroed(entry_dot, self.entry_ids.len(), 0.0);
+            let best = zeroed(best, self.entry_ids.len(), (0.0, u32::MAX));
+            for feat in &known {
+                let w2 = feat.weight * feat.weight;
+                for &d in &feat.docs {
+                    doc_dot[d as usize] += w2;
+                }
+                for &(e, centrality) in &feat.entries {
+                    entry_dot[e as usize] += w2 * centrality;
+                }
             }
-            for &(e, centrality) in &feat.entries {
-                entry_dot[e as usize] += w * w * centrality.powf(self.params.centrality);
+            // Best text per entry.
+            for (d, ((&dot, &e), &norm)) in doc_dot
+                .iter()
+                .zip(&self.doc_entry)
+                .zip(&self.doc_norm)
+                .enumerate()
+            {
+                if dot == 0.0 {
+                    continue;
+                }
+                let cos = dot / (q_norm * norm);
+                let b = &mut best[e as usize];
+                if cos > b.0 {
+                    *b = (cos, d as u32);
+                }
             }
-        }
-        let q_sq = q_norm * q_norm;
-        // Best doc per entry.
-        let mut best: Vec<(f32, usize)> = vec![(0.0, usize::MAX); self.entry_ids.len()];
-        for (d, &dot) in doc_dot.iter().enumerate() {
-            if dot == 0.0 {
-                continue;
-            }
-            let doc = &self.docs[d];
-            let cos = dot / (q_norm * doc.norm);
-            let b = &mut best[doc.entry as usize];
-            if cos > b.0 {
-                *b = (cos, d);
-            }
-        }
-        let mut ranked: Vec<(usize, f32, usize)> = best
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, d))| *d != usize::MAX)
-            .map(|(e, &(cos, d))| {
+            let q_sq = q_norm * q_norm;
+            let b = self.params.coverage_blend;
+            for (e, &(cos, d)) in best.iter().enumerate() {
+                if d == u32::MAX {
+                    continue;
+                }
                 let coverage = entry_dot[e] / q_sq;
-                let b = self.params.coverage_blend;
                 let score = if self.params.multiply {
                     cos * (1.0 - b + b * coverage)
                 } else {
                     (1.0 - b) * cos + b * coverage
                 };
-                (e, score, d)
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        ranked
+                visit(Scored {
+                    entry: e,
+                    score,
+                    coverage,
+                    doc: d as usize,
+                });
+            }
+        });
     }
 
     /// The weight given to a feature the index does not know: as rare as the rarest known one.
@@ -368,33 +433,49 @@ impl Matcher {
         // Normalised once: ranking, language and country detection all read the same forms.
         let norm = normalize(text);
         let sk = skeleton(&norm);
-        let all = self.rank_skeleton(&sk);
         let t = self.thresholds;
-        let is_gap = |r: &(usize, f32, usize)| self.entry_ids[r.0].starts_with(GAP);
-        let best_gap = all.iter().find(|r| is_gap(r)).map(|r| r.1).unwrap_or(0.0);
-        let ranked: Vec<(usize, f32, usize)> = all.into_iter().filter(|r| !is_gap(r)).collect();
+        // Only the three best entries and the best gap matter here: kept while scoring instead
+        // of sorting every entry (thousands in a large knowledge base).
+        let mut ranked: Vec<Scored> = Vec::with_capacity(4);
+        let mut best_gap = 0f32;
+        self.score_entries(&sk, |s| {
+            if self.is_gap[s.entry] {
+                best_gap = best_gap.max(s.score);
+            } else if ranked.len() < 3 || s.score > ranked[2].score {
+                // Strictly greater: among equal scores the earlier entry stays first.
+                let at = ranked.partition_point(|r| r.score >= s.score);
+                ranked.insert(at, s);
+                ranked.truncate(3);
+            }
+        });
         // A question clearly closer to a known gap than to any entry is unmet.
-        let gap_first =
-            best_gap > 0.0 && best_gap >= ranked.first().map(|r| r.1).unwrap_or(0.0) + t.gap_margin;
+        let gap_first = best_gap > 0.0
+            && best_gap >= ranked.first().map(|r| r.score).unwrap_or(0.0) + t.gap_margin;
         let detected = self
             .detect_lang_normalized(&norm, &sk)
             .or(lang)
             .unwrap_or(Lang::Ru);
         let text_country = country_in_skeleton(&sk);
-        let candidates: Vec<Candidate> = ranked
-            .iter()
-            .take(3)
-            .map(|&(e, score, d)| Candidate {
-                entry: self.entry_ids[e].clone(),
-                score: (score * 1000.0).round() / 1000.0,
-                phrasing: self.docs[d].text.clone(),
-            })
-            .collect();
-        let top = ranked.first().map(|r| r.1).unwrap_or(0.0);
-        let second = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
+        let candidate = |s: &Scored| Candidate {
+            entry: self.entry_ids[s.entry].clone(),
+            score: (s.score * 1000.0).round() / 1000.0,
+            phrasing: self.doc_text[s.doc].clone(),
+        };
+        let candidates: Vec<Candidate> = ranked.iter().map(candidate).collect();
+        let top = ranked.first().map(|r| r.score).unwrap_or(0.0);
+        let second = ranked.get(1).map(|r| r.score).unwrap_or(0.0);
+        // The closest phrasing decides most of the score; when the runner-up's vocabulary covers
+        // more of the question, the two disagree and a narrow lead is not trusted.
+        let agree = match (ranked.first(), ranked.get(1)) {
+            (Some(a), Some(b)) => a.coverage >= b.coverage,
+            _ => true,
+        };
         let status = if gap_first {
             Status::Unmet
-        } else if top >= t.answer && top - second >= t.margin {
+        } else if top >= t.answer
+            && top - second >= t.margin
+            && (agree || top - second >= t.decisive_margin)
+        {
             Status::Answered
         } else if top >= t.clarify {
             Status::Clarify
@@ -403,7 +484,7 @@ impl Matcher {
         };
         let (entry, variant, candidates) = match status {
             Status::Answered => {
-                let e = ranked[0].0;
+                let e = ranked[0].entry;
                 let variant = self.has_variants[e]
                     .then(|| text_country.or(country).map(Country::variant))
                     .flatten();
@@ -418,12 +499,8 @@ impl Matcher {
                 // "Did you mean…?" with a single option is a yes/no question; offer the
                 // runner-up too.
                 if c.len() < 2 {
-                    if let Some(&(e, score, d)) = ranked.get(1) {
-                        c.push(Candidate {
-                            entry: self.entry_ids[e].clone(),
-                            score: (score * 1000.0).round() / 1000.0,
-                            phrasing: self.docs[d].text.clone(),
-                        });
+                    if let Some(s) = ranked.get(1) {
+                        c.push(candidate(s));
                     }
                 }
                 (None, None, c)
@@ -655,5 +732,68 @@ mod tests {
         assert_eq!(detect_country("на русском языке"), None);
         assert_eq!(detect_country("Москва и Алматы"), None);
         assert_eq!(detect_country(""), None);
+    }
+
+    #[test]
+    fn asked_candidates_are_the_best_ranked_entries() {
+        let ids: Vec<String> = ["a.one", "b.two", "c.three", "d.four", "gap:x"]
+            .map(String::from)
+            .to_vec();
+        let texts = [
+            (0, None, "kattoo kantip jasalat"),
+            (1, None, "kattoo kerekpi"),
+            (2, None, "kantip kattalam"),
+            (3, None, "kattoo kachan"),
+            (4, None, "kattoo bar"),
+        ];
+        let m = Matcher::build(ids, vec![false; 5], &texts);
+        for q in ["kattoo kantip", "kattoo", "kantip kachan", "bar"] {
+            let want: Vec<(String, f32)> = m
+                .rank(q)
+                .into_iter()
+                .filter(|r| !m.is_gap[r.0])
+                .take(3)
+                .map(|(e, s, _)| (m.entry_ids[e].clone(), (s * 1000.0).round() / 1000.0))
+                .collect();
+            let r = m.ask(q, None, None);
+            if r.status != Status::Clarify {
+                let got: Vec<(String, f32)> = r
+                    .candidates
+                    .into_iter()
+                    .map(|c| (c.entry, c.score))
+                    .collect();
+                assert_eq!(got, want, "{q}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_order_does_not_change_scores() {
+        let ids = vec![
+            "a.one".to_string(),
+            "b.two".to_string(),
+            "c.three".to_string(),
+        ];
+        let texts = [
+            (0, None, "kattoo kantip jasalat"),
+            (0, None, "registraciya kerekpi"),
+            (1, None, "patent kantip alam"),
+            (2, None, "pensiya kachan"),
+        ];
+        // Learned phrasings arrive after all entries, for entries already seen.
+        let mut shuffled = texts.to_vec();
+        shuffled.push((0, None, "propiska kantip"));
+        shuffled.insert(3, (1, None, "patent kerek"));
+        let mut grouped = shuffled.clone();
+        grouped.sort_by_key(|t| t.0);
+        let a = Matcher::build(ids.clone(), vec![false; 3], &shuffled);
+        let b = Matcher::build(ids, vec![false; 3], &grouped);
+        for q in ["kattoo propiska", "patent kantip", "pensiya", "kantip"] {
+            let (ra, rb) = (a.rank(q), b.rank(q));
+            assert_eq!(ra.len(), rb.len(), "{q}");
+            for (x, y) in ra.iter().zip(&rb) {
+                assert_eq!((x.0, x.1), (y.0, y.1), "{q}");
+            }
+        }
     }
 }

@@ -15,11 +15,11 @@ fn matcher_meets_the_accuracy_floors_and_beats_the_baseline() {
     let f = report.figures();
     println!("{}", report.render(false));
     assert!(f.in_scope >= 38 * 10 && f.out_of_scope >= 60, "{f:?}");
-    assert!(f.direct >= 87.0, "direct {f:?}");
-    assert!(f.reachable >= 94.0, "direct or clarify {f:?}");
-    assert!(f.wrong <= 3.5, "wrong {f:?}");
-    assert!(f.oos_unmet >= 89.0, "out of scope unmet {f:?}");
-    assert!(f.oos_answered <= 5.0, "out of scope answered {f:?}");
+    assert!(f.direct >= 88.0, "direct {f:?}");
+    assert!(f.reachable >= 95.5, "direct or clarify {f:?}");
+    assert!(f.wrong <= 2.5, "wrong {f:?}");
+    assert!(f.oos_unmet >= 91.0, "out of scope unmet {f:?}");
+    assert!(f.oos_answered <= 4.5, "out of scope answered {f:?}");
 
     let baseline = Baseline::new(&kb);
     let base = eval::run(&cases, |c| baseline.decide(&c.question));

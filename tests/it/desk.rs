@@ -507,3 +507,105 @@ async fn a_dismissed_question_can_still_be_answered_and_long_texts_reach_experts
         QuestionStatus::Answered
     );
 }
+
+#[tokio::test]
+async fn listed_experts_use_the_commands_privately() {
+    let (base, _dir) = deps().await;
+    // The same bot, with user 77 listed in JARDAM_EXPERTS.
+    let vars = HashMap::from([
+        ("JARDAM_EXPERT_CHAT".to_string(), EXPERTS.to_string()),
+        ("JARDAM_EXPERT_LANG".to_string(), "en".to_string()),
+        ("JARDAM_EXPERTS".to_string(), "77, 78".to_string()),
+    ]);
+    let d = Deps {
+        conversation: base.conversation.clone(),
+        config: Arc::new(Config::from_vars(vars).unwrap()),
+    };
+    d.conversation
+        .store()
+        .add_learned("прописка кайда", "stay.registration", "Aida (4242)")
+        .await
+        .unwrap();
+    let mut bot = MockBot::new(from_user(77, "/stats"), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let stats = to_chat(&bot.get_responses(), 77).join("\n");
+    assert!(
+        stats.contains("last 7 days") && stats.contains("last 30 days"),
+        "{stats}"
+    );
+
+    bot.update(from_user(77, "/learned"));
+    bot.dispatch().await;
+    let learned = to_chat(&bot.get_responses(), 77).pop().unwrap();
+    assert!(
+        learned.contains("stay.registration") && learned.contains("прописка кайда"),
+        "{learned}"
+    );
+
+    bot.update(from_user(77, "/reload"));
+    bot.dispatch().await;
+    let reloaded = to_chat(&bot.get_responses(), 77).pop().unwrap();
+    let entries = d.conversation.knowledge().kb.entries.len();
+    assert_eq!(
+        reloaded,
+        format!("Knowledge base reloaded: {entries} entries.")
+    );
+    // The learned phrasing survives the reload.
+    let r = d
+        .conversation
+        .knowledge()
+        .matcher
+        .ask("прописка кайда", Some(Lang::Ky), None);
+    assert_eq!(r.entry.as_deref(), Some("stay.registration"));
+
+    // A broken knowledge base is refused with the check's messages; the old one stays.
+    let broken = tempfile::tempdir().unwrap();
+    copy_dir(std::path::Path::new("dialogues"), broken.path());
+    let topics = broken.path().join("topics.toml");
+    std::fs::write(&topics, "this is [not toml").unwrap();
+    let vars = HashMap::from([
+        ("JARDAM_EXPERTS".to_string(), "77".to_string()),
+        (
+            "JARDAM_DIALOGUES".to_string(),
+            broken.path().display().to_string(),
+        ),
+    ]);
+    let version = d.conversation.knowledge().kb.version;
+    let b = Deps {
+        conversation: d.conversation.clone(),
+        config: Arc::new(Config::from_vars(vars).unwrap()),
+    };
+    bot.dependencies(dptree::deps![b]);
+    bot.update(from_user(77, "/reload"));
+    bot.dispatch().await;
+    let refused = to_chat(&bot.get_responses(), 77).pop().unwrap();
+    assert!(
+        refused.contains("has errors") && refused.contains("topics.toml"),
+        "{refused}"
+    );
+    assert_eq!(d.conversation.knowledge().kb.version, version);
+    bot.dependencies(dptree::deps![d.clone()]);
+
+    // Someone not on the list is refused, in their own language.
+    bot.update(from_user(2, "/export"));
+    bot.dispatch().await;
+    let k = d.conversation.knowledge();
+    assert_eq!(
+        to_chat(&bot.get_responses(), 2).pop().unwrap(),
+        k.kb.t("expert_only", Lang::Ru)
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -580,9 +580,16 @@ async fn listed_experts_use_the_commands_privately() {
     bot.update(from_user(77, "/reload"));
     bot.dispatch().await;
     let refused = to_chat(&bot.get_responses(), 77).pop().unwrap();
+    let failed = d
+        .conversation
+        .knowledge()
+        .kb
+        .t("expert_reload_failed", Lang::Ru)
+        .to_string();
+    assert!(refused.starts_with(&failed), "{refused}");
     assert!(
-        refused.contains("has errors") && refused.contains("topics.toml"),
-        "{refused}"
+        refused.contains("topics.toml:1:"),
+        "file:line as `check` says: {refused}"
     );
     assert_eq!(d.conversation.knowledge().kb.version, version);
     bot.dependencies(dptree::deps![d.clone()]);

@@ -5,7 +5,7 @@ use crate::kb::{Entry, KnowledgeBase};
 use crate::lang::{Country, Lang, Variant};
 use crate::matcher::{MatchResult, Matcher, Status};
 use crate::storage::{MediaRef, NewQuestion, Profile, QuestionKind, Storage};
-use crate::text::{normalize, skeleton};
+use crate::text::normalize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -266,6 +266,13 @@ impl Conversation {
 
     /// Handles one event of one chat.
     pub async fn handle(&self, chat: i64, event: Event) -> Output {
+        self.handle_message(chat, None, event).await
+    }
+
+    /// Handles one event of one chat that came as the user's message `source`: a question
+    /// from that message is stored once however often the message is delivered (again after a
+    /// crash, or by a retried webhook).
+    pub async fn handle_message(&self, chat: i64, source: Option<i32>, event: Event) -> Output {
         let k = self.knowledge();
         let profile = match self.store.get_profile(chat).await {
             Ok(p) => p,
@@ -326,15 +333,11 @@ impl Conversation {
             Event::Unsupported => Output::one(Reply::text(k.kb.t("non_text", ui).to_string())),
             Event::Media { kind, media } => {
                 let q = NewQuestion {
-                    chat_id: chat,
-                    text: String::new(),
-                    lang: ui,
                     country: profile.as_ref().and_then(|p| p.country),
-                    candidates: Vec::new(),
-                    urgent: false,
                     kind,
                     media: Some(media),
-                    group_key: String::new(),
+                    source_message: source,
+                    ..NewQuestion::text(chat, "", ui)
                 };
                 match self.store.add_question(q).await {
                     Ok(q) => Output {
@@ -358,7 +361,10 @@ impl Conversation {
             Event::Text {
                 text,
                 language_code,
-            } => self.text(&k, chat, profile, text, language_code).await,
+            } => {
+                self.text(&k, chat, source, profile, text, language_code)
+                    .await
+            }
             Event::Button(d) => self.button(&k, chat, profile, &d).await,
         }
     }
@@ -393,6 +399,7 @@ impl Conversation {
         &self,
         k: &Knowledge,
         chat: i64,
+        source: Option<i32>,
         profile: Option<Profile>,
         text: String,
         language_code: Option<String>,
@@ -407,7 +414,7 @@ impl Conversation {
             let ui = profile_lang.unwrap_or(Lang::Ru);
             let r = k.matcher.ask(&text, profile_lang, country);
             return self
-                .question_for_experts(k, chat, &text, ui, country, &r)
+                .question_for_experts(k, chat, source, &text, ui, country, &r)
                 .await;
         }
         // Telegram's language stands in for the profile's at first contact, when the text
@@ -427,7 +434,7 @@ impl Conversation {
                 let entry = r.entry.as_deref().and_then(|id| k.kb.entry(id)).cloned();
                 let Some(entry) = entry else {
                     return self
-                        .question_for_experts(k, chat, &text, ui, country, &r)
+                        .question_for_experts(k, chat, source, &text, ui, country, &r)
                         .await;
                 };
                 self.chat_state(chat, |s| {
@@ -477,7 +484,7 @@ impl Conversation {
             }
             Status::Unmet => {
                 self.count(None, ui, country, "unmet").await;
-                self.question_for_experts(k, chat, &text, ui, country, &r)
+                self.question_for_experts(k, chat, source, &text, ui, country, &r)
                     .await
             }
         }
@@ -485,46 +492,29 @@ impl Conversation {
 
     /// A question the matcher could not answer, with its nearest entries, for the experts; a
     /// country named in the question wins over the profile's.
+    #[allow(clippy::too_many_arguments)]
     async fn question_for_experts(
         &self,
         k: &Knowledge,
         chat: i64,
+        source: Option<i32>,
         text: &str,
         ui: Lang,
         country: Option<Country>,
         r: &MatchResult,
     ) -> Output {
-        let country = r.country.or(country);
-        self.to_experts(k, chat, text, ui, country, candidates(r), false)
-            .await
+        let q = NewQuestion {
+            country: r.country.or(country),
+            candidates: candidates(r),
+            source_message: source,
+            ..NewQuestion::text(chat, text, ui)
+        };
+        self.to_experts(k, ui, q).await
     }
 
     /// Stores a question for experts and tells the person honestly what happens next.
-    /// `candidates` are the matcher's nearest entries, shown to the experts.
-    #[allow(clippy::too_many_arguments)]
-    async fn to_experts(
-        &self,
-        k: &Knowledge,
-        chat: i64,
-        text: &str,
-        ui: Lang,
-        country: Option<Country>,
-        candidates: Vec<(String, f32)>,
-        urgent: bool,
-    ) -> Output {
-        let q = NewQuestion {
-            chat_id: chat,
-            text: text.to_string(),
-            lang: ui,
-            country,
-            candidates,
-            urgent,
-            kind: QuestionKind::Text,
-            media: None,
-            // The skeleton: questions that differ only in case, punctuation, script or
-            // Kyrgyz letters are one group for the experts.
-            group_key: skeleton(&normalize(text)),
-        };
+    async fn to_experts(&self, k: &Knowledge, ui: Lang, q: NewQuestion) -> Output {
+        let (chat, urgent) = (q.chat_id, q.urgent);
         match self.store.add_question(q).await {
             Ok(q) => {
                 self.chat_state(chat, |s| s.last_question = None);
@@ -708,8 +698,12 @@ impl Conversation {
                 Some((text, nearest)) => {
                     self.chat_state(chat, |s| s.awaiting_question = false);
                     let country = crate::matcher::detect_country(&text).or(country);
-                    self.to_experts(k, chat, &text, ui, country, nearest, false)
-                        .await
+                    let q = NewQuestion {
+                        country,
+                        candidates: nearest,
+                        ..NewQuestion::text(chat, &text, ui)
+                    };
+                    self.to_experts(k, ui, q).await
                 }
                 None => {
                     // The question was not kept (a restart): ask for it again.
@@ -721,7 +715,15 @@ impl Conversation {
                 Some(e) => {
                     let text = format!("[{}] {}", e.id, k.kb.t("expert_urgent", ui));
                     let mut out = self
-                        .to_experts(k, chat, &text, ui, country, Vec::new(), true)
+                        .to_experts(
+                            k,
+                            ui,
+                            NewQuestion {
+                                country,
+                                urgent: true,
+                                ..NewQuestion::text(chat, &text, ui)
+                            },
+                        )
                         .await;
                     if !out.urgent.is_empty() {
                         out.replies = vec![Reply::text(k.kb.t("urgent_sent", ui).to_string())];

@@ -445,19 +445,14 @@ fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::lang::{Country, Lang};
-    use crate::storage::{NewQuestion, QuestionKind};
+    use crate::storage::NewQuestion;
 
     fn question(chat: i64, text: &str, urgent: bool) -> NewQuestion {
         NewQuestion {
-            chat_id: chat,
-            text: text.into(),
-            lang: Lang::Ru,
             country: Some(Country::Ru),
             candidates: vec![("stay.term".into(), 0.31)],
             urgent,
-            kind: QuestionKind::Text,
-            media: None,
-            group_key: crate::text::normalize(text),
+            ..NewQuestion::text(chat, text, Lang::Ru)
         }
     }
 

@@ -100,6 +100,29 @@ pub struct NewQuestion {
     pub media: Option<MediaRef>,
     /// The normalised text; questions with equal keys are "the same question".
     pub group_key: String,
+    /// The user's message the question came from: a message delivered twice (again after a
+    /// crash, or by a retried webhook) stores one question.
+    pub source_message: Option<i32>,
+}
+
+impl NewQuestion {
+    /// A text question with no candidates, not urgent, from no particular message.
+    pub fn text(chat_id: i64, text: &str, lang: Lang) -> NewQuestion {
+        NewQuestion {
+            chat_id,
+            text: text.to_string(),
+            lang,
+            country: None,
+            candidates: Vec::new(),
+            urgent: false,
+            kind: QuestionKind::Text,
+            media: None,
+            // The skeleton: questions that differ only in case, punctuation, script or
+            // Kyrgyz letters are one group for the experts.
+            group_key: crate::text::skeleton(&crate::text::normalize(text)),
+            source_message: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,7 +233,8 @@ pub trait Storage: Send + Sync {
     /// counters stay.
     async fn forget(&self, chat_id: i64) -> anyhow::Result<()>;
 
-    /// Stores a new open question; it is committed when this returns.
+    /// Stores a new open question; it is committed when this returns. A question from a
+    /// source message already stored returns the stored one.
     async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question>;
     async fn question(&self, id: i64) -> anyhow::Result<Option<Question>>;
     /// Every question posted as this message (a group shares one post), by id, whatever its

@@ -136,11 +136,12 @@ impl Storage for PgStorage {
     }
 
     async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
-        let row: QuestionRow = sqlx::query_as(&format!(
+        let row: Option<QuestionRow> = sqlx::query_as(&format!(
             "INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
-             kind, media_chat_id, media_message_id, group_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $11) \
-             RETURNING {QUESTION_COLUMNS}"
+             kind, media_chat_id, media_message_id, group_key, source_message_id, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $12, $12) \
+             ON CONFLICT (chat_id, source_message_id) WHERE source_message_id IS NOT NULL \
+             DO NOTHING RETURNING {QUESTION_COLUMNS}"
         ))
         .bind(q.chat_id)
         .bind(&q.text)
@@ -152,10 +153,23 @@ impl Storage for PgStorage {
         .bind(q.media.map(|m| m.from_chat_id))
         .bind(q.media.map(|m| m.message_id))
         .bind(&q.group_key)
+        .bind(q.source_message)
         .bind(now())
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        row.try_into()
+        if let Some(row) = row {
+            return row.try_into();
+        }
+        // Only a message stored before conflicts: return its question.
+        let sql = select_questions("chat_id = $1 AND source_message_id = $2");
+        self.fetch_questions(
+            sqlx::query_as(&sql)
+                .bind(q.chat_id)
+                .bind(q.source_message),
+        )
+        .await?
+        .pop()
+        .context("a conflicting question vanished")
     }
 
     async fn question(&self, id: i64) -> anyhow::Result<Option<Question>> {

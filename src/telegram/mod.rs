@@ -237,7 +237,10 @@ async fn on_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
     } else {
         Event::Unsupported
     };
-    let out = deps.conversation.handle(msg.chat.id.0, event).await;
+    let out = deps
+        .conversation
+        .handle_message(msg.chat.id.0, Some(msg.id.0), event)
+        .await;
     respond(&bot, &deps, msg.chat.id, None, &out).await
 }
 

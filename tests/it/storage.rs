@@ -149,6 +149,7 @@ suite!(
     export_has_no_chat_id,
     erase_old_texts,
     faq_texts_are_erased_after_their_time,
+    a_message_delivered_twice_stores_one_question,
 );
 
 // ---- helpers ----
@@ -164,6 +165,7 @@ fn question(chat_id: i64, text: &str) -> NewQuestion {
         kind: QuestionKind::Text,
         media: None,
         group_key: text.to_lowercase(),
+        source_message: None,
     }
 }
 
@@ -903,4 +905,37 @@ async fn faq_texts_are_erased_after_their_time(s: S) {
         1
     );
     assert_eq!(s.faq_texts().await.unwrap(), []);
+}
+
+async fn a_message_delivered_twice_stores_one_question(s: S) {
+    let first = NewQuestion {
+        source_message: Some(41),
+        ..question(7, "как вернуть деньги за патент")
+    };
+    let a = s.add_question(first.clone()).await.unwrap();
+    // The same message again (a crash before its update was confirmed, a retried webhook).
+    let again = s.add_question(first.clone()).await.unwrap();
+    assert_eq!(again, a);
+    // Another message of the chat, the same message id in another chat, and questions with no
+    // source message are all new.
+    let next = s
+        .add_question(NewQuestion {
+            source_message: Some(42),
+            ..first.clone()
+        })
+        .await
+        .unwrap();
+    let other_chat = s
+        .add_question(NewQuestion {
+            source_message: Some(41),
+            ..question(8, "как вернуть деньги за патент")
+        })
+        .await
+        .unwrap();
+    let no_source_1 = s.add_question(question(7, "x")).await.unwrap();
+    let no_source_2 = s.add_question(question(7, "x")).await.unwrap();
+    let ids = [a.id, next.id, other_chat.id, no_source_1.id, no_source_2.id];
+    let distinct: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), 5, "{ids:?}");
+    assert_eq!(s.count_open().await.unwrap(), 5);
 }

@@ -162,14 +162,10 @@ impl Storage for PgStorage {
         }
         // Only a message stored before conflicts: return its question.
         let sql = select_questions("chat_id = $1 AND source_message_id = $2");
-        self.fetch_questions(
-            sqlx::query_as(&sql)
-                .bind(q.chat_id)
-                .bind(q.source_message),
-        )
-        .await?
-        .pop()
-        .context("a conflicting question vanished")
+        self.fetch_questions(sqlx::query_as(&sql).bind(q.chat_id).bind(q.source_message))
+            .await?
+            .pop()
+            .context("a conflicting question vanished")
     }
 
     async fn question(&self, id: i64) -> anyhow::Result<Option<Question>> {

@@ -193,14 +193,10 @@ impl Storage for SqliteStorage {
         }
         // Only a message stored before conflicts: return its question.
         let sql = select_questions("chat_id = ? AND source_message_id = ?");
-        self.fetch_questions(
-            sqlx::query_as(&sql)
-                .bind(q.chat_id)
-                .bind(q.source_message),
-        )
-        .await?
-        .pop()
-        .context("a conflicting question vanished")
+        self.fetch_questions(sqlx::query_as(&sql).bind(q.chat_id).bind(q.source_message))
+            .await?
+            .pop()
+            .context("a conflicting question vanished")
     }
 
     async fn question(&self, id: i64) -> anyhow::Result<Option<Question>> {

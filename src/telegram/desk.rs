@@ -7,7 +7,7 @@
 //! was answered and delivered, and the claim that keeps two instances from posting the same
 //! question. What the posts say is rendered by [`crate::experts`].
 
-use super::{Deps, HandlerResult, TgBot, keyboard};
+use super::{Deps, HandlerResult, TgBot, keyboard, send};
 use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, Post};
 use crate::storage::{Question, QuestionKind, QuestionStatus};
 use std::collections::HashSet;
@@ -177,7 +177,7 @@ async fn send_post(
     if let Some(first) = first {
         req = req.reply_parameters(ReplyParameters::new(first));
     }
-    Ok(req.await?.id)
+    Ok(send(req).await?.id)
 }
 
 /// Re-renders a group's post after someone else asked the same ("asked by N people").
@@ -381,16 +381,22 @@ async fn send_with_header(
 ) -> Result<(), RequestError> {
     let visible = experts::utf16_len(html) + experts::utf16_len(header) + 2;
     if visible <= MESSAGE_LIMIT {
-        bot.send_message(chat, format!("<b>{header}</b>\n\n{html}"))
-            .parse_mode(ParseMode::Html)
-            .await?;
+        send(
+            bot.send_message(chat, format!("<b>{header}</b>\n\n{html}"))
+                .parse_mode(ParseMode::Html),
+        )
+        .await?;
     } else {
-        bot.send_message(chat, format!("<b>{header}</b>"))
-            .parse_mode(ParseMode::Html)
-            .await?;
-        bot.send_message(chat, html.to_string())
-            .parse_mode(ParseMode::Html)
-            .await?;
+        send(
+            bot.send_message(chat, format!("<b>{header}</b>"))
+                .parse_mode(ParseMode::Html),
+        )
+        .await?;
+        send(
+            bot.send_message(chat, html.to_string())
+                .parse_mode(ParseMode::Html),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -644,12 +650,13 @@ async fn answer_with_entry(
             .await
             .unwrap_or_default();
         let header = escape(k.kb.t("expert_answer_header", p.lang));
-        let result = bot
-            .send_message(ChatId(p.chat), format!("<b>{header}</b>\n\n{}", reply.text))
-            .parse_mode(ParseMode::Html)
-            .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons)))
-            .await
-            .map(|_| ());
+        let result = send(
+            bot.send_message(ChatId(p.chat), format!("<b>{header}</b>\n\n{}", reply.text))
+                .parse_mode(ParseMode::Html)
+                .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons))),
+        )
+        .await
+        .map(|_| ());
         sent.record(deps, &p.ids, result).await?;
     }
     Ok(sent)

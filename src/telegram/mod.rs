@@ -154,7 +154,7 @@ async fn deliver(
                 if let Some(m) = markup {
                     req = req.reply_markup(m);
                 }
-                req.await?;
+                send(req).await?;
             }
             _ => {
                 let mut req = bot
@@ -163,11 +163,51 @@ async fn deliver(
                 if let Some(m) = markup {
                     req = req.reply_markup(m);
                 }
-                req.await?;
+                send(req).await?;
             }
         }
     }
     Ok(())
+}
+
+/// Sends a request, and again after a network failure or a Telegram server error, with a
+/// pause (0.5 s, then 2 s) between. A refused or dropped connection or a 5xx means the request
+/// most likely did nothing, so repeating it rarely shows a message twice, while giving up
+/// would lose the reply. Rate limits (429) are retried by `Throttle`; other errors are final.
+pub(crate) async fn send<R>(req: R) -> Result<teloxide::requests::Output<R>, teloxide::RequestError>
+where
+    R: teloxide::requests::Request<Err = teloxide::RequestError>,
+{
+    let pauses = [500, 2000];
+    let mut attempt = 0;
+    loop {
+        match req.send_ref().await {
+            Err(e) if attempt < pauses.len() && transient(&e) => {
+                log::warn!("Telegram request failed, trying again: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(pauses[attempt])).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Network errors, and the errors Telegram's servers (or a proxy before them) give when they
+/// are down or overloaded.
+fn transient(e: &teloxide::RequestError) -> bool {
+    use teloxide::RequestError;
+    match e {
+        RequestError::Network(_) | RequestError::Io(_) => true,
+        RequestError::Api(teloxide::ApiError::Unknown(description)) => [
+            "Internal Server Error",
+            "Bad Gateway",
+            "Gateway Timeout",
+            "Service Unavailable",
+        ]
+        .iter()
+        .any(|s| description.contains(s)),
+        _ => false,
+    }
 }
 
 /// Replies to the person, then posts the questions the event stored to the expert chat. A

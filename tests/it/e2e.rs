@@ -401,3 +401,40 @@ async fn a_kill_in_a_burst_of_unmet_questions_loses_nothing_acknowledged_and_sto
     assert_eq!(twice, 0, "a person's question stored twice");
     fake.shutdown().await;
 }
+
+#[tokio::test]
+async fn replies_survive_dropped_connections_server_errors_and_rate_limits_and_arrive_once() {
+    use jardam::testing::fake_bot_api::Fault;
+    let fake = FakeBotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = start_bot(&fake, &dir.path().join("faults.db"));
+    fake.wait_calls("setMyCommands", 4, WAIT)
+        .await
+        .expect("started");
+    let faults = [
+        Fault::Drop,
+        Fault::ServerError,
+        Fault::TooManyRequests { retry_after: 1 },
+    ];
+    for (i, fault) in faults.into_iter().enumerate() {
+        let chat = 6000 + i as i64;
+        fake.clear();
+        let name = format!("{fault:?}");
+        fake.fail_next("sendMessage", 1, fault);
+        fake.push_update(fake.text_message(chat, chat, "/start"));
+        // Teloxide waits 10 s after a 5xx before it reports the error.
+        fake.wait_for(
+            |c| c.method == "sendMessage" && c.chat_id() == Some(chat) && c.is_ok(),
+            WAIT * 2,
+        )
+        .await
+        .unwrap_or_else(|| panic!("{name}: the reply never arrived"));
+        let delivered = fake
+            .calls_of("sendMessage")
+            .iter()
+            .filter(|c| c.chat_id() == Some(chat) && c.is_ok())
+            .count();
+        assert_eq!(delivered, 1, "{name}: delivered once");
+    }
+    fake.shutdown().await;
+}

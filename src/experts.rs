@@ -42,25 +42,34 @@ pub mod data {
 /// A pressed expert button, parsed; anything else (forged, truncated) is `None`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExpertAction {
-    Dismiss(i64),
-    AnswerWith(i64, String),
-    SendAgain(i64, i32),
+    /// A page of `/queue`, from this offset.
     Queue(u32),
+    /// A button under a question's post (or under "already answered, send again?").
+    Question(i64, OnQuestion),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnQuestion {
+    Dismiss,
+    AnswerWith(String),
+    /// Send the expert's reply message with this id to the person again.
+    SendAgain(i32),
 }
 
 impl ExpertAction {
     pub fn parse(data: &str) -> Option<ExpertAction> {
         let rest = data.strip_prefix("x:")?;
         let parts: Vec<&str> = rest.split(':').collect();
-        Some(match parts.as_slice() {
-            ["D", q] => ExpertAction::Dismiss(q.parse().ok()?),
+        let on = |q: &str, on| Some(ExpertAction::Question(q.parse().ok()?, on));
+        match parts.as_slice() {
+            ["Q", offset] => Some(ExpertAction::Queue(offset.parse().ok()?)),
+            ["D", q] => on(q, OnQuestion::Dismiss),
             ["A", q, entry] if !entry.is_empty() => {
-                ExpertAction::AnswerWith(q.parse().ok()?, (*entry).to_string())
+                on(q, OnQuestion::AnswerWith((*entry).to_string()))
             }
-            ["S", q, m] => ExpertAction::SendAgain(q.parse().ok()?, m.parse().ok()?),
-            ["Q", offset] => ExpertAction::Queue(offset.parse().ok()?),
-            _ => return None,
-        })
+            ["S", q, m] => on(q, OnQuestion::SendAgain(m.parse().ok()?)),
+            _ => None,
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! question. What the posts say is rendered by [`crate::experts`].
 
 use super::{Deps, HandlerResult, TgBot, keyboard, send};
-use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, Post};
+use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, OnQuestion, Post};
 use crate::storage::{Question, QuestionKind, QuestionStatus};
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -505,18 +505,7 @@ pub async fn on_expert_callback(
     let store = deps.conversation.store();
     let expert = expert_name(Some(&q.from));
     let chat = message.chat.id;
-    // The post the button belongs to, and its questions not answered yet.
-    let question_post = |id: i64| async move {
-        let Some(question) = store.question(id).await? else {
-            return anyhow::Ok(None);
-        };
-        let posted = match (question.expert_chat_id, question.expert_message_id) {
-            (Some(c), Some(m)) => store.posted_as(c, m).await?,
-            _ => vec![question.clone()],
-        };
-        anyhow::Ok(Some((question, posted)))
-    };
-    match action {
+    let (id, on) = match action {
         ExpertAction::Queue(offset) => {
             bot.answer_callback_query(q.id).await?;
             let (text, buttons) = experts::queue_page(store.as_ref(), &k.kb, l, offset).await?;
@@ -524,46 +513,46 @@ pub async fn on_expert_callback(
                 .parse_mode(ParseMode::Html)
                 .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
                 .await?;
+            return Ok(());
         }
-        ExpertAction::Dismiss(id) => {
-            let Some((question, posted)) = question_post(id).await? else {
-                bot.answer_callback_query(q.id)
-                    .text(k.kb.t("expert_reply_unknown", l))
-                    .await?;
-                return Ok(());
-            };
+        ExpertAction::Question(id, on) => (id, on),
+    };
+    // The post the button belongs to, with all its questions. Gone (the person used /forget,
+    // or forged data): say so on the button.
+    let Some(question) = store.question(id).await? else {
+        bot.answer_callback_query(q.id)
+            .text(k.kb.t("expert_reply_unknown", l))
+            .await?;
+        return Ok(());
+    };
+    let posted = match (question.expert_chat_id, question.expert_message_id) {
+        (Some(c), Some(m)) => store.posted_as(c, m).await?,
+        _ => vec![question.clone()],
+    };
+    let number = question.id.to_string();
+    let already =
+        k.kb.interface
+            .fill("expert_already_answered", l, &[("number", &number)]);
+    match on {
+        OnQuestion::Dismiss => {
             let open: Vec<Question> = posted
                 .into_iter()
                 .filter(|q| q.status == QuestionStatus::Open)
                 .collect();
             if open.is_empty() {
-                let text = k.kb.interface.fill(
-                    "expert_already_answered",
-                    l,
-                    &[("number", &question.id.to_string())],
-                );
-                bot.answer_callback_query(q.id).text(text).await?;
+                bot.answer_callback_query(q.id).text(already).await?;
                 return Ok(());
             }
             for o in &open {
                 store.set_status(o.id, QuestionStatus::Dismissed).await?;
             }
             bot.answer_callback_query(q.id).await?;
-            let text = k.kb.interface.fill(
-                "expert_dismissed",
-                l,
-                &[("number", &question.id.to_string())],
-            );
+            let text =
+                k.kb.interface
+                    .fill("expert_dismissed", l, &[("number", &number)]);
             say(&bot, chat, Some(message.id), escape(&text)).await?;
-            close_post(&bot, chat, message.id).await;
         }
-        ExpertAction::AnswerWith(id, entry) => {
-            let Some((question, posted)) = question_post(id).await? else {
-                bot.answer_callback_query(q.id)
-                    .text(k.kb.t("expert_reply_unknown", l))
-                    .await?;
-                return Ok(());
-            };
+        OnQuestion::AnswerWith(entry) => {
             if k.kb.entry(&entry).is_none() {
                 bot.answer_callback_query(q.id).await?;
                 let text =
@@ -573,12 +562,7 @@ pub async fn on_expert_callback(
             }
             let targets = unanswered(posted);
             if targets.is_empty() {
-                let text = k.kb.interface.fill(
-                    "expert_already_answered",
-                    l,
-                    &[("number", &question.id.to_string())],
-                );
-                bot.answer_callback_query(q.id).text(text).await?;
+                bot.answer_callback_query(q.id).text(already).await?;
                 return Ok(());
             }
             bot.answer_callback_query(q.id).await?;
@@ -593,15 +577,8 @@ pub async fn on_expert_callback(
                 )));
             }
             say(&bot, chat, Some(message.id), report).await?;
-            close_post(&bot, chat, message.id).await;
         }
-        ExpertAction::SendAgain(id, reply_message) => {
-            let Some((_, posted)) = question_post(id).await? else {
-                bot.answer_callback_query(q.id)
-                    .text(k.kb.t("expert_reply_unknown", l))
-                    .await?;
-                return Ok(());
-            };
+        OnQuestion::SendAgain(reply_message) => {
             bot.answer_callback_query(q.id).await?;
             let answered: Vec<Question> = posted
                 .into_iter()
@@ -613,20 +590,21 @@ pub async fn on_expert_callback(
             for p in people(&deps, &answered, None).await? {
                 let header = escape(k.kb.t("expert_answer_header", p.lang));
                 let result = async {
-                    bot.send_message(ChatId(p.chat), format!("<b>{header}</b>"))
-                        .parse_mode(ParseMode::Html)
-                        .await?;
-                    bot.copy_message(ChatId(p.chat), chat, MessageId(reply_message))
-                        .await?;
+                    send(
+                        bot.send_message(ChatId(p.chat), format!("<b>{header}</b>"))
+                            .parse_mode(ParseMode::Html),
+                    )
+                    .await?;
+                    send(bot.copy_message(ChatId(p.chat), chat, MessageId(reply_message))).await?;
                     Ok(())
                 }
                 .await;
                 sent.record(&deps, &p.ids, result).await?;
             }
             say(&bot, chat, Some(message.id), sent.report(&deps)).await?;
-            close_post(&bot, chat, message.id).await;
         }
     }
+    close_post(&bot, chat, message.id).await;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(20);
 const CHAT: i64 = 5001;
 
-struct Bot(Child);
+pub(crate) struct Bot(pub(crate) Child);
 
 impl Drop for Bot {
     fn drop(&mut self) {
@@ -18,7 +18,32 @@ impl Drop for Bot {
     }
 }
 
-fn start_bot(fake: &FakeBotApi, db: &std::path::Path) -> Bot {
+impl Bot {
+    /// Stops the bot the way systemd does.
+    pub(crate) fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    pub(crate) async fn exit_status(&mut self) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("the child can be waited for") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jardam run did not exit after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+pub(crate) fn start_bot(fake: &FakeBotApi, db: &std::path::Path) -> Bot {
     start_bot_with(fake, db, &[])
 }
 
@@ -175,6 +200,21 @@ fn post_containing(fake: &FakeBotApi, text: &str) -> Value {
         .unwrap_or_else(|| panic!("no post with {text:?}"))
 }
 
+/// The expert-chat message question `id` was posted as, once that is stored.
+async fn recorded_post(store: &dyn jardam::storage::Storage, id: i64) -> i32 {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let q = store.question(id).await.unwrap().unwrap();
+            if let Some(message) = q.expert_message_id {
+                return message;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the post is recorded")
+}
+
 /// An expert's reply to `post` in the expert chat.
 fn expert_reply(fake: &FakeBotApi, post: &Value, text: &str) -> Value {
     let mut update = fake.text_message(EXPERTS, EXPERT, text);
@@ -244,17 +284,7 @@ async fn an_unmet_question_reaches_experts_and_their_answer_comes_back_across_re
     .expect("posted after the restart");
     // Stopped only once the post is on record: sending a post and recording it are not one
     // transaction, so a kill in between would post it again after the restart.
-    let posted = tokio::time::timeout(WAIT, async {
-        loop {
-            let q = store.question(1).await.unwrap().unwrap();
-            if let Some(id) = q.expert_message_id {
-                return id;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the post is recorded");
+    let posted = recorded_post(store.as_ref(), 1).await;
     let post = post_containing(&fake, "Question No. 1");
     assert_eq!(post["message_id"].as_i64(), Some(i64::from(posted)));
     drop(bot);
@@ -292,6 +322,9 @@ async fn an_unmet_question_reaches_experts_and_their_answer_comes_back_across_re
     )
     .await
     .expect("second post");
+    // A reply before the post is on record would find no question: wait for it, as an expert
+    // (who needs a few seconds to read and type) always does.
+    recorded_post(store.as_ref(), 2).await;
     let post = post_containing(&fake, "Question No. 2");
     fake.block_chat(OTHER);
     fake.push_update(expert_reply(&fake, &post, "Смотрите сайты авиакомпаний."));

@@ -2,6 +2,7 @@
 //! and the fake Bot API behind it, requests written by hand; and the real `jardam run` binary
 //! stopped with SIGTERM.
 
+use crate::e2e::start_bot as start_polling;
 use jardam::app;
 use jardam::config::Config;
 use jardam::server::{MAX_BODY_BYTES, Stop, StopHandle};
@@ -9,7 +10,6 @@ use jardam::testing::fake_bot_api::{FakeBotApi, Fault};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -276,56 +276,6 @@ async fn bad_bodies_are_refused_and_the_next_update_is_answered() {
 }
 
 // ----- the real binary and SIGTERM -----
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_polling(fake: &FakeBotApi, db: &std::path::Path) -> Running {
-    Running(
-        Command::new(env!("CARGO_BIN_EXE_jardam"))
-            .arg("run")
-            .env("TELOXIDE_TOKEN", "123456:TEST")
-            .env("TELOXIDE_API_URL", fake.url())
-            .env("DATABASE_URL", format!("sqlite:{}?mode=rwc", db.display()))
-            .env("JARDAM_DIALOGUES", "dialogues")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("jardam run starts"),
-    )
-}
-
-impl Running {
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    async fn exit_status(&mut self) -> ExitStatus {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("the child can be waited for") {
-                return status;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "jardam run did not exit after SIGTERM"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 /// Up: the menus registered and the first poll made.
 async fn wait_polling(fake: &FakeBotApi) {

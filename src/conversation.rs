@@ -12,6 +12,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use teloxide::utils::html::escape;
 
+/// The longest a database call that only remembers something may hold up a reply.
+const SOFT_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long the database is left alone after such a call failed.
+const DB_DOWN_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The knowledge base with its matcher: swapped as one on reload.
 pub struct Knowledge {
     pub kb: KnowledgeBase,
@@ -134,6 +139,12 @@ pub struct Conversation {
     learned_seen: AtomicI64,
     /// The per-chat flood limit (in this process: each instance paces what it receives).
     flood: crate::flood::FloodLimit,
+    /// Until when the database is taken to be down (milliseconds since `started`), after a
+    /// call that failed or took too long. Meanwhile the calls that only remember things
+    /// (profiles, counters, feedback) are skipped, so FAQ answers come from memory at once;
+    /// questions for experts are always tried, and the person is told if it failed.
+    db_down_until: AtomicI64,
+    started: std::time::Instant,
     /// Whether texts of questions the FAQ answered are kept (`JARDAM_KEEP_TEXTS_DAYS` > 0);
     /// by default only the daily counters remember them.
     keep_faq_texts: bool,
@@ -163,7 +174,33 @@ impl Conversation {
             learned_seen: AtomicI64::new(0),
             keep_faq_texts: false,
             flood: crate::flood::FloodLimit::default(),
+            db_down_until: AtomicI64::new(0),
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// A database call the conversation can do without: skipped while the database is down,
+    /// given at most [`SOFT_DB_TIMEOUT`]; a failure marks the database down for
+    /// [`DB_DOWN_PAUSE`].
+    async fn soft<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> Option<T> {
+        let now = self.started.elapsed().as_millis() as i64;
+        if now < self.db_down_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        let failure = match tokio::time::timeout(SOFT_DB_TIMEOUT, call).await {
+            Ok(Ok(v)) => return Some(v),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => format!("no answer within {SOFT_DB_TIMEOUT:?}"),
+        };
+        log::error!("{what}: {failure}; the database is skipped for {DB_DOWN_PAUSE:?}");
+        let until = self.started.elapsed() + DB_DOWN_PAUSE;
+        self.db_down_until
+            .store(until.as_millis() as i64, Ordering::Relaxed);
+        None
     }
 
     /// Whether a message of `chat` may be handled now, or must wait (see [`crate::flood`]).
@@ -274,13 +311,10 @@ impl Conversation {
     /// crash, or by a retried webhook).
     pub async fn handle_message(&self, chat: i64, source: Option<i32>, event: Event) -> Output {
         let k = self.knowledge();
-        let profile = match self.store.get_profile(chat).await {
-            Ok(p) => p,
-            Err(e) => {
-                log::error!("profile of a chat could not be read: {e:#}");
-                None
-            }
-        };
+        let profile = self
+            .soft("profile not read", self.store.get_profile(chat))
+            .await
+            .flatten();
         let lang = profile.as_ref().and_then(|p| p.lang);
         let ui = lang.unwrap_or(Lang::Ru);
         match event {
@@ -370,9 +404,11 @@ impl Conversation {
     }
 
     async fn save_profile(&self, chat: i64, lang: Option<Lang>, country: Option<Country>) {
-        if let Err(e) = self.store.save_profile(chat, lang, country).await {
-            log::error!("profile could not be saved: {e:#}");
-        }
+        self.soft(
+            "profile not saved",
+            self.store.save_profile(chat, lang, country),
+        )
+        .await;
     }
 
     async fn count(
@@ -386,13 +422,12 @@ impl Conversation {
         let (id, topic) = entry
             .map(|e| (e.id.as_str(), e.topic.as_str()))
             .unwrap_or(("", ""));
-        if let Err(e) = self
-            .store
-            .bump_counter(day, id, topic, lang, country, outcome)
-            .await
-        {
-            log::warn!("counter not updated: {e:#}");
-        }
+        self.soft(
+            "counter not updated",
+            self.store
+                .bump_counter(day, id, topic, lang, country, outcome),
+        )
+        .await;
     }
 
     async fn text(
@@ -442,13 +477,11 @@ impl Conversation {
                 });
                 self.count(Some(&entry), ui, country, "answered").await;
                 if self.keep_faq_texts {
-                    if let Err(e) = self
-                        .store
-                        .keep_faq_text(chat, &text, &entry.id, r.lang)
-                        .await
-                    {
-                        log::warn!("an answered question's text was not kept: {e:#}");
-                    }
+                    self.soft(
+                        "an answered question's text was not kept",
+                        self.store.keep_faq_text(chat, &text, &entry.id, r.lang),
+                    )
+                    .await;
                 }
                 let mut reply =
                     self.answer_or_ask_variant(k, &entry, ui, country, r.variant, false);
@@ -651,9 +684,11 @@ impl Conversation {
             ["F", i, helpful] => match entry_at(i) {
                 Some(e) => {
                     let helpful = *helpful == "1";
-                    if let Err(err) = self.store.record_feedback(chat, &e.id, helpful).await {
-                        log::warn!("feedback not stored: {err:#}");
-                    }
+                    self.soft(
+                        "feedback not stored",
+                        self.store.record_feedback(chat, &e.id, helpful),
+                    )
+                    .await;
                     if helpful {
                         Output::one(Reply::text(k.kb.t("feedback_thanks", ui).to_string()))
                     } else {

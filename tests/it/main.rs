@@ -6,6 +6,7 @@ mod e2e;
 mod eval;
 mod fake_api;
 mod matcher;
+mod outage;
 mod storage;
 mod telegram;
 mod webhook;

@@ -53,14 +53,14 @@ where
 }
 
 /// A database of its own for one test, created through the maintenance connection.
-struct PgTestDb {
+pub(crate) struct PgTestDb {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl PgTestDb {
-    async fn create() -> Option<PgTestDb> {
+    pub(crate) async fn create() -> Option<PgTestDb> {
         let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
             eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
             return None;
@@ -91,7 +91,7 @@ impl PgTestDb {
         })
     }
 
-    async fn drop(self) {
+    pub(crate) async fn drop(self) {
         let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
         // FORCE: the storage's pool may still hold connections when the test ends.
         admin

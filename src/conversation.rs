@@ -208,12 +208,24 @@ impl Conversation {
         self.flood.admit(chat)
     }
 
+    /// The chat's profile; `None` also while the database is down (see [`Conversation::soft`]).
+    async fn profile(&self, chat: i64) -> Option<Profile> {
+        self.soft("profile not read", self.store.get_profile(chat))
+            .await
+            .flatten()
+    }
+
+    /// The language the chat chose, Russian if it chose none (or it cannot be read now).
+    pub async fn chat_lang(&self, chat: i64) -> Lang {
+        self.profile(chat)
+            .await
+            .and_then(|p| p.lang)
+            .unwrap_or(Lang::Ru)
+    }
+
     /// "Please slow down", in the chat's language.
     pub async fn slow_down(&self, chat: i64) -> Reply {
-        let ui = match self.store.get_profile(chat).await {
-            Ok(Some(p)) => p.lang.unwrap_or(Lang::Ru),
-            _ => Lang::Ru,
-        };
+        let ui = self.chat_lang(chat).await;
         Reply::text(self.knowledge().kb.t("slow_down", ui).to_string())
     }
 
@@ -272,7 +284,7 @@ impl Conversation {
     pub async fn faq_reply(&self, chat: i64, entry: &str, lang: Lang) -> Option<Reply> {
         let k = self.knowledge();
         let e = k.kb.entry(entry)?.clone();
-        let profile = self.store.get_profile(chat).await.ok().flatten();
+        let profile = self.profile(chat).await;
         let ui = profile.as_ref().and_then(|p| p.lang).unwrap_or(lang);
         let country = profile.as_ref().and_then(|p| p.country);
         Some(self.answer_or_ask_variant(&k, &e, ui, country, None, false))
@@ -311,10 +323,7 @@ impl Conversation {
     /// crash, or by a retried webhook).
     pub async fn handle_message(&self, chat: i64, source: Option<i32>, event: Event) -> Output {
         let k = self.knowledge();
-        let profile = self
-            .soft("profile not read", self.store.get_profile(chat))
-            .await
-            .flatten();
+        let profile = self.profile(chat).await;
         let lang = profile.as_ref().and_then(|p| p.lang);
         let ui = lang.unwrap_or(Lang::Ru);
         match event {

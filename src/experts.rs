@@ -6,7 +6,7 @@ use crate::conversation::Button;
 use crate::kb::KnowledgeBase;
 use crate::lang::Lang;
 use crate::storage::{ExportRow, Question, QuestionKind, Storage};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use teloxide::utils::html::escape;
@@ -412,11 +412,6 @@ pub fn export_json(rows: &[ExportRow]) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// The start of `since`'s day, for `export --since DATE`.
-pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
-}
-
 /// Learned phrasings as TOML lines to paste into each entry's `[questions]`.
 pub async fn learned_snippet(store: &dyn Storage, kb: &KnowledgeBase) -> anyhow::Result<String> {
     let mut by_entry: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -512,7 +507,7 @@ mod tests {
         );
         assert!(snippet.contains("\"прописка кайда\","), "{snippet}");
 
-        let s = stats(store.as_ref(), Utc::now().date_naive())
+        let s = stats(store.as_ref(), chrono::Utc::now().date_naive())
             .await
             .unwrap();
         assert!(

@@ -152,7 +152,7 @@ fn main() -> ExitCode {
         }),
         Command::Export { format, since } => block_on(async move {
             let store = app::open_storage().await?;
-            let rows = store.export(since.map(jardam::experts::day_start)).await?;
+            let rows = store.export(since.map(jardam::storage::day_start)).await?;
             match format {
                 ExportFormat::Csv => print!("{}", jardam::experts::export_csv(&rows)?),
                 ExportFormat::Json => print!("{}", jardam::experts::export_json(&rows)?),

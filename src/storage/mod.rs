@@ -329,7 +329,8 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-pub(crate) fn day_start(day: NaiveDate) -> DateTime<Utc> {
+/// The start of a UTC day (for `--since DATE` and the statistics' ranges).
+pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 

@@ -676,15 +676,7 @@ pub async fn on_expert_command(
     let l = lang(&deps);
     if !is_expert(&deps, &msg.chat, msg.from.as_ref()) {
         // A user's own language, when known, for the refusal.
-        let ui = deps
-            .conversation
-            .store()
-            .get_profile(msg.chat.id.0)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|p| p.lang)
-            .unwrap_or(crate::lang::Lang::Ru);
+        let ui = deps.conversation.chat_lang(msg.chat.id.0).await;
         return say(&bot, msg.chat.id, None, escape(k.kb.t("expert_only", ui))).await;
     }
     let store = deps.conversation.store();
@@ -707,7 +699,7 @@ pub async fn on_expert_command(
                 None
             } else {
                 match chrono::NaiveDate::parse_from_str(arg, "%Y-%m-%d") {
-                    Ok(d) => Some(experts::day_start(d)),
+                    Ok(d) => Some(crate::storage::day_start(d)),
                     Err(_) => {
                         let text = escape(k.kb.t("expert_export_usage", l));
                         return say(&bot, chat, Some(msg.id), text).await;

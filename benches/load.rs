@@ -52,13 +52,13 @@
 //!   later ones' peaks include what earlier scenarios left resident.
 
 use jardam::config::Config;
+use jardam::telegram::polling::{Polling, Running};
 use jardam::telegram::{Deps, TgBot};
 use jardam::testing::fake_bot_api::{Call, FakeBotApi};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use teloxide::adaptors::throttle::Limits;
 use teloxide::dispatching::ShutdownToken;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
@@ -66,6 +66,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const TOKEN: &str = "123456:LOAD";
 const PER_CHAT: usize = 10;
+/// Messages a second the bot may send in all (`JARDAM_SEND_RATE`): far above Telegram's 30, so
+/// that the bench measures the bot's own capacity.
+const SEND_RATE: u32 = 1_000_000;
+/// In the flood scenario, one more chat sends this many messages at once when the paced load
+/// starts: a script, far past the flood limit (a burst of 8, then 2 a second).
+const FLOOD: usize = 40;
+/// The flooding chat's id.
+const FLOOD_CHAT: i64 = 800_000_000;
 /// A run that has not completed by then has stalled; it is reported as incomplete.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -166,6 +174,7 @@ async fn run_all() -> anyhow::Result<()> {
             &[sqlite("burst.db")],
             chats,
             0,
+            0,
         )
         .await?,
     );
@@ -176,6 +185,18 @@ async fn run_all() -> anyhow::Result<()> {
             &[sqlite("paced.db")],
             paced_chats,
             paced_rate,
+            0,
+        )
+        .await?,
+    );
+    rows.push(
+        scenario(
+            &format!("Jardam, SQLite, paced, +flood {FLOOD}"),
+            Script::Jardam,
+            &[sqlite("flood.db")],
+            paced_chats,
+            paced_rate,
+            FLOOD,
         )
         .await?,
     );
@@ -185,6 +206,7 @@ async fn run_all() -> anyhow::Result<()> {
             Script::Echo,
             &[String::new()],
             chats,
+            0,
             0,
         )
         .await?,
@@ -223,7 +245,7 @@ async fn postgres_rows(admin: &str, chats: usize) -> anyhow::Result<Vec<Row>> {
         let mut url = url::Url::parse(admin)?;
         url.set_path(&db);
         let urls = vec![url.to_string(); instances];
-        let row = scenario(name, Script::Jardam, &urls, chats, 0).await;
+        let row = scenario(name, Script::Jardam, &urls, chats, 0, 0).await;
         // FORCE: a pool connection that outlived its pool must not keep the database alive.
         let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
             .execute(&mut conn)
@@ -244,6 +266,7 @@ async fn scenario(
     databases: &[String],
     chats: usize,
     rate: usize,
+    flood: usize,
 ) -> anyhow::Result<Row> {
     println!(
         "\n== {name}: {} updates from {chats} chats",
@@ -256,6 +279,7 @@ async fn scenario(
         .env("LOAD_INSTANCES", databases.len().to_string())
         .env("LOAD_CHATS", chats.to_string())
         .env("LOAD_RATE", rate.to_string())
+        .env("LOAD_FLOOD", flood.to_string())
         .env(
             "LOAD_SCRIPT",
             if script == Script::Echo {
@@ -332,19 +356,12 @@ struct RunningBot {
     background: Option<tokio::task::JoinHandle<()>>,
 }
 
-fn throttled_bot(url: &str) -> TgBot {
+fn client(url: &str) -> Bot {
     let url = url::Url::parse(url).expect("the fake's URL is valid");
-    let huge = 1_000_000;
-    let limits = Limits {
-        messages_per_sec_chat: huge,
-        messages_per_min_chat: huge,
-        messages_per_min_channel_or_supergroup: huge,
-        messages_per_sec_overall: huge,
-    };
-    teloxide::adaptors::Throttle::new_spawn(Bot::new(TOKEN).set_api_url(url), limits)
+    Bot::new(TOKEN).set_api_url(url)
 }
 
-/// The bot as `jardam run` builds it, with long polling.
+/// The bot as `jardam run` builds it, with our long polling.
 async fn start_jardam(url: &str, database: &str) -> anyhow::Result<RunningBot> {
     let vars = HashMap::from([
         ("DATABASE_URL".to_owned(), database.to_owned()),
@@ -356,15 +373,21 @@ async fn start_jardam(url: &str, database: &str) -> anyhow::Result<RunningBot> {
         conversation,
         config: Arc::new(config),
     };
-    let bot = throttled_bot(url);
+    let client = client(url);
+    let bot = TgBot::new(client.clone(), SEND_RATE);
     let background = jardam::app::spawn_background(bot.clone(), deps.clone());
-    let mut dispatcher = Dispatcher::builder(bot, jardam::telegram::schema())
-        .dependencies(dptree::deps![deps])
-        .default_handler(|_| async {})
-        .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
-        .build();
+    let running = Running::default();
+    let mut dispatcher = jardam::app::dispatcher(client.clone(), bot, deps, running.clone());
     let token = dispatcher.shutdown_token();
-    let dispatch = tokio::spawn(async move { dispatcher.dispatch().await });
+    let listener = Polling::new(client, running);
+    let dispatch = tokio::spawn(async move {
+        dispatcher
+            .dispatch_with_listener(
+                listener,
+                LoggingErrorHandler::with_custom_text("receiving updates failed"),
+            )
+            .await
+    });
     Ok(RunningBot {
         token,
         dispatch,
@@ -372,23 +395,23 @@ async fn start_jardam(url: &str, database: &str) -> anyhow::Result<RunningBot> {
     })
 }
 
-/// The baseline: the same dispatcher, bot and limits, with a handler that only echoes.
+/// The baseline: teloxide's dispatcher and long polling with a handler that only echoes.
 fn start_echo(url: &str) -> RunningBot {
     let handler = dptree::entry()
         .branch(
-            Update::filter_message().endpoint(|bot: TgBot, m: Message| async move {
+            Update::filter_message().endpoint(|bot: Bot, m: Message| async move {
                 let text = m.text().unwrap_or("?").to_owned();
                 bot.send_message(m.chat.id, text).await?;
                 anyhow::Ok(())
             }),
         )
         .branch(Update::filter_callback_query().endpoint(
-            |bot: TgBot, q: CallbackQuery| async move {
+            |bot: Bot, q: CallbackQuery| async move {
                 bot.answer_callback_query(q.id).await?;
                 anyhow::Ok(())
             },
         ));
-    let mut dispatcher = Dispatcher::builder(throttled_bot(url), handler)
+    let mut dispatcher = Dispatcher::builder(client(url), handler)
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
         .build();
@@ -507,6 +530,7 @@ async fn fake_main() -> anyhow::Result<()> {
     let instances = env_usize("LOAD_INSTANCES", 1).max(1);
     let chats = env_usize("LOAD_CHATS", 5_000);
     let rate = env_usize("LOAD_RATE", 0);
+    let flood = env_usize("LOAD_FLOOD", 0);
     let script = match std::env::var("LOAD_SCRIPT").as_deref() {
         Ok("echo") => Script::Echo,
         _ => Script::Jardam,
@@ -592,6 +616,10 @@ async fn fake_main() -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
+    // The flood is not the fleet's: its replies are neither expected nor measured.
+    for _ in 0..flood {
+        fakes[0].push_update(fakes[0].text_message(FLOOD_CHAT, FLOOD_CHAT, ANSWERED[1]));
+    }
     if rate == 0 {
         for (fake, chat, step, update) in planned {
             out.push_built(&fakes[fake], fake, chat, step, update);
@@ -622,6 +650,26 @@ async fn fake_main() -> anyhow::Result<()> {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             complete &= fake.wait_calls(method, *n, left).await.is_some();
         }
+    }
+    // The flood's replies count in the totals above: wait until every chat of the fleet has
+    // its own.
+    while flood > 0 && complete {
+        let per_chat: usize = per_step.iter().map(Vec::len).sum();
+        let mut replies: HashMap<i64, usize> = HashMap::new();
+        for c in fakes[0].calls().iter().filter(|c| is_reply(&c.method)) {
+            if let Some(chat) = out.chat_of(0, c) {
+                *replies.entry(chat).or_default() += 1;
+            }
+        }
+        let done = (1..=chats as i64).all(|c| replies.get(&c).copied().unwrap_or(0) >= per_chat);
+        if done {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            complete = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // Anything beyond the expected replies (a slow-down notice, an error) shows up by now.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -719,6 +767,8 @@ impl Fleet {
         let per_chat: usize = per_step.iter().map(Vec::len).sum();
         let mut latencies = Vec::new();
         let (mut updates, mut handled, mut errors, mut mismatched) = (0, 0, 0, 0);
+        // Hand-outs of updates that had been handed out before (not yet confirmed).
+        let mut repeated = 0;
         let mut last_reply = started;
         for (index, fake) in fakes.iter().enumerate() {
             let calls = fake.calls();
@@ -726,15 +776,8 @@ impl Fleet {
                 .iter()
                 .filter(|c| !c.is_ok() && c.method != "getUpdates")
                 .count();
-            // (offset, arrival) of each poll, in order of arrival; offsets never decrease.
-            let polls: Vec<(i64, Instant)> = calls
-                .iter()
-                .filter(|c| c.method == "getUpdates")
-                .map(|c| {
-                    let offset = c.body.get("offset").and_then(Value::as_i64).unwrap_or(0);
-                    (offset, c.at)
-                })
-                .collect();
+            let deliveries = fake.deliveries();
+            repeated += deliveries.values().map(|d| d.1 as usize - 1).sum::<usize>();
             let mut replies: HashMap<i64, Vec<Instant>> = HashMap::new();
             for c in calls.iter().filter(|c| is_reply(&c.method)) {
                 if let Some(chat) = self.chat_of(index, c).filter(|&c| c != calibration_chat) {
@@ -757,12 +800,10 @@ impl Fleet {
                     mismatched += 1;
                     continue;
                 }
-                for (step, id, pushed_at) in pushed {
-                    let poll = polls.partition_point(|&(offset, _)| offset <= id);
-                    let Some(&(_, polled_at)) = poll.checked_sub(1).map(|i| &polls[i]) else {
+                for (step, id, _) in pushed {
+                    let Some(&(handed_out, _)) = deliveries.get(&id) else {
                         continue;
                     };
-                    let handed_out = polled_at.max(pushed_at);
                     let first_reply = got[offsets[step]];
                     latencies.push(first_reply.saturating_duration_since(handed_out));
                     handled += 1;
@@ -780,6 +821,7 @@ impl Fleet {
             "updates": updates,
             "handled": handled,
             "chats_with_unexpected_replies": mismatched,
+            "repeated_hand_outs": repeated,
             "errors": errors,
             "wall_s": wall,
             "updates_per_s": updates as f64 / wall,

@@ -7,6 +7,7 @@ use crate::kb::{self, CheckOptions};
 use crate::lang::Lang;
 use crate::server;
 use crate::storage::ANSWERED_KEEP_DAYS;
+use crate::telegram::polling::Running;
 use crate::telegram::{self, Deps, TgBot, desk};
 use anyhow::Context;
 use std::sync::Arc;
@@ -130,7 +131,8 @@ pub async fn serve(
     stop: server::Stop,
 ) -> anyhow::Result<()> {
     // Bot API server from TELOXIDE_API_URL, so tests can point it at a local fake Bot API.
-    let bot = server::bot(&config)?.throttle(teloxide::adaptors::throttle::Limits::default());
+    let client = server::bot(&config)?;
+    let bot = TgBot::new(client.clone(), config.send_rate);
     let health = server::Health::new();
     // Up before the slow part of the start, so a load balancer sees the process alive but not
     // yet ready.
@@ -148,13 +150,10 @@ pub async fn serve(
     };
     let background = spawn_background(bot.clone(), deps.clone());
     let settings = deps.config.clone();
-    let mut dispatcher = Dispatcher::builder(bot.clone(), telegram::schema())
-        .dependencies(dptree::deps![deps])
-        .default_handler(|_| async {})
-        .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
-        .build();
+    let running = Running::default();
+    let mut dispatcher = dispatcher(client.clone(), bot, deps, running.clone());
     let webhook = webhook_updates.zip(settings.webhook.as_ref());
-    let received = server::receive(&mut dispatcher, bot, webhook, &stop).await;
+    let received = server::receive(&mut dispatcher, client, &running, webhook, &stop).await;
     background.abort();
     let _ = background.await;
     health.set_stopping();
@@ -166,6 +165,24 @@ pub async fn serve(
     // Handlers, the background task and the HTTP server are done: nothing uses the pool now.
     store.close().await;
     received
+}
+
+/// The dispatcher of `jardam run` (and of the load benchmark): the handler tree with its
+/// dependencies. `running` is the polling listener's record of the updates being handled.
+pub fn dispatcher(
+    client: Bot,
+    bot: TgBot,
+    deps: Deps,
+    running: Running,
+) -> Dispatcher<Bot, anyhow::Error, teloxide::dispatching::DefaultKey> {
+    Dispatcher::builder(client, telegram::schema())
+        .dependencies(dptree::deps![deps, bot, running])
+        // Roomy per-chat queues: a full one holds up the dispatcher, and with it every chat.
+        // The polling listener bounds what is taken in; a queue's slots cost nothing unused.
+        .worker_queue_size(4096)
+        .default_handler(|_| async {})
+        .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
+        .build()
 }
 
 /// `jardam chat`: the conversation in this terminal.

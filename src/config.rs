@@ -95,6 +95,9 @@ pub struct Config {
     pub webhook: Option<Webhook>,
     /// `JARDAM_LISTEN`: where the HTTP server (webhook, `/healthz`, `/readyz`) binds.
     pub listen: Option<SocketAddr>,
+    /// `JARDAM_SEND_RATE`: messages per second the bot sends in all (Telegram's limit is about
+    /// 30; more only with paid broadcasts, or against a local Bot API server).
+    pub send_rate: u32,
 }
 
 /// Where Telegram posts updates, and the secret it must send along.
@@ -213,6 +216,19 @@ impl Config {
                 0
             }),
         };
+        let send_rate = match get("JARDAM_SEND_RATE") {
+            None => crate::telegram::limits::DEFAULT_SEND_RATE,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    errors.push(format!(
+                        "JARDAM_SEND_RATE: '{v}' is not a positive whole number of messages per \
+                         second"
+                    ));
+                    crate::telegram::limits::DEFAULT_SEND_RATE
+                }
+            },
+        };
         let bot_username =
             get("JARDAM_BOT_USERNAME").map(|u| u.trim_start_matches('@').to_string());
         let webhook_url = get("JARDAM_WEBHOOK_URL").and_then(|u| match url::Url::parse(u) {
@@ -293,6 +309,7 @@ impl Config {
                 bot_username,
                 webhook,
                 listen,
+                send_rate,
             })
         } else {
             Err(ConfigError(errors))

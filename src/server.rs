@@ -9,6 +9,7 @@
 
 use crate::config::{Secret, Webhook};
 use crate::conversation::Conversation;
+use crate::telegram::polling::{self, Polling, Running};
 use axum::{
     Router,
     body::{Body, Bytes},
@@ -362,16 +363,17 @@ where
 }
 
 /// Runs the dispatcher on the webhook's updates (calling setWebhook once the dispatcher runs),
-/// or on long polling without them.
+/// or on long polling without them (our listener, tracking updates in `running`, which the
+/// handler tree finishes; what is done is confirmed to Telegram once the dispatcher stops).
 pub async fn receive<R, Err, Key, L>(
     dispatcher: &mut Dispatcher<R, Err, Key>,
     bot: R,
+    running: &Running,
     webhook: Option<(L, &Webhook)>,
     stop: &Stop,
 ) -> anyhow::Result<()>
 where
-    R: Requester + Clone + Send + Sync + 'static,
-    R::Err: std::error::Error + Send + Sync + 'static,
+    R: Requester<Err = teloxide::RequestError> + Clone + Send + Sync + 'static,
     R::GetUpdates: Send,
     Err: Send + Sync + 'static,
     Key: Hash + Eq + Clone + Send,
@@ -404,9 +406,14 @@ where
         }
         None => {
             log::info!("polling for updates");
-            // Deletes a webhook left by an earlier run in webhook mode.
-            let updates = teloxide::update_listeners::polling_default(bot).await;
-            dispatch(dispatcher, updates, stop).await
+            // A webhook left by an earlier run in webhook mode would refuse getUpdates.
+            if let Err(e) = bot.delete_webhook().await {
+                log::warn!("deleteWebhook failed: {e}");
+            }
+            let updates = Polling::new(bot.clone(), running.clone());
+            let result = dispatch(dispatcher, updates, stop).await;
+            polling::confirm(&bot, &running).await;
+            result
         }
     }
 }

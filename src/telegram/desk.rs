@@ -7,7 +7,7 @@
 //! was answered and delivered, and the claim that keeps two instances from posting the same
 //! question. What the posts say is rendered by [`crate::experts`].
 
-use super::{Deps, HandlerResult, TgBot, keyboard, send};
+use super::{Deps, HandlerResult, TgBot, keyboard};
 use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, OnQuestion, Post};
 use crate::storage::{Question, QuestionKind, QuestionStatus};
 use std::collections::HashSet;
@@ -153,7 +153,7 @@ async fn send_post(
 ) -> anyhow::Result<MessageId> {
     let markup = InlineKeyboardMarkup::new(keyboard(&post.buttons));
     if let (QuestionKind::Voice | QuestionKind::Photo, Some(media)) = (q.kind, q.media) {
-        let copied = bot
+        let req = bot
             .copy_message(
                 chat,
                 ChatId(media.from_chat_id),
@@ -161,13 +161,14 @@ async fn send_post(
             )
             .caption(post.text.clone())
             .parse_mode(ParseMode::Html)
-            .reply_markup(markup)
-            .await?;
-        return Ok(copied);
+            .reply_markup(markup);
+        return Ok(bot.send_to(chat, req).await?);
     }
     let mut first = None;
     for part in &post.preface {
-        let m = bot.send_message(chat, part.clone()).await?;
+        let m = bot
+            .send_to(chat, bot.send_message(chat, part.clone()))
+            .await?;
         first.get_or_insert(m.id);
     }
     let mut req = bot
@@ -177,7 +178,7 @@ async fn send_post(
     if let Some(first) = first {
         req = req.reply_parameters(ReplyParameters::new(first));
     }
-    Ok(send(req).await?.id)
+    Ok(bot.send_to(chat, req).await?.id)
 }
 
 /// Re-renders a group's post after someone else asked the same ("asked by N people").
@@ -381,18 +382,21 @@ async fn send_with_header(
 ) -> Result<(), RequestError> {
     let visible = experts::utf16_len(html) + experts::utf16_len(header) + 2;
     if visible <= MESSAGE_LIMIT {
-        send(
+        bot.send_to(
+            chat,
             bot.send_message(chat, format!("<b>{header}</b>\n\n{html}"))
                 .parse_mode(ParseMode::Html),
         )
         .await?;
     } else {
-        send(
+        bot.send_to(
+            chat,
             bot.send_message(chat, format!("<b>{header}</b>"))
                 .parse_mode(ParseMode::Html),
         )
         .await?;
-        send(
+        bot.send_to(
+            chat,
             bot.send_message(chat, html.to_string())
                 .parse_mode(ParseMode::Html),
         )
@@ -418,7 +422,7 @@ async fn say(
     if let Some(id) = reply_to {
         req = req.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
     }
-    req.await?;
+    bot.send_to(chat, req).await?;
     Ok(())
 }
 
@@ -590,12 +594,15 @@ pub async fn on_expert_callback(
             for p in people(&deps, &answered, None).await? {
                 let header = escape(k.kb.t("expert_answer_header", p.lang));
                 let result = async {
-                    send(
-                        bot.send_message(ChatId(p.chat), format!("<b>{header}</b>"))
+                    let to = ChatId(p.chat);
+                    bot.send_to(
+                        to,
+                        bot.send_message(to, format!("<b>{header}</b>"))
                             .parse_mode(ParseMode::Html),
                     )
                     .await?;
-                    send(bot.copy_message(ChatId(p.chat), chat, MessageId(reply_message))).await?;
+                    bot.send_to(to, bot.copy_message(to, chat, MessageId(reply_message)))
+                        .await?;
                     Ok(())
                 }
                 .await;
@@ -628,13 +635,15 @@ async fn answer_with_entry(
             .await
             .unwrap_or_default();
         let header = escape(k.kb.t("expert_answer_header", p.lang));
-        let result = send(
-            bot.send_message(ChatId(p.chat), format!("<b>{header}</b>\n\n{}", reply.text))
-                .parse_mode(ParseMode::Html)
-                .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons))),
-        )
-        .await
-        .map(|_| ());
+        let result = bot
+            .send_to(
+                ChatId(p.chat),
+                bot.send_message(ChatId(p.chat), format!("<b>{header}</b>\n\n{}", reply.text))
+                    .parse_mode(ParseMode::Html)
+                    .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons))),
+            )
+            .await
+            .map(|_| ());
         sent.record(deps, &p.ids, result).await?;
     }
     Ok(sent)
@@ -684,10 +693,11 @@ pub async fn on_expert_command(
     match cmd {
         ExpertCmd::Queue => {
             let (text, buttons) = experts::queue_page(store.as_ref(), &k.kb, l, 0).await?;
-            bot.send_message(chat, text)
+            let req = bot
+                .send_message(chat, text)
                 .parse_mode(ParseMode::Html)
-                .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
-                .await?;
+                .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)));
+            bot.send_to(chat, req).await?;
         }
         ExpertCmd::Stats => {
             let text = experts::stats(store.as_ref(), chrono::Utc::now().date_naive()).await?;
@@ -712,9 +722,10 @@ pub async fn on_expert_command(
                 "jardam-questions-{}.csv",
                 chrono::Utc::now().format("%Y%m%d-%H%M")
             );
-            bot.send_document(chat, InputFile::memory(csv.into_bytes()).file_name(name))
-                .caption(format!("{} rows", rows.len()))
-                .await?;
+            let req = bot
+                .send_document(chat, InputFile::memory(csv.into_bytes()).file_name(name))
+                .caption(format!("{} rows", rows.len()));
+            bot.send_to(chat, req).await?;
         }
         ExpertCmd::Learned => {
             let snippet = experts::learned_snippet(store.as_ref(), &k.kb).await?;
@@ -723,11 +734,8 @@ pub async fn on_expert_command(
             } else if experts::utf16_len(&snippet) <= MESSAGE_LIMIT - 100 {
                 say(&bot, chat, None, format!("<pre>{}</pre>", escape(&snippet))).await?;
             } else {
-                bot.send_document(
-                    chat,
-                    InputFile::memory(snippet.into_bytes()).file_name("learned.toml"),
-                )
-                .await?;
+                let file = InputFile::memory(snippet.into_bytes()).file_name("learned.toml");
+                bot.send_to(chat, bot.send_document(chat, file)).await?;
             }
         }
         ExpertCmd::Reload => match deps.conversation.reload(&deps.config.dialogues).await {

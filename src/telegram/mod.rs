@@ -1,15 +1,20 @@
 //! The Telegram adapter: a thin dptree handler tree around the [`Conversation`].
 //!
-//! Handlers take the bot wrapped in teloxide's `Throttle` (Telegram's rate limits), injected as
-//! a dependency; handler tests inject one built on teloxide_tests' `MockBot`.
+//! Handlers take a [`TgBot`] (the client with Telegram's rate limits), injected as a
+//! dependency; handler tests inject one built on teloxide_tests' `MockBot`.
 
 pub mod desk;
+pub mod limits;
+pub mod polling;
+
+pub use limits::TgBot;
 
 use crate::config::Config;
 use crate::conversation::{Action, Button, Conversation, Event, Output};
 use crate::experts::ExpertAction;
 use crate::lang::Lang;
 use crate::storage::{MediaRef, QuestionKind};
+use polling::{Running, Ticket};
 use std::sync::Arc;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
@@ -67,9 +72,6 @@ pub struct Deps {
 
 pub(crate) type HandlerResult = anyhow::Result<()>;
 
-/// The bot type handlers use.
-pub type TgBot = teloxide::adaptors::Throttle<Bot>;
-
 /// The handler tree: the expert chat first (replies to posts, expert commands), then private
 /// chats (expert commands are refused there unless the sender is a listed expert), buttons
 /// (the experts' `x:` ones apart) and inline mode. Other groups are ignored.
@@ -109,12 +111,42 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
             );
             HandlerResult::Ok(())
         });
-    dptree::entry()
+    let tree = dptree::entry()
         .branch(expert_chat)
         .branch(private)
         .branch(other_group)
         .branch(callbacks)
-        .branch(Update::filter_inline_query().endpoint(on_inline))
+        .branch(Update::filter_inline_query().endpoint(on_inline));
+    tracked(tree)
+}
+
+/// `handler`, with a [`Ticket`] for every update first: it finishes the update for the polling
+/// listener once every handler is done with it (a detached one without our listener).
+#[track_caller]
+pub fn tracked(handler: UpdateHandler<anyhow::Error>) -> UpdateHandler<anyhow::Error> {
+    let ticket = dptree::from_fn_with_description(
+        <teloxide::dispatching::DpHandlerDescription as dptree::HandlerDescription>::entry(),
+        |mut deps: dptree::di::DependencyMap, cont| {
+            let id = deps.get::<Update>().id.0;
+            let ticket = match deps.try_get::<Running>() {
+                Some(running) => running.ticket(id),
+                None => Ticket::detached(id),
+            };
+            deps.insert(ticket);
+            cont(deps)
+        },
+        // What it needs and what it adds, for dptree's check that every handler gets its
+        // parameters.
+        dptree::HandlerSignature::Other {
+            obligations: [(dptree::Type::of::<Update>(), std::panic::Location::caller())]
+                .into_iter()
+                .collect(),
+            guaranteed_outcomes: [dptree::Type::of::<Ticket>()].into_iter().collect(),
+            conditional_outcomes: Default::default(),
+            continues: true,
+        },
+    );
+    ticket.chain(handler)
 }
 
 /// Telegram's keyboard rows for the conversation's buttons.
@@ -163,7 +195,7 @@ async fn deliver(
                 if let Some(m) = markup {
                     req = req.reply_markup(m);
                 }
-                send(req).await?;
+                bot.send_to(chat, req).await?;
             }
         }
     }
@@ -173,24 +205,37 @@ async fn deliver(
 /// Sends a request, and again after a network failure or a Telegram server error, with a
 /// pause (0.5 s, then 2 s) between. A refused or dropped connection or a 5xx means the request
 /// most likely did nothing, so repeating it rarely shows a message twice, while giving up
-/// would lose the reply. Rate limits (429) are retried by `Throttle`; other errors are final.
+/// would lose the reply. A 429 ("too many requests") is sent again after the `retry_after`
+/// Telegram names, up to [`MAX_RETRY_AFTER`] in all; other errors are final.
 pub(crate) async fn send<R>(req: R) -> Result<teloxide::requests::Output<R>, teloxide::RequestError>
 where
     R: teloxide::requests::Request<Err = teloxide::RequestError>,
 {
+    use std::time::Duration;
     let pauses = [500, 2000];
     let mut attempt = 0;
+    let mut waited = Duration::ZERO;
     loop {
         match req.send_ref().await {
+            Err(teloxide::RequestError::RetryAfter(after))
+                if waited + after.duration() <= MAX_RETRY_AFTER =>
+            {
+                log::warn!("Telegram asks to slow down; sending again in {after:?}");
+                tokio::time::sleep(after.duration()).await;
+                waited += after.duration();
+            }
             Err(e) if attempt < pauses.len() && transient(&e) => {
                 log::warn!("Telegram request failed, trying again: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(pauses[attempt])).await;
+                tokio::time::sleep(Duration::from_millis(pauses[attempt])).await;
                 attempt += 1;
             }
             result => return result,
         }
     }
 }
+
+/// The longest a request waits on Telegram's 429 answers before it counts as failed.
+const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Network errors, and the errors Telegram's servers (or a proxy before them) give when they
 /// are down or overloaded.
@@ -233,11 +278,13 @@ const MAX_FLOOD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Holds a message of a flooding chat back for its turn (only that chat waits: updates of one
 /// chat are handled in order, other chats in parallel); the first one gets "please slow down".
-async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId) {
+/// The update is released meanwhile, so that the polling offset does not wait for it.
+async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId, ticket: &Ticket) {
     if let crate::flood::Admission::Wait { delay, warn } = deps.conversation.admit(chat.0) {
+        ticket.release();
         if warn {
             let reply = deps.conversation.slow_down(chat.0).await;
-            if let Err(e) = bot.send_message(chat, reply.text).await {
+            if let Err(e) = bot.send_to(chat, bot.send_message(chat, reply.text)).await {
                 log::debug!("slow-down notice not sent: {e}");
             }
         }
@@ -245,16 +292,22 @@ async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId) {
     }
 }
 
-async fn on_command(bot: TgBot, msg: Message, cmd: Cmd, deps: Deps) -> HandlerResult {
-    pace(&bot, &deps, msg.chat.id).await;
+async fn on_command(
+    bot: TgBot,
+    msg: Message,
+    cmd: Cmd,
+    deps: Deps,
+    ticket: Ticket,
+) -> HandlerResult {
+    pace(&bot, &deps, msg.chat.id, &ticket).await;
     let language_code = msg.from.as_ref().and_then(|u| u.language_code.clone());
     let event = command_event(cmd, language_code);
     let out = deps.conversation.handle(msg.chat.id.0, event).await;
     deliver(&bot, msg.chat.id, None, &out).await
 }
 
-async fn on_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
-    pace(&bot, &deps, msg.chat.id).await;
+async fn on_message(bot: TgBot, msg: Message, deps: Deps, ticket: Ticket) -> HandlerResult {
+    pace(&bot, &deps, msg.chat.id, &ticket).await;
     let media = MediaRef {
         from_chat_id: msg.chat.id.0,
         message_id: msg.id.0,
@@ -284,7 +337,7 @@ async fn on_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
     respond(&bot, &deps, msg.chat.id, None, &out).await
 }
 
-async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps) -> HandlerResult {
+async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps, ticket: Ticket) -> HandlerResult {
     // Always answer the callback, so the button stops spinning.
     bot.answer_callback_query(q.id.clone()).await?;
     let Some(message) = q.regular_message() else {
@@ -293,7 +346,7 @@ async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps) -> HandlerResult 
     if !message.chat.is_private() {
         return Ok(());
     }
-    pace(&bot, &deps, message.chat.id).await;
+    pace(&bot, &deps, message.chat.id, &ticket).await;
     let data = q.data.clone().unwrap_or_default();
     let out = deps
         .conversation

@@ -335,6 +335,12 @@ impl FakeBotApi {
         self.shared.lock().confirmed_offset
     }
 
+    /// Update id → when `getUpdates` first returned it, and how many times it did (an update
+    /// not confirmed comes again with every batch).
+    pub fn deliveries(&self) -> HashMap<i64, (Instant, u32)> {
+        self.shared.lock().deliveries.clone()
+    }
+
     /// Waits until every queued update has been confirmed; `false` on timeout.
     pub async fn wait_drained(&self, timeout: Duration) -> bool {
         self.wait_state(timeout, |st| st.queue.is_empty().then_some(()))
@@ -603,6 +609,8 @@ struct FakeState {
     queue: VecDeque<QueuedUpdate>,
     next_update_id: i64,
     confirmed_offset: i64,
+    /// Update id → when `getUpdates` first returned it, and how many times it did.
+    deliveries: HashMap<i64, (Instant, u32)>,
     /// Persistent like Telegram's: teloxide sends `allowed_updates` on the first poll only.
     allowed_updates: Option<HashSet<String>>,
     /// Bumped by every `getUpdates`, so that an older long poll can notice it was superseded.
@@ -651,6 +659,7 @@ impl FakeState {
             queue: VecDeque::new(),
             next_update_id: 1,
             confirmed_offset: 0,
+            deliveries: HashMap::new(),
             allowed_updates: None,
             poll_generation: 0,
             webhook_url: String::new(),
@@ -905,13 +914,18 @@ impl FakeState {
         })
     }
 
-    fn update_batch(&self, limit: usize) -> String {
+    fn update_batch(&mut self, limit: usize) -> String {
         let mut out = String::from(r#"{"ok":true,"result":["#);
+        let now = Instant::now();
         for (i, update) in self.queue.iter().take(limit).enumerate() {
             if i > 0 {
                 out.push(',');
             }
             out.push_str(&update.json);
+            self.deliveries
+                .entry(update.id)
+                .and_modify(|d| d.1 += 1)
+                .or_insert((now, 1));
         }
         out.push_str("]}");
         out
@@ -1231,7 +1245,7 @@ async fn long_poll(shared: &Shared, request: PollRequest) -> Response {
         tokio::pin!(notified);
         notified.as_mut().enable();
         {
-            let st = shared.lock();
+            let mut st = shared.lock();
             if st.poll_generation != request.generation && !st.closed {
                 return error_response(
                     409,

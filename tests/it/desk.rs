@@ -52,7 +52,7 @@ async fn deps() -> (Deps, tempfile::TempDir) {
 
 fn tree() -> UpdateHandler<anyhow::Error> {
     dptree::entry()
-        .map(|bot: Bot| bot.throttle(teloxide::adaptors::throttle::Limits::default()))
+        .map(|bot: Bot| telegram::TgBot::new(bot, telegram::limits::DEFAULT_SEND_RATE))
         .chain(telegram::schema())
 }
 

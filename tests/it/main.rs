@@ -7,6 +7,7 @@ mod eval;
 mod fake_api;
 mod matcher;
 mod outage;
+mod polling;
 mod storage;
 mod telegram;
 mod webhook;

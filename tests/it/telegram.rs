@@ -25,10 +25,10 @@ async fn deps() -> (Deps, tempfile::TempDir) {
     (deps, dir)
 }
 
-/// The production tree, with the mock's plain `Bot` wrapped in `Throttle` as in production.
+/// The production tree, with the mock's plain `Bot` under Telegram's limits as in production.
 fn tree() -> UpdateHandler<anyhow::Error> {
     dptree::entry()
-        .map(|bot: Bot| bot.throttle(teloxide::adaptors::throttle::Limits::default()))
+        .map(|bot: Bot| telegram::TgBot::new(bot, telegram::limits::DEFAULT_SEND_RATE))
         .chain(telegram::schema())
 }
 

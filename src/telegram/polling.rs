@@ -1,0 +1,510 @@
+//! Long polling that confirms to Telegram only the updates that were handled, and fetches no
+//! more than the bot can work on.
+//!
+//! Telegram confirms updates with a single number: `getUpdates(offset)` forgets every update
+//! below `offset`. teloxide's own listener passes one past the last update it fetched, so the
+//! updates of the previous batch that were still waiting or running are confirmed too, and a
+//! crash loses them. Here the offset is the lowest update that is still being handled (the
+//! "watermark"); Telegram hands the unfinished ones out again with the next batch, and they are
+//! skipped, since the listener remembers what it has handed out.
+//!
+//! Two kinds of update may run without holding the watermark back, or one slow chat would stop
+//! everyone's updates (a batch holds at most 100, counted from the offset):
+//! - *released* ones: a flooding chat's messages that wait their turn (see
+//!   [`Ticket::release`]), and every update of a chat that already has a burst's worth running;
+//! - *overdue* ones: running for longer than [`HOLD_AT_MOST`] (a Telegram or database outage
+//!   stretching a handler's retries).
+//!
+//! A crash may lose those (they were fetched, and the offset has moved past them), and may
+//! hand the others out again after the restart: handling an update twice is the safe side, and
+//! questions are stored once per message (see `Storage::save_question`).
+//!
+//! Backpressure: no batch is fetched while [`MAX_RUNNING`] updates hold the watermark, so a
+//! burst waits at Telegram rather than in this process's memory.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use teloxide::RequestError;
+use teloxide::payloads::GetUpdatesSetters;
+use teloxide::requests::{Request, Requester};
+use teloxide::stop::{StopFlag, StopToken, mk_stop_token};
+use teloxide::types::{AllowedUpdate, Update, UpdateKind};
+use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
+use tokio::sync::watch;
+
+/// Updates that may hold the watermark at once; past it, no new batch is fetched. Enough to
+/// keep both cores busy while handlers wait on the database and on Telegram.
+pub const MAX_RUNNING: usize = 256;
+
+/// How long an update may hold the watermark back.
+pub const HOLD_AT_MOST: Duration = Duration::from_secs(5);
+
+/// A chat with this many updates running gets its further updates released at once: they queue
+/// behind the others (one chat's updates are handled in order), which is a flood.
+pub const CHAT_BACKLOG: usize = 8;
+
+/// Telegram returns at most this many updates per `getUpdates`.
+const BATCH: usize = 100;
+
+/// How long a `getUpdates` waits for an update when nothing is running.
+const LONG_POLL: Duration = Duration::from_secs(25);
+
+/// Pauses after failed polls: 1, 2, 4 … 30 s (or Telegram's `retry_after`).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The updates handed out and not finished, shared by the listener (which reads the watermark)
+/// and the handlers' [`Ticket`]s (which finish or release their update).
+#[derive(Clone)]
+pub struct Running(Arc<Shared>);
+
+struct Shared {
+    state: Mutex<State>,
+    /// Bumped whenever an update finishes or is released, so the listener can wait for room.
+    changed: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Update id → its entry.
+    running: BTreeMap<u32, Entry>,
+    per_chat: HashMap<i64, usize>,
+    /// One past the highest update id handed out; every update below it is known.
+    next: u32,
+}
+
+struct Entry {
+    at: Instant,
+    chat: Option<i64>,
+    released: bool,
+}
+
+impl State {
+    fn holds(&self, e: &Entry, now: Instant) -> bool {
+        !e.released && now.saturating_duration_since(e.at) < HOLD_AT_MOST
+    }
+}
+
+impl Default for Running {
+    fn default() -> Running {
+        Running(Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: watch::Sender::new(0),
+        }))
+    }
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain counters behind: keep going.
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bump(&self) {
+        self.0.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Records a fetched update as running.
+    fn start(&self, id: u32, chat: Option<i64>) {
+        let mut st = self.lock();
+        st.next = st.next.max(id.saturating_add(1));
+        let backlog = chat.map_or(0, |c| *st.per_chat.entry(c).or_default());
+        if let Some(c) = chat {
+            *st.per_chat.entry(c).or_default() += 1;
+        }
+        st.running.insert(
+            id,
+            Entry {
+                at: Instant::now(),
+                chat,
+                released: backlog >= CHAT_BACKLOG,
+            },
+        );
+    }
+
+    /// Notes an update that is not handed out (one this version cannot read) as known.
+    fn skip(&self, id: u32) {
+        let mut st = self.lock();
+        st.next = st.next.max(id.saturating_add(1));
+    }
+
+    /// Forgets the numbering, when Telegram has started a new one.
+    fn restart_numbering(&self) {
+        self.lock().next = 0;
+    }
+
+    fn finish(&self, id: u32) {
+        {
+            let mut st = self.lock();
+            let Some(e) = st.running.remove(&id) else {
+                return;
+            };
+            if let Some(c) = e.chat
+                && let Some(n) = st.per_chat.get_mut(&c)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    st.per_chat.remove(&c);
+                }
+            }
+        }
+        self.bump();
+    }
+
+    fn release(&self, id: u32) {
+        let released = match self.lock().running.get_mut(&id) {
+            Some(e) if !e.released => {
+                e.released = true;
+                true
+            }
+            _ => false,
+        };
+        if released {
+            self.bump();
+        }
+    }
+
+    /// The offset that confirms every update that is done or may run on its own: the lowest
+    /// update still holding the watermark, else one past the last update handed out.
+    pub fn offset(&self) -> u32 {
+        let st = self.lock();
+        let now = Instant::now();
+        st.running
+            .iter()
+            .find(|(_, e)| st.holds(e, now))
+            .map_or(st.next, |(&id, _)| id)
+    }
+
+    /// Updates holding the watermark.
+    pub fn holding(&self) -> usize {
+        let st = self.lock();
+        let now = Instant::now();
+        st.running.values().filter(|e| st.holds(e, now)).count()
+    }
+
+    /// Updates handed out and not finished, released or not.
+    pub fn len(&self) -> usize {
+        self.lock().running.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One past the highest update id handed out.
+    fn next(&self) -> u32 {
+        self.lock().next
+    }
+
+    /// When the oldest update holding the watermark stops holding it.
+    fn next_overdue(&self) -> Option<Instant> {
+        let st = self.lock();
+        let now = Instant::now();
+        st.running
+            .values()
+            .filter(|e| st.holds(e, now))
+            .map(|e| e.at + HOLD_AT_MOST)
+            .min()
+    }
+
+    /// A ticket for update `id`: finished when the last clone is dropped.
+    pub fn ticket(&self, id: u32) -> Ticket {
+        Ticket(Arc::new(TicketInner {
+            running: Some(self.clone()),
+            id,
+        }))
+    }
+}
+
+/// The handlers' handle on the update they are handling. The dispatcher drops it (with the
+/// update's dependencies) once every handler is done with the update, which finishes it.
+#[derive(Clone)]
+pub struct Ticket(Arc<TicketInner>);
+
+struct TicketInner {
+    running: Option<Running>,
+    id: u32,
+}
+
+impl Ticket {
+    /// A ticket that tracks nothing: handlers run without this listener (webhooks, tests).
+    pub fn detached(id: u32) -> Ticket {
+        Ticket(Arc::new(TicketInner { running: None, id }))
+    }
+
+    /// The update may take long on purpose (a flooding chat's message waiting its turn): let
+    /// the offset move past it, so that it does not hold up other chats. A crash may then
+    /// lose it.
+    pub fn release(&self) {
+        if let Some(r) = &self.0.running {
+            r.release(self.0.id);
+        }
+    }
+}
+
+impl Drop for TicketInner {
+    fn drop(&mut self) {
+        if let Some(r) = &self.running {
+            r.finish(self.id);
+        }
+    }
+}
+
+/// Confirms to Telegram what is done, after the dispatcher has stopped; what is still running
+/// (a handler cut off at the end of the grace period) will come again.
+pub async fn confirm<B: Requester<Err = RequestError>>(bot: &B, running: &Running) {
+    let offset = running.offset();
+    if offset == 0 {
+        return;
+    }
+    let req = bot.get_updates().offset(offset as i32).limit(1).timeout(0);
+    match req.send().await {
+        Ok(_) => log::info!("updates below {offset} confirmed to Telegram"),
+        Err(e) => log::warn!("could not confirm updates below {offset}: {e}"),
+    }
+}
+
+/// The long-polling listener; see the module's documentation.
+pub struct Polling<B> {
+    bot: B,
+    running: Running,
+    allowed: Vec<AllowedUpdate>,
+    stop_token: StopToken,
+    stop_flag: StopFlag,
+}
+
+impl<B> Polling<B>
+where
+    B: Requester<Err = RequestError> + Send + Sync + 'static,
+    B::GetUpdates: Send,
+{
+    /// A listener that takes updates through `bot`, tracking them in `running` (which the
+    /// handler tree's [`Ticket`]s finish: see `telegram::schema`).
+    pub fn new(bot: B, running: Running) -> Polling<B> {
+        let (stop_token, stop_flag) = mk_stop_token();
+        Polling {
+            bot,
+            running,
+            allowed: Vec::new(),
+            stop_token,
+            stop_flag,
+        }
+    }
+
+    async fn stopped(&self) {
+        self.stop_flag.clone().await
+    }
+
+    /// Waits until fetching can bring something new: fewer than [`MAX_RUNNING`] updates hold
+    /// the watermark, and the batch after it reaches past what is known. `false` on a stop.
+    async fn room(&self) -> bool {
+        let mut changed = self.subscribe();
+        loop {
+            changed.borrow_and_update();
+            let window = self.running.next().saturating_sub(self.running.offset()) as usize;
+            if self.running.holding() < MAX_RUNNING && window < BATCH {
+                return true;
+            }
+            if !self.wait_change(&mut changed).await {
+                return false;
+            }
+        }
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.running.0.changed.subscribe()
+    }
+
+    /// Waits for an update to finish or be released, or for one to become overdue; `false` on
+    /// a stop.
+    async fn wait_change(&self, changed: &mut watch::Receiver<u64>) -> bool {
+        let overdue = self
+            .running
+            .next_overdue()
+            .unwrap_or_else(|| Instant::now() + HOLD_AT_MOST);
+        tokio::select! {
+            _ = changed.changed() => true,
+            () = tokio::time::sleep_until(overdue.into()) => true,
+            () = self.stopped() => false,
+        }
+    }
+
+    /// The next batch of updates not handed out before; `None` on a stop.
+    async fn fetch(&self, errors: &mut u32) -> Option<Result<Vec<Update>, RequestError>> {
+        let mut changed = self.subscribe();
+        loop {
+            if !self.room().await {
+                return None;
+            }
+            changed.borrow_and_update();
+            let offset = self.running.offset();
+            // While updates are running, a batch comes back at once with them in it: waiting
+            // at Telegram would only delay what they are waiting for.
+            let timeout = if self.running.holding() == 0 {
+                LONG_POLL
+            } else {
+                Duration::ZERO
+            };
+            let mut req = self
+                .bot
+                .get_updates()
+                .offset(offset as i32)
+                .limit(BATCH as u8)
+                .timeout(timeout.as_secs() as u32);
+            if !self.allowed.is_empty() {
+                req = req.allowed_updates(self.allowed.clone());
+            }
+            let batch = tokio::select! {
+                result = req.send() => result,
+                () = self.stopped() => return None,
+            };
+            let updates = match batch {
+                Ok(u) => u,
+                Err(e) => {
+                    let pause = match &e {
+                        RequestError::RetryAfter(s) => s.duration(),
+                        _ => Duration::from_secs(1 << (*errors).min(5)).min(MAX_BACKOFF),
+                    };
+                    *errors = errors.saturating_add(1);
+                    log::warn!("getUpdates failed, polling again in {pause:?}");
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = self.stopped() => return None,
+                    }
+                    return Some(Err(e));
+                }
+            };
+            *errors = 0;
+            if updates.iter().any(|u| u.id.0 < offset) {
+                // Below the offset asked for: Telegram numbers updates afresh after a quiet
+                // week (nothing can be running then).
+                self.running.restart_numbering();
+            }
+            let known = self.running.next();
+            let fresh: Vec<Update> = updates.into_iter().filter(|u| u.id.0 >= known).collect();
+            if !fresh.is_empty() {
+                return Some(Ok(fresh));
+            }
+            // Only updates already handed out: wait until one of them is done.
+            if self.running.holding() > 0 && !self.wait_change(&mut changed).await {
+                return None;
+            }
+        }
+    }
+}
+
+impl<B> UpdateListener for Polling<B>
+where
+    B: Requester<Err = RequestError> + Send + Sync + 'static,
+    B::GetUpdates: Send,
+{
+    type Err = RequestError;
+
+    fn stop_token(&mut self) -> StopToken {
+        self.stop_token.clone()
+    }
+
+    fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
+        self.allowed = hint.collect();
+    }
+}
+
+impl<'a, B> AsUpdateStream<'a> for Polling<B>
+where
+    B: Requester<Err = RequestError> + Send + Sync + 'static,
+    B::GetUpdates: Send,
+{
+    type StreamErr = RequestError;
+    type Stream = futures::stream::BoxStream<'a, Result<Update, RequestError>>;
+
+    fn as_stream(&'a mut self) -> Self::Stream {
+        let this: &'a Polling<B> = self;
+        let state = (VecDeque::<Update>::new(), 0u32);
+        Box::pin(futures::stream::unfold(
+            state,
+            move |(mut buffer, mut errors)| async move {
+                loop {
+                    if let Some(update) = buffer.pop_front() {
+                        return Some((Ok(update), (buffer, errors)));
+                    }
+                    match this.fetch(&mut errors).await? {
+                        Err(e) => return Some((Err(e), (buffer, errors))),
+                        Ok(fresh) => {
+                            for u in fresh {
+                                if let UpdateKind::Error(_) = u.kind {
+                                    // The dispatcher would drop it: it counts as handled.
+                                    log::warn!(
+                                        "update {} skipped: of a kind this version cannot read",
+                                        u.id.0
+                                    );
+                                    this.running.skip(u.id.0);
+                                    continue;
+                                }
+                                this.running.start(u.id.0, u.chat().map(|c| c.id.0));
+                                buffer.push_back(u);
+                            }
+                        }
+                    }
+                }
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offset_waits_for_the_lowest_unfinished_update() {
+        let r = Running::default();
+        assert_eq!(r.offset(), 0);
+        let tickets: Vec<Ticket> = (10..13).map(|id| r.ticket(id)).collect();
+        for id in 10..13 {
+            r.start(id, Some(i64::from(id)));
+        }
+        assert_eq!(r.offset(), 10);
+        let mut tickets = tickets.into_iter();
+        let first = tickets.next().unwrap();
+        let second = tickets.next().unwrap();
+        let third = tickets.next().unwrap();
+        drop(second);
+        assert_eq!(r.offset(), 10, "11 is done, but 10 is not");
+        drop(first);
+        assert_eq!(r.offset(), 12);
+        third.release();
+        assert_eq!(r.offset(), 13, "a released update does not hold the offset");
+        assert_eq!(r.holding(), 0);
+        assert_eq!(r.len(), 1);
+        drop(third);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_ticket_finishes_when_its_last_clone_is_dropped() {
+        let r = Running::default();
+        r.start(5, None);
+        let t = r.ticket(5);
+        let clone = t.clone();
+        drop(t);
+        assert_eq!(r.offset(), 5);
+        drop(clone);
+        assert_eq!(r.offset(), 6);
+    }
+
+    #[test]
+    fn a_chat_with_a_backlog_does_not_hold_the_offset() {
+        let r = Running::default();
+        for id in 1..=CHAT_BACKLOG as u32 {
+            r.start(id, Some(42));
+        }
+        r.start(100, Some(42));
+        r.start(101, Some(7));
+        // The first CHAT_BACKLOG updates of chat 42 hold; its next one runs released.
+        assert_eq!(r.holding(), CHAT_BACKLOG + 1);
+        for id in 1..=CHAT_BACKLOG as u32 {
+            r.finish(id);
+        }
+        assert_eq!(r.offset(), 101, "100 was released, 101 is another chat's");
+    }
+}

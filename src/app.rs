@@ -7,6 +7,7 @@ use crate::kb::{self, CheckOptions};
 use crate::lang::Lang;
 use crate::server;
 use crate::storage::ANSWERED_KEEP_DAYS;
+use crate::telegram::limits::Limits;
 use crate::telegram::polling::Running;
 use crate::telegram::{self, Deps, TgBot, desk};
 use anyhow::Context;
@@ -132,7 +133,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // Bot API server from TELOXIDE_API_URL, so tests can point it at a local fake Bot API.
     let client = server::bot(&config)?;
-    let bot = TgBot::new(client.clone(), config.send_rate);
+    let bot = TgBot::new(client.clone(), Limits::telegram(config.send_rate));
     let health = server::Health::new();
     // Up before the slow part of the start, so a load balancer sees the process alive but not
     // yet ready.

@@ -365,6 +365,17 @@ mod tests {
         );
         assert_eq!(c.dialogues, PathBuf::from("dialogues"));
         assert!(c.token.is_none() && c.expert_chat.is_none());
+        assert_eq!(c.send_rate, 30);
+    }
+
+    #[test]
+    fn the_send_rate_is_a_positive_number() {
+        let c = Config::from_vars(vars(&[("JARDAM_SEND_RATE", "15")])).unwrap();
+        assert_eq!(c.send_rate, 15);
+        for bad in ["0", "-3", "fast"] {
+            let e = Config::from_vars(vars(&[("JARDAM_SEND_RATE", bad)])).unwrap_err();
+            assert!(e.0[0].starts_with("JARDAM_SEND_RATE:"), "{e}");
+        }
     }
 
     #[test]

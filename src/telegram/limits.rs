@@ -18,12 +18,31 @@ use teloxide::requests::Request;
 /// Telegram's broadcast limit for a bot without paid broadcasts.
 pub const DEFAULT_SEND_RATE: u32 = 30;
 
-/// Messages to one chat: one a second, after a burst of this many (an answer and a follow-up
-/// go out together).
-const CHAT_BURST: u32 = 3;
+/// How many messages the bot may send.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// In all, a second (with a burst of as many).
+    pub per_second: u32,
+    /// To one chat, a second.
+    pub chat_per_second: u32,
+    /// To one chat at once, before the per-second rate applies.
+    pub chat_burst: u32,
+    /// To one group, a minute.
+    pub group_per_minute: u32,
+}
 
-/// Messages to one group a minute.
-const GROUP_PER_MINUTE: u32 = 20;
+impl Limits {
+    /// Telegram's: one message a second to a chat (after a burst of 3: an answer and a
+    /// follow-up go out together), 20 a minute to a group, `per_second` in all.
+    pub fn telegram(per_second: u32) -> Limits {
+        Limits {
+            per_second,
+            chat_per_second: 1,
+            chat_burst: 3,
+            group_per_minute: 20,
+        }
+    }
+}
 
 /// Keyed limiters keep a cell per chat; chats quiet for long enough are dropped after this
 /// many sends.
@@ -42,14 +61,14 @@ fn nonzero(n: u32) -> NonZeroU32 {
 }
 
 impl Limiter {
-    /// `per_second` messages a second in all (with a burst of as many).
-    pub fn new(per_second: u32) -> Limiter {
+    pub fn new(limits: Limits) -> Limiter {
         Limiter {
-            overall: RateLimiter::direct(Quota::per_second(nonzero(per_second))),
+            overall: RateLimiter::direct(Quota::per_second(nonzero(limits.per_second))),
             per_chat: RateLimiter::keyed(
-                Quota::per_second(nonzero(1)).allow_burst(nonzero(CHAT_BURST)),
+                Quota::per_second(nonzero(limits.chat_per_second))
+                    .allow_burst(nonzero(limits.chat_burst)),
             ),
-            per_group: RateLimiter::keyed(Quota::per_minute(nonzero(GROUP_PER_MINUTE))),
+            per_group: RateLimiter::keyed(Quota::per_minute(nonzero(limits.group_per_minute))),
             sends: AtomicU32::new(0),
         }
     }
@@ -60,11 +79,18 @@ impl Limiter {
             self.per_chat.retain_recent();
             self.per_group.retain_recent();
         }
-        // Group ids are negative; private chats are users' ids.
-        if chat.0 < 0 {
+        // Group ids are negative; private chats are users' ids. A wait for the chat's own
+        // limits is that chat's doing: the update is released so as not to hold up the
+        // others'. A wait for the overall rate is everyone's, and holds, so that no more
+        // updates are taken in than can be answered.
+        if chat.0 < 0 && self.per_group.check_key(&chat.0).is_err() {
+            super::polling::release_current();
             self.per_group.until_key_ready(&chat.0).await;
         }
-        self.per_chat.until_key_ready(&chat.0).await;
+        if self.per_chat.check_key(&chat.0).is_err() {
+            super::polling::release_current();
+            self.per_chat.until_key_ready(&chat.0).await;
+        }
         self.overall.until_ready().await;
     }
 }
@@ -79,11 +105,10 @@ pub struct TgBot {
 }
 
 impl TgBot {
-    /// `send_rate`: messages a second in all (`JARDAM_SEND_RATE`).
-    pub fn new(bot: Bot, send_rate: u32) -> TgBot {
+    pub fn new(bot: Bot, limits: Limits) -> TgBot {
         TgBot {
             bot,
-            limiter: Arc::new(Limiter::new(send_rate)),
+            limiter: Arc::new(Limiter::new(limits)),
         }
     }
 
@@ -128,8 +153,8 @@ mod tests {
 
     #[test]
     fn a_chat_gets_a_burst_then_waits_and_other_chats_do_not() {
-        let l = Limiter::new(1000);
-        for _ in 0..CHAT_BURST {
+        let l = Limiter::new(Limits::telegram(1000));
+        for _ in 0..3 {
             assert!(admits(&l, 7));
         }
         assert!(!admits(&l, 7), "a fourth message at once to one chat");
@@ -138,7 +163,7 @@ mod tests {
 
     #[test]
     fn the_overall_rate_caps_all_chats_together() {
-        let l = Limiter::new(5);
+        let l = Limiter::new(Limits::telegram(5));
         for chat in 1..=5 {
             assert!(admits(&l, chat));
         }
@@ -147,14 +172,14 @@ mod tests {
 
     #[test]
     fn a_group_gets_twenty_a_minute() {
-        let l = Limiter::new(1000);
+        let l = Limiter::new(Limits::telegram(1000));
         let group = -100_123;
         let mut sent = 0;
         // The per-second limit is checked apart from the group's own.
         while l.per_group.check_key(&group).is_ok() {
             sent += 1;
-            assert!(sent <= GROUP_PER_MINUTE, "more than 20 at once");
+            assert!(sent <= 20, "more than 20 at once");
         }
-        assert_eq!(sent, GROUP_PER_MINUTE);
+        assert_eq!(sent, 20);
     }
 }

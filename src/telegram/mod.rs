@@ -120,31 +120,20 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
     tracked(tree)
 }
 
-/// `handler`, with a [`Ticket`] for every update first: it finishes the update for the polling
-/// listener once every handler is done with it (a detached one without our listener).
-#[track_caller]
+/// `handler`, run with a [`Ticket`] for its update, which finishes the update for the polling
+/// listener once the handlers are done with it (a detached one without our listener).
 pub fn tracked(handler: UpdateHandler<anyhow::Error>) -> UpdateHandler<anyhow::Error> {
     let ticket = dptree::from_fn_with_description(
         <teloxide::dispatching::DpHandlerDescription as dptree::HandlerDescription>::entry(),
-        |mut deps: dptree::di::DependencyMap, cont| {
+        |deps: dptree::di::DependencyMap, cont| async move {
             let id = deps.get::<Update>().id.0;
             let ticket = match deps.try_get::<Running>() {
                 Some(running) => running.ticket(id),
                 None => Ticket::detached(id),
             };
-            deps.insert(ticket);
-            cont(deps)
+            polling::with_ticket(ticket, cont(deps)).await
         },
-        // What it needs and what it adds, for dptree's check that every handler gets its
-        // parameters.
-        dptree::HandlerSignature::Other {
-            obligations: [(dptree::Type::of::<Update>(), std::panic::Location::caller())]
-                .into_iter()
-                .collect(),
-            guaranteed_outcomes: [dptree::Type::of::<Ticket>()].into_iter().collect(),
-            conditional_outcomes: Default::default(),
-            continues: true,
-        },
+        dptree::HandlerSignature::Entry,
     );
     ticket.chain(handler)
 }
@@ -265,6 +254,11 @@ async fn respond(
     out: &Output,
 ) -> HandlerResult {
     let replied = deliver(bot, chat, edit_target, out).await;
+    if !out.new_questions.is_empty() || !out.urgent.is_empty() {
+        // The person is answered and the questions are stored; posting waits for the expert
+        // group's limit (20 a minute), and the re-posting task covers a crash meanwhile.
+        polling::release_current();
+    }
     for &id in out.new_questions.iter().chain(&out.urgent) {
         if let Err(e) = desk::post_question(bot, deps, id).await {
             log::warn!("question {id} not posted yet, will retry: {e:#}");
@@ -279,9 +273,9 @@ const MAX_FLOOD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Holds a message of a flooding chat back for its turn (only that chat waits: updates of one
 /// chat are handled in order, other chats in parallel); the first one gets "please slow down".
 /// The update is released meanwhile, so that the polling offset does not wait for it.
-async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId, ticket: &Ticket) {
+async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId) {
     if let crate::flood::Admission::Wait { delay, warn } = deps.conversation.admit(chat.0) {
-        ticket.release();
+        polling::release_current();
         if warn {
             let reply = deps.conversation.slow_down(chat.0).await;
             if let Err(e) = bot.send_to(chat, bot.send_message(chat, reply.text)).await {
@@ -292,22 +286,16 @@ async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId, ticket: &Ticket) {
     }
 }
 
-async fn on_command(
-    bot: TgBot,
-    msg: Message,
-    cmd: Cmd,
-    deps: Deps,
-    ticket: Ticket,
-) -> HandlerResult {
-    pace(&bot, &deps, msg.chat.id, &ticket).await;
+async fn on_command(bot: TgBot, msg: Message, cmd: Cmd, deps: Deps) -> HandlerResult {
+    pace(&bot, &deps, msg.chat.id).await;
     let language_code = msg.from.as_ref().and_then(|u| u.language_code.clone());
     let event = command_event(cmd, language_code);
     let out = deps.conversation.handle(msg.chat.id.0, event).await;
     deliver(&bot, msg.chat.id, None, &out).await
 }
 
-async fn on_message(bot: TgBot, msg: Message, deps: Deps, ticket: Ticket) -> HandlerResult {
-    pace(&bot, &deps, msg.chat.id, &ticket).await;
+async fn on_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerResult {
+    pace(&bot, &deps, msg.chat.id).await;
     let media = MediaRef {
         from_chat_id: msg.chat.id.0,
         message_id: msg.id.0,
@@ -337,7 +325,7 @@ async fn on_message(bot: TgBot, msg: Message, deps: Deps, ticket: Ticket) -> Han
     respond(&bot, &deps, msg.chat.id, None, &out).await
 }
 
-async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps, ticket: Ticket) -> HandlerResult {
+async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps) -> HandlerResult {
     // Always answer the callback, so the button stops spinning.
     bot.answer_callback_query(q.id.clone()).await?;
     let Some(message) = q.regular_message() else {
@@ -346,7 +334,7 @@ async fn on_callback(bot: TgBot, q: CallbackQuery, deps: Deps, ticket: Ticket) -
     if !message.chat.is_private() {
         return Ok(());
     }
-    pace(&bot, &deps, message.chat.id, &ticket).await;
+    pace(&bot, &deps, message.chat.id).await;
     let data = q.data.clone().unwrap_or_default();
     let out = deps
         .conversation

@@ -10,8 +10,11 @@
 //!
 //! Two kinds of update may run without holding the watermark back, or one slow chat would stop
 //! everyone's updates (a batch holds at most 100, counted from the offset):
-//! - *released* ones: a flooding chat's messages that wait their turn (see
-//!   [`Ticket::release`]), and every update of a chat that already has a burst's worth running;
+//! - *released* ones: those that wait for their own chat's limits (a flooding chat's messages,
+//!   sends past Telegram's per-chat rate), those whose person has been answered (posting to
+//!   the expert chat is retried from the database anyway; see [`release_current`]), the other
+//!   updates of such a chat (they queue behind it), and every update of a chat that already
+//!   has a burst's worth running;
 //! - *overdue* ones: running for longer than [`HOLD_AT_MOST`] (a Telegram or database outage
 //!   stretching a handler's retries).
 //!
@@ -19,8 +22,9 @@
 //! hand the others out again after the restart: handling an update twice is the safe side, and
 //! questions are stored once per message (see `Storage::save_question`).
 //!
-//! Backpressure: no batch is fetched while [`MAX_RUNNING`] updates hold the watermark, so a
-//! burst waits at Telegram rather than in this process's memory.
+//! Backpressure: no batch is fetched while [`MAX_RUNNING`] updates hold the watermark (or
+//! [`MAX_TAKEN`] run in all), so a burst waits at Telegram rather than in this process's
+//! memory.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -37,6 +41,9 @@ use tokio::sync::watch;
 /// keep both cores busy while handlers wait on the database and on Telegram.
 pub const MAX_RUNNING: usize = 256;
 
+/// Updates taken in at once, released ones included: a bound on memory whatever the chats do.
+pub const MAX_TAKEN: usize = 4096;
+
 /// How long an update may hold the watermark back.
 pub const HOLD_AT_MOST: Duration = Duration::from_secs(5);
 
@@ -46,6 +53,10 @@ pub const CHAT_BACKLOG: usize = 8;
 
 /// Telegram returns at most this many updates per `getUpdates`.
 const BATCH: usize = 100;
+
+/// A batch is fetched once the updates from the watermark on are fewer than this: every batch
+/// then brings at least half new ones, rather than mostly the same running ones again.
+const REFETCH_BELOW: usize = BATCH / 2;
 
 /// How long a `getUpdates` waits for an update when nothing is running.
 const LONG_POLL: Duration = Duration::from_secs(25);
@@ -68,9 +79,17 @@ struct Shared {
 struct State {
     /// Update id → its entry.
     running: BTreeMap<u32, Entry>,
-    per_chat: HashMap<i64, usize>,
+    per_chat: HashMap<i64, ChatRun>,
     /// One past the highest update id handed out; every update below it is known.
     next: u32,
+}
+
+#[derive(Default)]
+struct ChatRun {
+    running: usize,
+    /// One of the chat's updates was released: it is being slowed down by its own limits, and
+    /// its other updates queue behind that one.
+    slow: bool,
 }
 
 struct Entry {
@@ -108,16 +127,21 @@ impl Running {
     fn start(&self, id: u32, chat: Option<i64>) {
         let mut st = self.lock();
         st.next = st.next.max(id.saturating_add(1));
-        let backlog = chat.map_or(0, |c| *st.per_chat.entry(c).or_default());
-        if let Some(c) = chat {
-            *st.per_chat.entry(c).or_default() += 1;
-        }
+        let released = match chat {
+            Some(c) => {
+                let run = st.per_chat.entry(c).or_default();
+                run.slow |= run.running >= CHAT_BACKLOG;
+                run.running += 1;
+                run.slow
+            }
+            None => false,
+        };
         st.running.insert(
             id,
             Entry {
                 at: Instant::now(),
                 chat,
-                released: backlog >= CHAT_BACKLOG,
+                released,
             },
         );
     }
@@ -140,10 +164,10 @@ impl Running {
                 return;
             };
             if let Some(c) = e.chat
-                && let Some(n) = st.per_chat.get_mut(&c)
+                && let Some(run) = st.per_chat.get_mut(&c)
             {
-                *n -= 1;
-                if *n == 0 {
+                run.running -= 1;
+                if run.running == 0 {
                     st.per_chat.remove(&c);
                 }
             }
@@ -151,13 +175,23 @@ impl Running {
         self.bump();
     }
 
+    /// Releases update `id`, and with it the other updates of its chat, which wait behind it.
     fn release(&self, id: u32) {
-        let released = match self.lock().running.get_mut(&id) {
-            Some(e) if !e.released => {
-                e.released = true;
-                true
+        let released = {
+            let mut st = self.lock();
+            match st.running.get_mut(&id) {
+                Some(e) if !e.released => {
+                    e.released = true;
+                    if let Some(c) = e.chat {
+                        st.per_chat.entry(c).or_default().slow = true;
+                        for e in st.running.values_mut().filter(|e| e.chat == Some(c)) {
+                            e.released = true;
+                        }
+                    }
+                    true
+                }
+                _ => false,
             }
-            _ => false,
         };
         if released {
             self.bump();
@@ -216,6 +250,25 @@ impl Running {
     }
 }
 
+tokio::task_local! {
+    /// The ticket of the update the running handler handles.
+    static CURRENT: Ticket;
+}
+
+/// Runs `handling` (the handlers of one update) with `ticket` as the current ticket, so that
+/// code deep inside can [`release_current`] without the ticket being passed down.
+pub async fn with_ticket<F: std::future::Future>(ticket: Ticket, handling: F) -> F::Output {
+    CURRENT.scope(ticket, handling).await
+}
+
+/// The update being handled will take long on purpose, for reasons of its own chat (its flood
+/// limit, its send limit) or once what is left of it is safe to lose (the person has been
+/// answered and the question stored): let the offset move past it, so that it does not hold up
+/// other chats. A crash may then lose the rest of it. Outside a handler, does nothing.
+pub fn release_current() {
+    let _ = CURRENT.try_with(Ticket::release);
+}
+
 /// The handlers' handle on the update they are handling. The dispatcher drops it (with the
 /// update's dependencies) once every handler is done with the update, which finishes it.
 #[derive(Clone)]
@@ -232,9 +285,7 @@ impl Ticket {
         Ticket(Arc::new(TicketInner { running: None, id }))
     }
 
-    /// The update may take long on purpose (a flooding chat's message waiting its turn): let
-    /// the offset move past it, so that it does not hold up other chats. A crash may then
-    /// lose it.
+    /// See [`release_current`].
     pub fn release(&self) {
         if let Some(r) = &self.0.running {
             r.release(self.0.id);
@@ -295,14 +346,18 @@ where
         self.stop_flag.clone().await
     }
 
-    /// Waits until fetching can bring something new: fewer than [`MAX_RUNNING`] updates hold
-    /// the watermark, and the batch after it reaches past what is known. `false` on a stop.
+    /// Waits until fetching is worth it: fewer than [`MAX_RUNNING`] updates hold the watermark,
+    /// fewer than [`MAX_TAKEN`] run, and a batch from the watermark brings mostly new updates.
+    /// `false` on a stop.
     async fn room(&self) -> bool {
         let mut changed = self.subscribe();
         loop {
             changed.borrow_and_update();
             let window = self.running.next().saturating_sub(self.running.offset()) as usize;
-            if self.running.holding() < MAX_RUNNING && window < BATCH {
+            if self.running.holding() < MAX_RUNNING
+                && self.running.len() < MAX_TAKEN
+                && window < REFETCH_BELOW
+            {
                 return true;
             }
             if !self.wait_change(&mut changed).await {
@@ -478,6 +533,35 @@ mod tests {
         assert_eq!(r.len(), 1);
         drop(third);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn releasing_an_update_releases_the_ones_of_its_chat_behind_it() {
+        let r = Running::default();
+        r.start(1, Some(5));
+        r.start(2, Some(5));
+        r.start(3, Some(6));
+        r.release(1);
+        assert_eq!(
+            r.offset(),
+            3,
+            "chat 5's second update waits behind its first"
+        );
+        r.start(4, Some(5));
+        assert_eq!(
+            r.holding(),
+            1,
+            "a slow chat's next update is released at once"
+        );
+        r.finish(1);
+        r.finish(2);
+        r.finish(4);
+        r.start(7, Some(5));
+        assert_eq!(
+            r.holding(),
+            2,
+            "once all its updates are done, the chat starts afresh"
+        );
     }
 
     #[test]

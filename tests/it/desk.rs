@@ -7,6 +7,7 @@ use jardam::kb::{self, CheckOptions};
 use jardam::lang::Lang;
 use jardam::matcher::Status;
 use jardam::storage::{Delivery, QuestionStatus};
+use jardam::telegram::limits::{DEFAULT_SEND_RATE, Limits};
 use jardam::telegram::{self, Deps};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,7 +53,7 @@ async fn deps() -> (Deps, tempfile::TempDir) {
 
 fn tree() -> UpdateHandler<anyhow::Error> {
     dptree::entry()
-        .map(|bot: Bot| telegram::TgBot::new(bot, telegram::limits::DEFAULT_SEND_RATE))
+        .map(|bot: Bot| telegram::TgBot::new(bot, Limits::telegram(DEFAULT_SEND_RATE)))
         .chain(telegram::schema())
 }
 

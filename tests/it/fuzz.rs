@@ -10,9 +10,7 @@ use jardam::experts::ExpertAction;
 use jardam::kb::{self, CheckOptions};
 use jardam::matcher::{Matcher, Status};
 use proptest::strategy::{BoxedStrategy, Strategy};
-use proptest::test_runner::{
-    Config, FileFailurePersistence, TestCaseError, TestError, TestRunner,
-};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError, TestRunner};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -69,10 +67,44 @@ fn matcher() -> &'static Matcher {
 /// direction marks, combining accents), markup, and lossy bytes.
 fn text() -> BoxedStrategy<String> {
     let special = proptest::sample::select(vec![
-        "ө", "Ө", "ү", "Ү", "ң", "Ң", "o'", "g'", "oʻ", "gʼ", "ё", "й", "\u{301}", "\u{308}",
-        "\u{200b}", "\u{200d}", "\u{feff}", "\u{202e}", "\u{0}", "\t", "\n", "  ", "<b>", "&amp;",
-        "патент", "kattoo", "регистрация", "pasport", "?", "!!!", "-", "'", "1", "٣", "ﬁ", "ß",
-        "İ", "😀",
+        "ө",
+        "Ө",
+        "ү",
+        "Ү",
+        "ң",
+        "Ң",
+        "o'",
+        "g'",
+        "oʻ",
+        "gʼ",
+        "ё",
+        "й",
+        "\u{301}",
+        "\u{308}",
+        "\u{200b}",
+        "\u{200d}",
+        "\u{feff}",
+        "\u{202e}",
+        "\u{0}",
+        "\t",
+        "\n",
+        "  ",
+        "<b>",
+        "&amp;",
+        "патент",
+        "kattoo",
+        "регистрация",
+        "pasport",
+        "?",
+        "!!!",
+        "-",
+        "'",
+        "1",
+        "٣",
+        "ﬁ",
+        "ß",
+        "İ",
+        "😀",
     ]);
     proptest::prop_oneof![
         "\\PC{0,200}",

@@ -5,6 +5,7 @@ mod desk;
 mod e2e;
 mod eval;
 mod fake_api;
+mod fuzz;
 mod matcher;
 mod outage;
 mod polling;

@@ -1,7 +1,7 @@
 //! Our long-polling listener against the fake Bot API: the offset passes only handled updates,
 //! no more than a bounded number of updates is taken in, and each update is handled once.
 
-use jardam::telegram::polling::{MAX_RUNNING, Polling, Running, Ticket};
+use jardam::telegram::polling::{MAX_RUNNING, Polling, Running};
 use jardam::testing::fake_bot_api::FakeBotApi;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -149,10 +149,10 @@ async fn a_burst_waits_at_telegram_not_in_memory_and_each_update_is_handled_once
 async fn a_released_update_lets_the_offset_move_on() {
     let fake = FakeBotApi::start().await;
     let running = Running::default();
-    let handler = Update::filter_message().endpoint(|m: Message, ticket: Ticket| async move {
+    let handler = Update::filter_message().endpoint(|m: Message| async move {
         if m.text() == Some("flood") {
             // What the flood limit does with a message that must wait its turn.
-            ticket.release();
+            jardam::telegram::polling::release_current();
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
         anyhow::Ok(())

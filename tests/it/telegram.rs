@@ -3,6 +3,7 @@
 use jardam::config::Config;
 use jardam::conversation::{Conversation, Knowledge};
 use jardam::kb::{self, CheckOptions};
+use jardam::telegram::limits::{DEFAULT_SEND_RATE, Limits};
 use jardam::telegram::{self, Deps};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ async fn deps() -> (Deps, tempfile::TempDir) {
 /// The production tree, with the mock's plain `Bot` under Telegram's limits as in production.
 fn tree() -> UpdateHandler<anyhow::Error> {
     dptree::entry()
-        .map(|bot: Bot| telegram::TgBot::new(bot, telegram::limits::DEFAULT_SEND_RATE))
+        .map(|bot: Bot| telegram::TgBot::new(bot, Limits::telegram(DEFAULT_SEND_RATE)))
         .chain(telegram::schema())
 }
 

@@ -412,7 +412,7 @@ where
             }
             let updates = Polling::new(bot.clone(), running.clone());
             let result = dispatch(dispatcher, updates, stop).await;
-            polling::confirm(&bot, &running).await;
+            polling::confirm(&bot, running).await;
             result
         }
     }

@@ -717,8 +717,8 @@ fn count_methods<'a>(methods: impl Iterator<Item = &'a String>) -> HashMap<Strin
 /// What the fake side knows about the updates it pushed.
 #[derive(Default)]
 struct Fleet {
-    /// Per fake: update id → (chat, step, pushed at).
-    pushed: Vec<HashMap<i64, (i64, usize, Instant)>>,
+    /// Per fake: update id → (chat, step).
+    pushed: Vec<HashMap<i64, (i64, usize)>>,
     /// (fake, callback query id) → chat, as answerCallbackQuery names no chat; each fake
     /// numbers its queries from 1, so the id alone is ambiguous with two instances.
     queries: HashMap<(usize, String), i64>,
@@ -749,7 +749,7 @@ impl Fleet {
         if self.pushed.len() <= index {
             self.pushed.resize_with(index + 1, HashMap::new);
         }
-        self.pushed[index].insert(id, (chat, step, Instant::now()));
+        self.pushed[index].insert(id, (chat, step));
     }
 
     fn chat_of(&self, index: usize, call: &Call) -> Option<i64> {
@@ -804,10 +804,10 @@ impl Fleet {
             }
             let empty = HashMap::new();
             let pushed = self.pushed.get(index).unwrap_or(&empty);
-            let mut by_chat: HashMap<i64, Vec<(usize, i64, Instant)>> = HashMap::new();
-            for (&id, &(chat, step, at)) in pushed {
+            let mut by_chat: HashMap<i64, Vec<(usize, i64)>> = HashMap::new();
+            for (&id, &(chat, step)) in pushed {
                 if chat != calibration_chat {
-                    by_chat.entry(chat).or_default().push((step, id, at));
+                    by_chat.entry(chat).or_default().push((step, id));
                 }
             }
             for (chat, pushed) in by_chat {
@@ -817,7 +817,7 @@ impl Fleet {
                     mismatched += 1;
                     continue;
                 }
-                for (step, id, _) in pushed {
+                for (step, id) in pushed {
                     let Some(&(handed_out, _)) = deliveries.get(&id) else {
                         continue;
                     };

@@ -198,22 +198,38 @@ impl Running {
         }
     }
 
+    /// Everything the listener decides on, read in one pass under one lock.
+    fn window(&self) -> Window {
+        let st = self.lock();
+        let now = Instant::now();
+        let mut w = Window {
+            offset: st.next,
+            next: st.next,
+            holding: 0,
+            taken: st.running.len(),
+            overdue_at: None,
+        };
+        // In id order: the first update that holds is the offset, and the oldest.
+        for (&id, e) in st.running.iter().filter(|(_, e)| st.holds(e, now)) {
+            if w.holding == 0 {
+                w.offset = id;
+            }
+            w.holding += 1;
+            let at = e.at + HOLD_AT_MOST;
+            w.overdue_at = Some(w.overdue_at.map_or(at, |o: Instant| o.min(at)));
+        }
+        w
+    }
+
     /// The offset that confirms every update that is done or may run on its own: the lowest
     /// update still holding the watermark, else one past the last update handed out.
     pub fn offset(&self) -> u32 {
-        let st = self.lock();
-        let now = Instant::now();
-        st.running
-            .iter()
-            .find(|(_, e)| st.holds(e, now))
-            .map_or(st.next, |(&id, _)| id)
+        self.window().offset
     }
 
     /// Updates holding the watermark.
     pub fn holding(&self) -> usize {
-        let st = self.lock();
-        let now = Instant::now();
-        st.running.values().filter(|e| st.holds(e, now)).count()
+        self.window().holding
     }
 
     /// Updates handed out and not finished, released or not.
@@ -225,22 +241,6 @@ impl Running {
         self.len() == 0
     }
 
-    /// One past the highest update id handed out.
-    fn next(&self) -> u32 {
-        self.lock().next
-    }
-
-    /// When the oldest update holding the watermark stops holding it.
-    fn next_overdue(&self) -> Option<Instant> {
-        let st = self.lock();
-        let now = Instant::now();
-        st.running
-            .values()
-            .filter(|e| st.holds(e, now))
-            .map(|e| e.at + HOLD_AT_MOST)
-            .min()
-    }
-
     /// A ticket for update `id`: finished when the last clone is dropped.
     pub fn ticket(&self, id: u32) -> Ticket {
         Ticket(Arc::new(TicketInner {
@@ -248,6 +248,20 @@ impl Running {
             id,
         }))
     }
+}
+
+/// What the listener sees of the running updates at one moment.
+struct Window {
+    /// See [`Running::offset`].
+    offset: u32,
+    /// One past the highest update id handed out.
+    next: u32,
+    /// Updates holding the watermark.
+    holding: usize,
+    /// Updates handed out and not finished, released or not.
+    taken: usize,
+    /// When the first update holding the watermark stops holding it.
+    overdue_at: Option<Instant>,
 }
 
 tokio::task_local! {
@@ -269,8 +283,8 @@ pub fn release_current() {
     let _ = CURRENT.try_with(Ticket::release);
 }
 
-/// The handlers' handle on the update they are handling. The dispatcher drops it (with the
-/// update's dependencies) once every handler is done with the update, which finishes it.
+/// The handlers' handle on the update they are handling: `telegram::tracked` holds it while the
+/// handlers run, and dropping the last clone finishes the update.
 #[derive(Clone)]
 pub struct Ticket(Arc<TicketInner>);
 
@@ -280,7 +294,7 @@ struct TicketInner {
 }
 
 impl Ticket {
-    /// A ticket that tracks nothing: handlers run without this listener (webhooks, tests).
+    /// A ticket that tracks nothing, for handlers run without a [`Running`] (handler tests).
     pub fn detached(id: u32) -> Ticket {
         Ticket(Arc::new(TicketInner { running: None, id }))
     }
@@ -353,11 +367,9 @@ where
         let mut changed = self.subscribe();
         loop {
             changed.borrow_and_update();
-            let window = self.running.next().saturating_sub(self.running.offset()) as usize;
-            if self.running.holding() < MAX_RUNNING
-                && self.running.len() < MAX_TAKEN
-                && window < REFETCH_BELOW
-            {
+            let w = self.running.window();
+            let past_offset = w.next.saturating_sub(w.offset) as usize;
+            if w.holding < MAX_RUNNING && w.taken < MAX_TAKEN && past_offset < REFETCH_BELOW {
                 return true;
             }
             if !self.wait_change(&mut changed).await {
@@ -375,7 +387,8 @@ where
     async fn wait_change(&self, changed: &mut watch::Receiver<u64>) -> bool {
         let overdue = self
             .running
-            .next_overdue()
+            .window()
+            .overdue_at
             .unwrap_or_else(|| Instant::now() + HOLD_AT_MOST);
         tokio::select! {
             _ = changed.changed() => true,
@@ -392,10 +405,11 @@ where
                 return None;
             }
             changed.borrow_and_update();
-            let offset = self.running.offset();
+            let w = self.running.window();
+            let offset = w.offset;
             // While updates are running, a batch comes back at once with them in it: waiting
             // at Telegram would only delay what they are waiting for.
-            let timeout = if self.running.holding() == 0 {
+            let timeout = if w.holding == 0 {
                 LONG_POLL
             } else {
                 Duration::ZERO
@@ -430,12 +444,15 @@ where
                 }
             };
             *errors = 0;
-            if updates.iter().any(|u| u.id.0 < offset) {
-                // Below the offset asked for: Telegram numbers updates afresh after a quiet
-                // week (nothing can be running then).
+            // Only this listener moves `next`, so the one read before the request still holds,
+            // unless Telegram has numbered updates afresh (after a quiet week, when nothing can
+            // be running): then they come below the offset asked for.
+            let known = if updates.iter().any(|u| u.id.0 < offset) {
                 self.running.restart_numbering();
-            }
-            let known = self.running.next();
+                0
+            } else {
+                w.next
+            };
             let fresh: Vec<Update> = updates.into_iter().filter(|u| u.id.0 >= known).collect();
             if !fresh.is_empty() {
                 return Some(Ok(fresh));

@@ -40,7 +40,7 @@ fn held_mb<T>(build: impl FnOnce() -> T) -> (T, f64) {
 }
 
 fn eval_questions() -> Vec<String> {
-    std::fs::read_to_string("tests/eval/eval.tsv")
+    std::fs::read_to_string("tests/eval/dev.tsv")
         .unwrap()
         .lines()
         .skip(1)

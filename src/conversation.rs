@@ -494,6 +494,12 @@ impl Conversation {
                 }
                 let mut reply =
                     self.answer_or_ask_variant(k, &entry, ui, country, r.variant, false);
+                // A second question in the same message: offered as a button.
+                if let Some(i) = r.also.as_ref().and_then(|c| k.kb.entry_index(&c.entry)) {
+                    reply
+                        .buttons
+                        .extend(entry_buttons(&k.kb, std::iter::once(i), ui));
+                }
                 if r.lang != ui {
                     let note = k.kb.interface.fill(
                         "lang_note",
@@ -504,6 +510,12 @@ impl Conversation {
                         ],
                     );
                     reply.text = format!("<i>{}</i>\n\n{}", note, reply.text);
+                }
+                if r.urgent {
+                    // A danger signal: the answer now, and the message to experts as urgent.
+                    return self
+                        .danger_to_experts(k, chat, source, &text, ui, country, &r, reply)
+                        .await;
                 }
                 Output::one(reply)
             }
@@ -552,6 +564,38 @@ impl Conversation {
             ..NewQuestion::text(chat, text, ui)
         };
         self.to_experts(k, ui, q).await
+    }
+
+    /// A message with a danger signal: the safety answer first, then the message itself is
+    /// stored and posted to experts as urgent, and the person is told so (or, when it could not
+    /// be stored, that the answer is all they have for now).
+    #[allow(clippy::too_many_arguments)]
+    async fn danger_to_experts(
+        &self,
+        k: &Knowledge,
+        chat: i64,
+        source: Option<i32>,
+        text: &str,
+        ui: Lang,
+        country: Option<Country>,
+        r: &MatchResult,
+        answer: Reply,
+    ) -> Output {
+        let q = NewQuestion {
+            country: r.country.or(country),
+            candidates: candidates(r),
+            source_message: source,
+            urgent: true,
+            ..NewQuestion::text(chat, text, ui)
+        };
+        let mut out = self.to_experts(k, ui, q).await;
+        let notice = if out.urgent.is_empty() {
+            k.kb.t("save_failed", ui)
+        } else {
+            k.kb.t("urgent_sent", ui)
+        };
+        out.replies = vec![answer, Reply::text(notice.to_string())];
+        out
     }
 
     /// Stores a question for experts and tells the person honestly what happens next.

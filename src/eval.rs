@@ -3,9 +3,126 @@
 
 use crate::kb::KnowledgeBase;
 use crate::lang::Lang;
-use crate::matcher::{Matcher, Status};
+use crate::matcher::{Corpus, Matcher, Params, Status};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Limits that make `jardam eval` fail (percentages).
+pub struct Limits {
+    pub min_direct: f64,
+    pub min_reachable: f64,
+    pub max_wrong: f64,
+    pub min_unmet: f64,
+    pub max_oos_answered: f64,
+}
+
+/// `jardam eval`: trains the matcher with `params`, reports each file (and the baseline, and
+/// cross-validation over the phrasings), and fails when a file's figures miss the limits.
+pub fn command(
+    kb: &KnowledgeBase,
+    files: &[PathBuf],
+    params: Params,
+    cv: Option<usize>,
+    baseline: bool,
+    failures: bool,
+    limits: &Limits,
+) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let matcher = Matcher::with_params(kb, &[], params);
+    println!(
+        "matcher: {} classes, {} weights, trained in {:.2} s",
+        matcher.class_count(),
+        matcher.weight_count(),
+        started.elapsed().as_secs_f64()
+    );
+    let base = baseline.then(|| Baseline::new(kb));
+    let mut failed = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let cases = parse_tsv(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let report = run_matcher(&matcher, &cases);
+        println!("== {}: matcher", file.display());
+        print!("{}", report.render(failures));
+        if let Some(b) = &base {
+            let r = run(&cases, |c| b.decide(&c.question));
+            println!("== {}: baseline, word-level TF-IDF cosine", file.display());
+            print!("{}", r.render(false));
+        }
+        let f = report.figures();
+        // (name, measured, limit, true when the limit is a minimum)
+        let checks = [
+            ("direct", f.direct, limits.min_direct, true),
+            ("direct-or-clarify", f.reachable, limits.min_reachable, true),
+            ("wrong", f.wrong, limits.max_wrong, false),
+            ("out-of-scope unmet", f.oos_unmet, limits.min_unmet, true),
+            (
+                "out-of-scope answered",
+                f.oos_answered,
+                limits.max_oos_answered,
+                false,
+            ),
+        ];
+        for (name, value, limit, min) in checks {
+            if if min { value < limit } else { value > limit } {
+                let op = if min { "<" } else { ">" };
+                failed.push(format!(
+                    "{}: {name} {value:.1}% {op} {limit}%",
+                    file.display()
+                ));
+            }
+        }
+    }
+    if let Some(k) = cv {
+        println!("== {k}-fold cross-validation over the knowledge base's own texts");
+        print!("{}", cross_validate(kb, params, k).render(false));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("below target: {}", failed.join("; ")))
+    }
+}
+
+/// Trains on all but one fold of the knowledge base's texts (phrasings, keywords, titles, gaps,
+/// background) and asks the held-out fold, `k` times.
+pub fn cross_validate(kb: &KnowledgeBase, params: Params, k: usize) -> Report {
+    let k = k.max(2);
+    let full = Corpus::of(kb, &[]);
+    let mut cases = Vec::new();
+    let mut decisions = Vec::new();
+    for fold in 0..k {
+        let mut corpus = Corpus::of(kb, &[]);
+        let (train, held): (Vec<_>, Vec<_>) = full
+            .texts
+            .iter()
+            .enumerate()
+            .partition(|(i, _)| (i * 7 + 3) % k != fold);
+        corpus.texts = train.into_iter().map(|(_, t)| *t).collect();
+        let m = Matcher::train(&corpus, params);
+        for (_, &(class, lang, text)) in held {
+            let r = m.ask(text, lang, None);
+            cases.push(Case {
+                line: cases.len() + 1,
+                expected: if full.is_entry(class) {
+                    vec![full.ids[class as usize].clone()]
+                } else {
+                    Vec::new()
+                },
+                lang: lang.map(|l| l.code().to_string()).unwrap_or_default(),
+                style: "phrasing".to_string(),
+                question: text.to_string(),
+            });
+            decisions.push(Decision {
+                status: r.status,
+                entry: r.entry,
+                candidates: r.candidates.into_iter().map(|c| c.entry).collect(),
+            });
+        }
+    }
+    let mut it = decisions.into_iter();
+    run(&cases, |_| it.next().expect("one decision per case"))
+}
 
 /// One labelled question.
 #[derive(Clone, Debug)]
@@ -107,6 +224,14 @@ impl Tally {
             100.0 * x as f64 / n as f64
         }
     }
+}
+
+/// The figures of one style.
+#[derive(Clone, Copy, Debug)]
+pub struct StyleFigures {
+    pub n: usize,
+    pub direct: f64,
+    pub wrong: f64,
 }
 
 /// The headline figures.
@@ -249,6 +374,26 @@ impl Report {
         for (k, (n, u)) in oos_lang {
             let _ = writeln!(out, "  {k:<10} {n:4} {:5.1}%", Tally::pct(u, n));
         }
+        let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (case, (_, o, got)) in self.cases.iter().zip(&self.outcomes) {
+            if matches!(o, Outcome::Wrong | Outcome::OosAnswered) {
+                let expected = if case.expected.is_empty() {
+                    "-".to_string()
+                } else {
+                    case.expected.join("|")
+                };
+                let got = got.trim_start_matches("answered ").to_string();
+                *pairs.entry((expected, got)).or_default() += 1;
+            }
+        }
+        if !pairs.is_empty() {
+            let mut pairs: Vec<_> = pairs.into_iter().collect();
+            pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let _ = writeln!(out, "confusion pairs (expected → answered: count):");
+            for ((e, g), n) in pairs.iter().take(12) {
+                let _ = writeln!(out, "  {e} → {g}: {n}");
+            }
+        }
         if failures {
             let _ = writeln!(out, "failures (line: expected → got: question):");
             for (case, (line, o, got)) in self.cases.iter().zip(&self.outcomes) {
@@ -264,6 +409,19 @@ impl Report {
             }
         }
         out
+    }
+
+    /// Figures of the in-scope questions of one style.
+    pub fn style_figures(&self, style: &str) -> StyleFigures {
+        let t = self
+            .tallies(|c| c.style.clone())
+            .remove(style)
+            .unwrap_or_default();
+        StyleFigures {
+            n: t.n,
+            direct: Tally::pct(t.direct, t.n),
+            wrong: Tally::pct(t.wrong, t.n),
+        }
     }
 
     pub fn per_lang_direct(&self) -> HashMap<String, f64> {

@@ -98,9 +98,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Evaluate the matcher on a labelled TSV (expected, lang, style, question)
+    /// Evaluate the matcher on labelled TSVs (expected, lang, style, question); by default the
+    /// frozen test part, tests/eval/test.tsv
     Eval {
-        file: PathBuf,
+        #[arg(default_value = "tests/eval/test.tsv")]
+        files: Vec<PathBuf>,
+        /// Set a matcher parameter (NAME=VALUE, repeatable), for tuning on the development part
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Also report K-fold cross-validation over the knowledge base's own phrasings
+        #[arg(long, value_name = "K")]
+        cv: Option<usize>,
         /// Also run the word-level TF-IDF baseline and print both
         #[arg(long)]
         baseline: bool,
@@ -192,7 +200,9 @@ fn main() -> ExitCode {
             json,
         } => with_kb(|kb| ask(kb, text, lang, country, json)),
         Command::Eval {
-            file,
+            files,
+            params,
+            cv,
             baseline,
             quiet,
             min_direct,
@@ -201,46 +211,18 @@ fn main() -> ExitCode {
             min_unmet,
             max_oos_answered,
         } => with_kb(|kb| {
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let cases = eval::parse_tsv(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-            let matcher = Matcher::new(kb);
-            let report = eval::run_matcher(&matcher, &cases);
-            println!("== matcher");
-            print!("{}", report.render(!quiet));
-            if baseline {
-                let b = eval::Baseline::new(kb);
-                let base = eval::run(&cases, |c| b.decide(&c.question));
-                println!("== baseline: word-level TF-IDF cosine");
-                print!("{}", base.render(false));
+            let mut p = jardam::matcher::Params::default();
+            for a in &params {
+                p.set(a)?;
             }
-            let f = report.figures();
-            // (name, measured, limit, true when the limit is a minimum)
-            let checks = [
-                ("direct", f.direct, min_direct, true),
-                ("direct-or-clarify", f.reachable, min_reachable, true),
-                ("wrong", f.wrong, max_wrong, false),
-                ("out-of-scope unmet", f.oos_unmet, min_unmet, true),
-                (
-                    "out-of-scope answered",
-                    f.oos_answered,
-                    max_oos_answered,
-                    false,
-                ),
-            ];
-            let failed: Vec<String> = checks
-                .iter()
-                .filter(|&&(_, value, limit, min)| if min { value < limit } else { value > limit })
-                .map(|&(name, value, limit, min)| {
-                    let op = if min { "<" } else { ">" };
-                    format!("{name} {value:.1}% {op} {limit}%")
-                })
-                .collect();
-            if failed.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("below target: {}", failed.join("; ")))
-            }
+            let limits = eval::Limits {
+                min_direct,
+                min_reachable,
+                max_wrong,
+                min_unmet,
+                max_oos_answered,
+            };
+            eval::command(kb, &files, p, cv, baseline, !quiet, &limits)
         }),
     }
 }
@@ -291,6 +273,10 @@ fn ask(
                 "candidates": r.candidates,
                 "lang": r.lang,
                 "country": r.country,
+                "confidence": r.confidence,
+                "sentence": r.sentence,
+                "also": r.also,
+                "urgent": r.urgent,
             });
             println!("{v}");
         } else {

@@ -39,11 +39,11 @@ impl Default for CheckOptions {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLangMap<T> {
-    ky: Option<T>,
-    ru: Option<T>,
-    uz: Option<T>,
-    en: Option<T>,
+pub(super) struct RawLangMap<T> {
+    pub(super) ky: Option<T>,
+    pub(super) ru: Option<T>,
+    pub(super) uz: Option<T>,
+    pub(super) en: Option<T>,
 }
 
 /// A text with the place it stands in its file.
@@ -120,13 +120,13 @@ struct RawTopics {
 }
 
 /// A file being read: its path and text, to turn byte offsets into line numbers.
-struct FileText<'a> {
-    path: &'a Path,
-    text: &'a str,
+pub(super) struct FileText<'a> {
+    pub(super) path: &'a Path,
+    pub(super) text: &'a str,
 }
 
 impl FileText<'_> {
-    fn line(&self, span: &Range<usize>) -> usize {
+    pub(super) fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text.as_bytes()[..end]
             .iter()
@@ -137,13 +137,13 @@ impl FileText<'_> {
 }
 
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+pub(super) struct Problems(Vec<Problem>);
 
 impl Problems {
-    fn error(&mut self, file: &Path, line: usize, message: impl Into<String>) {
+    pub(super) fn error(&mut self, file: &Path, line: usize, message: impl Into<String>) {
         self.push(file, line, message, Severity::Error);
     }
-    fn warn(&mut self, file: &Path, line: usize, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, file: &Path, line: usize, message: impl Into<String>) {
         self.push(file, line, message, Severity::Warning);
     }
     fn push(&mut self, file: &Path, line: usize, message: impl Into<String>, severity: Severity) {
@@ -192,6 +192,8 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         .as_deref()
         .map(|text| parse_gaps(&gaps_path, text, &mut problems))
         .unwrap_or_default();
+
+    let vocab = super::vocab::load(dir, &mut problems, &mut hash);
 
     let mut files = Vec::new();
     collect_entry_files(dir, dir, &mut files, &mut problems);
@@ -277,6 +279,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     }
 
     let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    vocab.check_against(&ids, &question_owner, &mut problems);
     for (path, line, target) in &see_also_refs {
         if !ids.contains(target.as_str()) {
             problems.error(
@@ -311,6 +314,9 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         topics,
         entries,
         gaps,
+        background: vocab.background,
+        concepts: vocab.concepts,
+        dangers: vocab.dangers,
         interface,
         by_id,
         version: 0,
@@ -354,7 +360,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
 }
 
 /// Parses a file's TOML, reporting a syntax or shape error at its line.
-fn parse_toml<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_toml<T: serde::de::DeserializeOwned>(
     src: &FileText,
     problems: &mut Problems,
 ) -> Option<T> {
@@ -377,7 +383,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 
 /// Reads a file as UTF-8 and adds it to the content hash (`version`), so each file is read
 /// once.
-fn read_file(
+pub(super) fn read_file(
     dir: &Path,
     path: &Path,
     problems: &mut Problems,
@@ -434,7 +440,12 @@ fn collect_entry_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>, problems
             && !(dir == root
                 && matches!(
                     name.as_ref(),
-                    "topics.toml" | "interface.toml" | "gaps.toml"
+                    "topics.toml"
+                        | "interface.toml"
+                        | "gaps.toml"
+                        | "background.toml"
+                        | "synonyms.toml"
+                        | "danger.toml"
                 ))
         {
             out.push(path);
@@ -604,7 +615,7 @@ fn placeholders_in(text: &str) -> HashSet<&str> {
 
 /// Turns a raw language map into a complete one, reporting each language that is missing or
 /// fails `present`.
-fn lang_map<T: Default>(
+pub(super) fn lang_map<T: Default>(
     raw: RawLangMap<T>,
     present: impl Fn(&T) -> bool,
     mut missing: impl FnMut(Lang),
@@ -623,7 +634,7 @@ fn lang_map<T: Default>(
     PerLang([ky, ru, uz, en])
 }
 
-fn valid_name(s: &str) -> bool {
+pub(super) fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()

@@ -6,6 +6,7 @@
 pub mod html;
 mod load;
 mod render;
+mod vocab;
 
 pub use load::{CheckOptions, load};
 
@@ -179,6 +180,36 @@ pub struct Gap {
     pub questions: PerLang<Vec<String>>,
 }
 
+/// A group of everyday messages that are not questions the FAQ answers (`background.toml`):
+/// the matcher learns from them what is "not ours".
+#[derive(Clone, Debug)]
+pub struct Background {
+    pub id: String,
+    pub note: String,
+    /// Messages that carry no question at all (greetings, thanks): in a long message, sentences
+    /// like these are set aside so that the question around them decides.
+    pub chatter: bool,
+    pub questions: PerLang<Vec<String>>,
+}
+
+/// Words and phrases that mean the same thing to the matcher (`synonyms.toml`, `danger.toml`).
+#[derive(Clone, Debug)]
+pub struct Concept {
+    pub id: String,
+    pub note: String,
+    /// Stems and phrases of stems, as the curator wrote them.
+    pub forms: Vec<String>,
+}
+
+/// A danger signal (`danger.toml`): when every concept of `all` is in one or two neighbouring
+/// sentences of a message, the person gets `entry` and the message goes to experts as urgent.
+#[derive(Clone, Debug)]
+pub struct Danger {
+    pub entry: String,
+    pub note: String,
+    pub all: Vec<String>,
+}
+
 /// The bot's own texts in the four languages.
 #[derive(Clone, Debug, Default)]
 pub struct Interface {
@@ -211,6 +242,9 @@ pub struct KnowledgeBase {
     pub topics: Vec<Topic>,
     pub entries: Vec<Entry>,
     pub gaps: Vec<Gap>,
+    pub background: Vec<Background>,
+    pub concepts: Vec<Concept>,
+    pub dangers: Vec<Danger>,
     pub interface: Interface,
     by_id: HashMap<String, usize>,
     /// A short hash of the content, carried in callback data so that buttons from an older

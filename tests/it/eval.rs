@@ -1,27 +1,44 @@
-//! The matcher on the labelled evaluation set: fails when accuracy falls below the floors.
-//! The floors are the figures reached when they were set, so any regression fails the build.
+//! The matcher on the labelled evaluation sets: fails when accuracy falls below the floors.
+//! The floors come from the frozen test part (`tests/eval/test.tsv`), which no weight or
+//! threshold was tuned on, at the figures it reached when they were set; the development part
+//! (`tests/eval/dev.tsv`) is what tuning may look at.
 
-use jardam::eval::{self, Baseline};
-use jardam::kb::{self, CheckOptions};
+use jardam::eval::{self, Baseline, Report};
+use jardam::kb::{self, CheckOptions, KnowledgeBase};
 use jardam::matcher::Matcher;
+use std::sync::OnceLock;
+
+fn kb() -> &'static (KnowledgeBase, Matcher) {
+    static KB: OnceLock<(KnowledgeBase, Matcher)> = OnceLock::new();
+    KB.get_or_init(|| {
+        let (kb, _) = kb::load("dialogues".as_ref(), &CheckOptions::default()).unwrap();
+        let m = Matcher::new(&kb);
+        (kb, m)
+    })
+}
+
+fn report(file: &str) -> (Report, Vec<eval::Case>) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let cases = eval::parse_tsv(&text).unwrap();
+    let (_, matcher) = kb();
+    (eval::run_matcher(matcher, &cases), cases)
+}
 
 #[test]
-fn matcher_meets_the_accuracy_floors_and_beats_the_baseline() {
-    let (kb, _) = kb::load("dialogues".as_ref(), &CheckOptions::default()).unwrap();
-    let text = std::fs::read_to_string("tests/eval/eval.tsv").unwrap();
-    let cases = eval::parse_tsv(&text).unwrap();
-    let matcher = Matcher::new(&kb);
-    let report = eval::run_matcher(&matcher, &cases);
+fn frozen_test_part_meets_the_floors_and_beats_the_baseline() {
+    let (report, cases) = report("tests/eval/test.tsv");
     let f = report.figures();
     println!("{}", report.render(false));
-    assert!(f.in_scope >= 38 * 10 && f.out_of_scope >= 60, "{f:?}");
-    assert!(f.direct >= 88.0, "direct {f:?}");
-    assert!(f.reachable >= 95.5, "direct or clarify {f:?}");
-    assert!(f.wrong <= 2.5, "wrong {f:?}");
-    assert!(f.oos_unmet >= 91.0, "out of scope unmet {f:?}");
-    assert!(f.oos_answered <= 4.5, "out of scope answered {f:?}");
+    assert!(f.in_scope >= 300 && f.out_of_scope >= 80, "{f:?}");
+    assert!(f.direct >= 86.0, "direct {f:?}");
+    assert!(f.reachable >= 93.0, "direct or clarify {f:?}");
+    assert!(f.wrong <= 5.5, "wrong {f:?}");
+    assert!(f.oos_unmet >= 90.0, "out of scope unmet {f:?}");
+    assert!(f.oos_answered <= 4.0, "out of scope answered {f:?}");
+    let real = report.style_figures("real");
+    assert!(real.n >= 150 && real.direct >= 82.0, "long real messages {real:?}");
 
-    let baseline = Baseline::new(&kb);
+    let baseline = Baseline::new(&kb().0);
     let base = eval::run(&cases, |c| baseline.decide(&c.question));
     let ours = report.per_lang_direct();
     for (lang, theirs) in base.per_lang_direct() {
@@ -31,6 +48,24 @@ fn matcher_meets_the_accuracy_floors_and_beats_the_baseline() {
             ours[&lang]
         );
     }
+}
+
+#[test]
+fn development_part_keeps_its_figures() {
+    let (report, _) = report("tests/eval/dev.tsv");
+    let f = report.figures();
+    assert!(f.direct >= 89.0 && f.wrong <= 4.0 && f.oos_unmet >= 92.0, "{f:?}");
+}
+
+#[test]
+fn cross_validation_over_the_phrasings() {
+    let (kb, _) = kb();
+    let mut params = jardam::matcher::Params::default();
+    // Cross-validation trains five models: without the calibration pass it takes half as long.
+    params.calibrate = false;
+    let f = eval::cross_validate(kb, params, 5).figures();
+    println!("{f:?}");
+    assert!(f.direct >= 70.0 && f.wrong <= 10.0 && f.oos_unmet >= 70.0, "{f:?}");
 }
 
 #[test]

@@ -214,7 +214,7 @@ async fn unsure_questions_offer_did_you_mean_buttons() {
         .await
         .unwrap();
     // A question the matcher is unsure about, taken from the evaluation set.
-    let eval = std::fs::read_to_string("tests/eval/eval.tsv").unwrap();
+    let eval = std::fs::read_to_string("tests/eval/dev.tsv").unwrap();
     let question = eval
         .lines()
         .filter_map(|l| l.split('\t').nth(3))

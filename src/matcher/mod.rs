@@ -1,0 +1,1012 @@
+//! The matcher: free text → one FAQ entry, a few candidates to choose from, or "no answer".
+//!
+//! How it works:
+//! 1. **Features** ([`features`]): every text is reduced to a script-free skeleton; its
+//!    features are character n-grams, word prefixes, words, word pairs and the curators'
+//!    concepts (`dialogues/synonyms.toml`).
+//! 2. **Model** ([`model`]): a multinomial logistic regression trained when the knowledge base
+//!    loads, on every phrasing, keyword and title of every entry and on phrasings experts
+//!    taught, against the known gaps (`gaps.toml`) and the background set of everyday messages
+//!    (`background.toml`), which together are "not ours". Its probabilities are calibrated on
+//!    phrasings held out of a first training.
+//! 3. **Long messages** ([`segment`]): a message is cut into sentences; each sentence is read
+//!    on its own as well as the whole message, greetings and thanks are set aside, and question
+//!    sentences weigh more. When two sentences ask two different FAQ questions, the clearer one
+//!    is answered and the other offered.
+//! 4. **Decision**: answer when the best entry's probability is high enough, clearly ahead of
+//!    the runner-up and of "not ours"; offer 2–3 candidates when some are plausible; otherwise
+//!    the question is unmet and goes to experts.
+//! 5. **Danger signals** (`dialogues/danger.toml`): a message that describes a passport taken,
+//!    being locked in, beaten or threatened gets the safety entry and is marked urgent, however
+//!    sure the model is.
+
+mod features;
+mod model;
+mod segment;
+
+pub use model::TrainOptions;
+
+use crate::kb::KnowledgeBase;
+use crate::lang::{Country, Lang, Variant};
+use crate::text::{normalize, skeleton};
+use features::{Lexicon, PreHashed, hash_str};
+use model::{Dist, Input, Model};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Decision thresholds, on calibrated probabilities. Tuned on the development part of the
+/// evaluation set (`tests/eval/dev.tsv`); see `jardam eval`.
+#[derive(Clone, Copy, Debug)]
+pub struct Thresholds {
+    /// The best entry's probability must reach this to be answered directly …
+    pub answer: f32,
+    /// … be ahead of the runner-up by this much …
+    pub margin: f32,
+    /// … and ahead of "not ours" (gaps and background together) by this factor.
+    pub out_factor: f32,
+    /// Below this nothing is plausible: the question is unmet.
+    pub clarify: f32,
+    /// No "Did you mean…?" when "not ours" is this likely.
+    pub clarify_out: f32,
+    /// A second question in another sentence is offered when that sentence gives it this much.
+    pub also: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            answer: 0.35,
+            margin: 0.2,
+            out_factor: 1.0,
+            clarify: 0.15,
+            clarify_out: 0.5,
+            also: 0.6,
+        }
+    }
+}
+
+/// How a message's parts are weighed against each other.
+#[derive(Clone, Copy, Debug)]
+pub struct Weighing {
+    /// Weight of the whole message against its sentences (each of weight up to 1).
+    pub whole: f32,
+    /// A question sentence weighs this much more.
+    pub question: f32,
+    /// The power of (1 − chatter probability) in a sentence's weight.
+    pub chatter: f32,
+    /// Weight of the sentences together (0: the whole message only).
+    pub parts: f32,
+    /// Pool the distributions geometrically (sum of log-probabilities) instead of averaging.
+    pub geometric: bool,
+}
+
+impl Default for Weighing {
+    fn default() -> Self {
+        Weighing {
+            whole: 1.0,
+            question: 2.0,
+            chatter: 2.0,
+            parts: 0.0,
+            geometric: false,
+        }
+    }
+}
+
+/// Everything tunable about the matcher.
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    pub train: TrainOptions,
+    pub thresholds: Thresholds,
+    pub weighing: Weighing,
+    /// Fit the temperature on held-out phrasings (a second training).
+    pub calibrate: bool,
+    /// Also train on entry phrasings with a greeting or thanks around them.
+    pub augment: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            train: TrainOptions::default(),
+            thresholds: Thresholds::default(),
+            weighing: Weighing::default(),
+            calibrate: true,
+            augment: true,
+        }
+    }
+}
+
+impl Params {
+    /// Sets one parameter by name (`answer=0.5`, `epochs=20`…), for tuning with `jardam eval`.
+    pub fn set(&mut self, assignment: &str) -> Result<(), String> {
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| format!("'{assignment}': expected NAME=VALUE"))?;
+        let v: f32 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{assignment}': {value} is not a number"))?;
+        let t = &mut self.thresholds;
+        let w = &mut self.weighing;
+        let o = &mut self.train;
+        match name.trim() {
+            "answer" => t.answer = v,
+            "margin" => t.margin = v,
+            "out_factor" => t.out_factor = v,
+            "clarify" => t.clarify = v,
+            "clarify_out" => t.clarify_out = v,
+            "also" => t.also = v,
+            "whole" => w.whole = v,
+            "question" => w.question = v,
+            "chatter" => w.chatter = v,
+            "parts" => w.parts = v,
+            "geometric" => w.geometric = v != 0.0,
+            "epochs" => o.epochs = v as usize,
+            "learning_rate" => o.learning_rate = v,
+            "l2" => o.l2 = v,
+            "unseen" => o.unseen = v,
+            "max_support" => o.max_support = v as usize,
+            "confusion" => o.confusion = v,
+            "w_ngram" => o.kind_weight[0] = v,
+            "w_prefix" => o.kind_weight[1] = v,
+            "w_word" => o.kind_weight[2] = v,
+            "w_pair" => o.kind_weight[3] = v,
+            "w_concept" => o.kind_weight[4] = v,
+            "calibrate" => self.calibrate = v != 0.0,
+            "augment" => self.augment = v != 0.0,
+            other => return Err(format!("unknown parameter '{other}'")),
+        }
+        Ok(())
+    }
+}
+
+/// What the matcher decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Answered,
+    Clarify,
+    Unmet,
+}
+
+/// A scored entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Candidate {
+    pub entry: String,
+    /// The calibrated probability that this entry answers the question.
+    pub score: f32,
+    /// The phrasing of the entry closest to the question.
+    pub phrasing: String,
+}
+
+/// The matcher's answer for one question.
+#[derive(Clone, Debug, Serialize)]
+pub struct MatchResult {
+    pub status: Status,
+    /// The entry, when answered.
+    pub entry: Option<String>,
+    /// The country variant, when the entry has variants and the country is known.
+    pub variant: Option<Variant>,
+    /// The best candidates, best first (up to 3; for experts and "Did you mean…?").
+    pub candidates: Vec<Candidate>,
+    /// The detected language of the question (the hint when detection is not sure).
+    pub lang: Lang,
+    /// A country named in the question.
+    pub country: Option<Country>,
+    /// The probability that the best entry answers the question (0 when nothing matched).
+    pub confidence: f32,
+    /// In a message of several sentences, the sentence the answer rests on.
+    pub sentence: Option<String>,
+    /// A second FAQ question asked in another sentence, to offer as a button.
+    pub also: Option<Candidate>,
+    /// A danger signal: the message goes to experts as urgent.
+    pub urgent: bool,
+}
+
+/// Prefix of the ids of known gaps in the model's classes.
+pub const GAP: &str = "gap:";
+/// Prefix of the ids of background groups in the model's classes.
+pub const BACKGROUND: &str = "background:";
+
+/// What a class of the model stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClassKind {
+    Entry,
+    /// A known gap, or a background group that is not chatter.
+    NotOurs,
+    /// Greetings, thanks and the like: not ours, and set aside inside a longer message.
+    Chatter,
+}
+
+/// A danger signal, compiled: concept indexes that must all occur, and the entry.
+struct DangerRule {
+    all: Vec<u16>,
+    entry: usize,
+}
+
+/// The matcher over one knowledge base (plus phrasings learned from experts).
+pub struct Matcher {
+    ids: Vec<String>,
+    kind: Vec<ClassKind>,
+    has_variants: Vec<bool>,
+    lexicon: Lexicon,
+    dangers: Vec<DangerRule>,
+    model: Model,
+    /// Each class's texts: (text, its input), for the closest phrasing of a candidate.
+    docs: Vec<Vec<(u32, Input)>>,
+    doc_text: Vec<String>,
+    /// Skeleton word → languages whose phrasings use it (bit per language).
+    word_langs: HashMap<u64, u8, PreHashed>,
+    params: Params,
+}
+
+/// The texts a matcher learns from, and what they stand for.
+pub struct Corpus<'a> {
+    pub ids: Vec<String>,
+    kind: Vec<ClassKind>,
+    pub has_variants: Vec<bool>,
+    /// (class, language, text)
+    pub texts: Vec<(u32, Option<Lang>, &'a str)>,
+    /// Concepts: forms of each.
+    pub concepts: Vec<&'a [String]>,
+    concept_ids: Vec<&'a str>,
+    dangers: Vec<(&'a str, Vec<&'a str>)>,
+}
+
+impl<'a> Corpus<'a> {
+    /// Whether class `c` is an FAQ entry (not a gap or background group).
+    pub fn is_entry(&self, c: u32) -> bool {
+        self.kind[c as usize] == ClassKind::Entry
+    }
+
+    /// Entries only, from raw texts (benchmarks and tests).
+    pub fn entries(
+        ids: Vec<String>,
+        has_variants: Vec<bool>,
+        texts: Vec<(u32, Option<Lang>, &'a str)>,
+    ) -> Corpus<'a> {
+        Corpus {
+            kind: vec![ClassKind::Entry; ids.len()],
+            ids,
+            has_variants,
+            texts,
+            concepts: Vec::new(),
+            concept_ids: Vec::new(),
+            dangers: Vec::new(),
+        }
+    }
+
+    /// Everything the knowledge base holds, with `learned` `(entry id, text)` phrasings (those
+    /// of unknown entries are skipped).
+    pub fn of(kb: &'a KnowledgeBase, learned: &'a [(String, String)]) -> Corpus<'a> {
+        let mut ids: Vec<String> = kb.entries.iter().map(|e| e.id.clone()).collect();
+        let mut kind = vec![ClassKind::Entry; ids.len()];
+        let mut has_variants: Vec<bool> = kb.entries.iter().map(|e| e.has_variants()).collect();
+        let mut texts: Vec<(u32, Option<Lang>, &str)> = Vec::new();
+        for (i, e) in kb.entries.iter().enumerate() {
+            let i = i as u32;
+            for (lang, qs) in e.questions.iter() {
+                texts.extend(qs.iter().map(|q| (i, Some(lang), q.as_str())));
+            }
+            for (lang, kws) in e.keywords.iter() {
+                texts.extend(kws.iter().map(|k| (i, Some(lang), k.as_str())));
+            }
+            for (lang, t) in e.title.iter() {
+                texts.push((i, Some(lang), t.as_str()));
+            }
+        }
+        for (id, q) in learned {
+            if let Some(i) = kb.entry_index(id) {
+                texts.push((i as u32, None, q.as_str()));
+            }
+        }
+        let mut add = |id: String, k: ClassKind, qs: &'a crate::lang::PerLang<Vec<String>>| {
+            let i = ids.len() as u32;
+            ids.push(id);
+            kind.push(k);
+            has_variants.push(false);
+            for (lang, qs) in qs.iter() {
+                texts.extend(qs.iter().map(|q| (i, Some(lang), q.as_str())));
+            }
+        };
+        for g in &kb.gaps {
+            add(format!("{GAP}{}", g.id), ClassKind::NotOurs, &g.questions);
+        }
+        for b in &kb.background {
+            let k = if b.chatter {
+                ClassKind::Chatter
+            } else {
+                ClassKind::NotOurs
+            };
+            add(format!("{BACKGROUND}{}", b.id), k, &b.questions);
+        }
+        Corpus {
+            ids,
+            kind,
+            has_variants,
+            texts,
+            concepts: kb.concepts.iter().map(|c| c.forms.as_slice()).collect(),
+            concept_ids: kb.concepts.iter().map(|c| c.id.as_str()).collect(),
+            dangers: kb
+                .dangers
+                .iter()
+                .map(|d| (d.entry.as_str(), d.all.iter().map(String::as_str).collect()))
+                .collect(),
+        }
+    }
+}
+
+/// A message's words with their concept tags, ready for featurising any range of them.
+struct Tagged {
+    words: Vec<String>,
+    tags: Vec<Option<u16>>,
+}
+
+impl Tagged {
+    fn features(&self, range: std::ops::Range<usize>, out: &mut Vec<u64>) {
+        let words: Vec<&str> = self.words[range.clone()]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        features::extract(&words, &self.tags[range], out);
+    }
+}
+
+impl Matcher {
+    pub fn new(kb: &KnowledgeBase) -> Matcher {
+        Self::with_learned(kb, &[])
+    }
+
+    /// Trains on the knowledge base and on `(entry id, question)` phrasings learned from
+    /// experts. Learned phrasings for unknown ids are skipped.
+    pub fn with_learned(kb: &KnowledgeBase, learned: &[(String, String)]) -> Matcher {
+        Self::with_params(kb, learned, Params::default())
+    }
+
+    /// As [`Matcher::with_learned`], with explicit parameters (for tuning).
+    pub fn with_params(
+        kb: &KnowledgeBase,
+        learned: &[(String, String)],
+        params: Params,
+    ) -> Matcher {
+        Self::train(&Corpus::of(kb, learned), params)
+    }
+
+    /// Trains on raw texts of entries only: `(entry index, language, text)`.
+    pub fn build(
+        entry_ids: Vec<String>,
+        has_variants: Vec<bool>,
+        texts: &[(u32, Option<Lang>, &str)],
+    ) -> Matcher {
+        Self::train(
+            &Corpus::entries(entry_ids, has_variants, texts.to_vec()),
+            Params::default(),
+        )
+    }
+
+    /// Trains a matcher on `corpus`.
+    pub fn train(corpus: &Corpus, params: Params) -> Matcher {
+        let classes = corpus.ids.len();
+        let lexicon = Lexicon::new(
+            corpus
+                .concepts
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i as u16, *f)),
+        );
+        let mut word_langs: HashMap<u64, u8, PreHashed> = HashMap::default();
+        let mut examples: Vec<(Vec<u64>, u32)> = Vec::with_capacity(corpus.texts.len());
+        for &(class, lang, text) in &corpus.texts {
+            let t = tag(&lexicon, text);
+            if let Some(lang) = lang {
+                for w in t.words.iter().filter(|w| w.len() > 1) {
+                    *word_langs.entry(hash_str(w)).or_default() |= 1 << lang.index();
+                }
+            }
+            let mut f = Vec::new();
+            t.features(0..t.words.len(), &mut f);
+            examples.push((f, class));
+        }
+        let doc_count = examples.len();
+        if params.augment {
+            augment(corpus, &lexicon, &mut examples);
+        }
+        let model = if params.calibrate {
+            // Every fifth text of each class is held out of a first training; the temperature
+            // that best predicts them is then used with the model trained on everything.
+            let mut seen = vec![0usize; classes];
+            let mut train = Vec::new();
+            let mut held = Vec::new();
+            for (i, ex) in examples.iter().enumerate() {
+                let c = ex.1 as usize;
+                seen[c] += 1;
+                if i < doc_count && seen[c] % 5 == 3 {
+                    held.push(ex.clone());
+                } else {
+                    train.push(ex.clone());
+                }
+            }
+            let mut first = Model::train(classes, &train, &params.train);
+            first.fit_temperature(&held);
+            let mut model = Model::train(classes, &examples, &params.train);
+            model.temperature = first.temperature;
+            model
+        } else {
+            Model::train(classes, &examples, &params.train)
+        };
+        let mut docs: Vec<Vec<(u32, Input)>> = vec![Vec::new(); classes];
+        let mut doc_text = Vec::with_capacity(doc_count);
+        for (d, ((feats, class), &(_, _, text))) in examples.iter().zip(&corpus.texts).enumerate() {
+            let (mut x, _) = model.input(feats);
+            x.sort_unstable_by_key(|p| p.0);
+            docs[*class as usize].push((d as u32, x));
+            doc_text.push(text.to_string());
+        }
+        let concept_index: HashMap<&str, u16> = corpus
+            .concept_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as u16))
+            .collect();
+        let dangers = corpus
+            .dangers
+            .iter()
+            .filter_map(|(entry, all)| {
+                Some(DangerRule {
+                    entry: corpus.ids.iter().position(|id| id == entry)?,
+                    all: all
+                        .iter()
+                        .map(|c| concept_index.get(c).copied())
+                        .collect::<Option<Vec<u16>>>()?,
+                })
+            })
+            .collect();
+        Matcher {
+            ids: corpus.ids.clone(),
+            kind: corpus.kind.clone(),
+            has_variants: corpus.has_variants.clone(),
+            lexicon,
+            dangers,
+            model,
+            docs,
+            doc_text,
+            word_langs,
+            params,
+        }
+    }
+
+    pub fn params(&self) -> Params {
+        self.params
+    }
+
+    /// Number of classes (entries, gaps and background groups).
+    pub fn class_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Number of weights the model holds.
+    pub fn weight_count(&self) -> usize {
+        self.model.weight_count()
+    }
+
+    /// Whether class `c` is an FAQ entry.
+    fn is_entry(&self, c: usize) -> bool {
+        self.kind[c] == ClassKind::Entry
+    }
+
+    /// Answers one question. `lang` and `country` are the user's profile, used when the text
+    /// itself does not tell.
+    pub fn ask(&self, text: &str, lang: Option<Lang>, country: Option<Country>) -> MatchResult {
+        let norm = normalize(text);
+        let sk = skeleton(&norm);
+        let detected = self
+            .detect_lang_normalized(&norm, &sk)
+            .or(lang)
+            .unwrap_or(Lang::Ru);
+        let text_country = country_in_skeleton(&sk);
+        let mut result = MatchResult {
+            status: Status::Unmet,
+            entry: None,
+            variant: None,
+            candidates: Vec::new(),
+            lang: detected,
+            country: text_country,
+            confidence: 0.0,
+            sentence: None,
+            also: None,
+            urgent: false,
+        };
+        // Only emoji, digits or punctuation: nothing to understand.
+        if !sk.chars().any(char::is_alphabetic) {
+            return result;
+        }
+        let (words, parts) = segment::split(text);
+        let tags = self
+            .lexicon
+            .tag(&words.iter().map(String::as_str).collect::<Vec<_>>());
+        let tagged = Tagged { words, tags };
+        let t = self.params.thresholds;
+        let w = self.params.weighing;
+        let classes = self.ids.len();
+
+        let mut feats = Vec::new();
+        // Each sentence on its own: what it asks, and whether it is only a greeting or thanks.
+        let mut read: Vec<(Dist, f32, f32)> = Vec::new();
+        if parts.len() > 1 {
+            for p in &parts {
+                tagged.features(p.words.clone(), &mut feats);
+                let (d, _) = self.model.predict(&feats);
+                let chatter: f32 = self.mass(&d, ClassKind::Chatter);
+                let weight = (1.0 - chatter).max(0.0).powf(w.chatter)
+                    * if p.question { w.question } else { 1.0 };
+                read.push((d, weight, chatter));
+            }
+        }
+        // The whole message without its greetings and thanks.
+        let kept: Vec<usize> = (0..tagged.words.len())
+            .filter(|&i| {
+                !parts.iter().zip(&read).any(|(p, r)| {
+                    r.2 > 0.5 && p.words.contains(&i) && p.words.len() < tagged.words.len()
+                })
+            })
+            .collect();
+        let core = if kept.is_empty() || kept.len() == tagged.words.len() {
+            None
+        } else {
+            Some(Tagged {
+                words: kept.iter().map(|&i| tagged.words[i].clone()).collect(),
+                tags: kept.iter().map(|&i| tagged.tags[i]).collect(),
+            })
+        };
+        let body = core.as_ref().unwrap_or(&tagged);
+        body.features(0..body.words.len(), &mut feats);
+        let (whole, _) = self.model.predict(&feats);
+        let mut mix = vec![0f32; classes];
+        let pool = |d: &Dist, mix: &mut [f32], weight: f32| {
+            if w.geometric {
+                let mut dense = vec![0f32; classes];
+                d.dense(classes, &mut dense, 1.0);
+                for (m, p) in mix.iter_mut().zip(dense) {
+                    *m += weight * p.max(1e-6).ln();
+                }
+            } else {
+                d.dense(classes, mix, weight);
+            }
+        };
+        pool(&whole, &mut mix, w.whole);
+        let mut total = w.whole;
+        if w.parts > 0.0 {
+            for (d, weight, _) in &read {
+                pool(d, &mut mix, w.parts * weight);
+                total += w.parts * weight;
+            }
+        }
+        if w.geometric {
+            let max = mix.iter().fold(f32::MIN, |a, &b| a.max(b / total));
+            let mut z = 0.0;
+            for v in &mut mix {
+                *v = (*v / total - max).exp();
+                z += *v;
+            }
+            for v in &mut mix {
+                *v /= z;
+            }
+        } else {
+            for v in &mut mix {
+                *v /= total;
+            }
+        }
+        let not_ours: f32 = (0..classes)
+            .filter(|&c| !self.is_entry(c))
+            .map(|c| mix[c])
+            .sum();
+        let mut ranked: Vec<(usize, f32)> = (0..classes)
+            .filter(|&c| self.is_entry(c))
+            .map(|c| (c, mix[c]))
+            .collect();
+        // Stable: among equal probabilities the earlier entry stays first.
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked.truncate(3);
+        let (top, p1) = ranked.first().copied().unwrap_or((0, 0.0));
+        let p2 = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
+        let (query, _) = self.model.input(&{
+            tagged.features(0..tagged.words.len(), &mut feats);
+            feats.clone()
+        });
+        let candidate = |c: usize, p: f32| Candidate {
+            entry: self.ids[c].clone(),
+            score: (p * 1000.0).round() / 1000.0,
+            phrasing: self.closest(c, &query),
+        };
+        result.confidence = (p1 * 1000.0).round() / 1000.0;
+        result.status = if p1 >= t.answer && p1 - p2 >= t.margin && p1 >= t.out_factor * not_ours {
+            Status::Answered
+        } else if p1 >= t.clarify && not_ours < t.clarify_out {
+            Status::Clarify
+        } else {
+            Status::Unmet
+        };
+        result.candidates = match result.status {
+            Status::Clarify => {
+                let floor = (t.clarify * 0.5).max(p1 * 0.25);
+                let mut c: Vec<Candidate> = ranked
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, r)| *i < 2 || r.1 >= floor)
+                    .map(|(_, r)| candidate(r.0, r.1))
+                    .collect();
+                c.truncate(3);
+                c
+            }
+            _ => ranked.iter().map(|r| candidate(r.0, r.1)).collect(),
+        };
+        // The sentence the best entry rests on, and a second question in another sentence.
+        if !read.is_empty() && p1 > 0.0 {
+            let prob = |d: &Dist, c: usize| {
+                d.scored
+                    .iter()
+                    .find(|s| s.0 as usize == c)
+                    .map(|s| s.1)
+                    .unwrap_or(d.rest)
+            };
+            let best = (0..read.len())
+                .max_by(|&a, &b| {
+                    (read[a].1 * prob(&read[a].0, top))
+                        .total_cmp(&(read[b].1 * prob(&read[b].0, top)))
+                })
+                .unwrap_or(0);
+            result.sentence = Some(parts[best].text_of(text).to_string());
+            if result.status == Status::Answered {
+                let other = read
+                    .iter()
+                    .filter(|(_, weight, _)| *weight >= 0.5)
+                    .filter_map(|(d, _, _)| {
+                        let (c, p) = d
+                            .scored
+                            .iter()
+                            .filter(|s| self.is_entry(s.0 as usize) && s.0 as usize != top)
+                            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+                        (*p >= t.also).then_some((*c as usize, *p))
+                    })
+                    .max_by(|a, b| a.1.total_cmp(&b.1));
+                if let Some((c, _)) = other {
+                    result.also = Some(candidate(c, mix[c]));
+                }
+            }
+        }
+        if let Some(e) = self.danger(&tagged, &parts) {
+            result.urgent = true;
+            if result.status != Status::Answered || top != e {
+                if result.status == Status::Answered {
+                    result.also = Some(candidate(top, p1));
+                }
+                result.status = Status::Answered;
+                result.candidates.retain(|c| c.entry != self.ids[e]);
+                result.candidates.insert(0, candidate(e, mix[e]));
+                result.candidates.truncate(3);
+            }
+        }
+        if result.status == Status::Answered {
+            let e = self
+                .ids
+                .iter()
+                .position(|id| Some(id) == result.candidates.first().map(|c| &c.entry))
+                .unwrap_or(top);
+            result.entry = Some(self.ids[e].clone());
+            result.variant = self.has_variants[e]
+                .then(|| text_country.or(country).map(Country::variant))
+                .flatten();
+        }
+        result
+    }
+
+    /// Probability mass of the classes of one kind.
+    fn mass(&self, d: &Dist, kind: ClassKind) -> f32 {
+        let n = self.kind.iter().filter(|k| **k == kind).count();
+        if n == 0 {
+            return 0.0;
+        }
+        let mut scored_n = 0;
+        let mut sum = 0.0;
+        for &(c, p) in &d.scored {
+            if self.kind[c as usize] == kind {
+                sum += p;
+                scored_n += 1;
+            }
+        }
+        sum + (n - scored_n) as f32 * d.rest
+    }
+
+    /// The entry of the first danger signal whose concepts all occur in one sentence or two
+    /// neighbouring ones.
+    fn danger(&self, tagged: &Tagged, parts: &[segment::Part]) -> Option<usize> {
+        if self.dangers.is_empty() {
+            return None;
+        }
+        let concepts = |r: std::ops::Range<usize>| -> Vec<u16> {
+            tagged.tags[r].iter().flatten().copied().collect()
+        };
+        let mut spans: Vec<std::ops::Range<usize>> = vec![0..tagged.words.len()];
+        if parts.len() > 1 {
+            spans = parts
+                .windows(2)
+                .map(|w| w[0].words.start.min(w[1].words.start)..w[0].words.end.max(w[1].words.end))
+                .collect();
+        }
+        for span in spans {
+            let found = concepts(span);
+            if let Some(rule) = self
+                .dangers
+                .iter()
+                .find(|r| r.all.iter().all(|c| found.contains(c)))
+            {
+                return Some(rule.entry);
+            }
+        }
+        None
+    }
+
+    /// The text of class `c` closest to the query.
+    fn closest(&self, c: usize, query: &Input) -> String {
+        let mut q = query.clone();
+        q.sort_unstable_by_key(|p| p.0);
+        let mut best = (f32::MIN, None);
+        for (d, x) in &self.docs[c] {
+            let (mut i, mut j, mut dot) = (0, 0, 0.0);
+            while i < q.len() && j < x.len() {
+                match q[i].0.cmp(&x[j].0) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        dot += q[i].1 * x[j].1;
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+            if dot > best.0 {
+                best = (dot, Some(*d));
+            }
+        }
+        best.1
+            .map(|d| self.doc_text[d as usize].clone())
+            .unwrap_or_default()
+    }
+
+    /// The language of the text, when its letters or words tell it.
+    pub fn detect_lang(&self, text: &str) -> Option<Lang> {
+        let norm = normalize(text);
+        self.detect_lang_normalized(&norm, &skeleton(&norm))
+    }
+
+    fn detect_lang_normalized(&self, norm: &str, sk: &str) -> Option<Lang> {
+        // Letters only one of our languages uses.
+        let mut letters = [0u32; 4];
+        for c in norm.chars() {
+            match c {
+                'ө' | 'ү' | 'ң' => letters[Lang::Ky.index()] += 3,
+                'ў' | 'қ' | 'ғ' | 'ҳ' => letters[Lang::Uz.index()] += 3,
+                'ы' | 'щ' | 'э' | 'ъ' => letters[Lang::Ru.index()] += 1,
+                _ => {}
+            }
+        }
+        // Words seen in one language's phrasings.
+        let mut words = [0f32; 4];
+        for w in sk.split(' ').filter(|w| w.len() > 1) {
+            if let Some(&mask) = self.word_langs.get(&hash_str(w)) {
+                let n = mask.count_ones() as f32;
+                for l in Lang::ALL {
+                    if mask & (1 << l.index()) != 0 {
+                        words[l.index()] += 1.0 / n;
+                    }
+                }
+            }
+        }
+        let latin = norm.chars().filter(|c| c.is_ascii_alphabetic()).count();
+        let cyrillic = norm
+            .chars()
+            .filter(|c| ('\u{400}'..='\u{4ff}').contains(c))
+            .count();
+        let mut best = None;
+        let mut best_score = 0.0;
+        for l in Lang::ALL {
+            let mut s = words[l.index()] + letters[l.index()] as f32;
+            // English is only ever typed in Latin letters.
+            if l == Lang::En && cyrillic > latin {
+                s = 0.0;
+            }
+            if s > best_score {
+                best_score = s;
+                best = Some(l);
+            }
+        }
+        best
+    }
+}
+
+/// Splits a text into skeleton words and tags them with concepts.
+fn tag(lexicon: &Lexicon, text: &str) -> Tagged {
+    let sk = skeleton(&normalize(text));
+    let words: Vec<String> = sk
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let tags = lexicon.tag(&words.iter().map(String::as_str).collect::<Vec<_>>());
+    Tagged { words, tags }
+}
+
+/// Entry phrasings with a greeting before or thanks after them (from the background groups
+/// marked `chatter`), so that such words do not count against an entry in a long message.
+fn augment(corpus: &Corpus, lexicon: &Lexicon, examples: &mut Vec<(Vec<u64>, u32)>) {
+    let chatter: Vec<&str> = corpus
+        .texts
+        .iter()
+        .filter(|t| corpus.kind[t.0 as usize] == ClassKind::Chatter)
+        .map(|t| t.2)
+        .collect();
+    if chatter.is_empty() {
+        return;
+    }
+    let mut k = 0usize;
+    for (i, &(class, _, text)) in corpus.texts.iter().enumerate() {
+        if corpus.kind[class as usize] != ClassKind::Entry || i % 2 != 0 {
+            continue;
+        }
+        k = (k + 7919) % chatter.len();
+        let joined = if i % 4 == 0 {
+            format!("{} {text}", chatter[k])
+        } else {
+            format!("{text} {}", chatter[k])
+        };
+        let t = tag(lexicon, &joined);
+        let mut f = Vec::new();
+        t.features(0..t.words.len(), &mut f);
+        examples.push((f, class));
+    }
+}
+
+/// A country named in the text: Russia or Kazakhstan, by country or city name in any script.
+pub fn detect_country(text: &str) -> Option<Country> {
+    country_in_skeleton(&skeleton(&normalize(text)))
+}
+
+fn country_in_skeleton(sk: &str) -> Option<Country> {
+    const RU: &[&str] = &[
+        "rosi",
+        "rasi",
+        "orus",
+        "rf",
+        "rusia",
+        "moskv",
+        "moskov",
+        "moscow",
+        "mosko",
+        "maskv",
+        "piter",
+        "peterburg",
+        "sankt",
+        "spb",
+        "ekaterinburg",
+        "yekaterinburg",
+        "ekb",
+        "novosibirsk",
+        "kazan",
+        "krasnoyarsk",
+        "samar",
+        "irkutsk",
+        "surgut",
+        "tyumen",
+        "chelyabinsk",
+        "omsk",
+        "tomsk",
+        "yakutsk",
+        "podmoskov",
+        "sochi",
+    ];
+    const KZ: &[&str] = &[
+        "kazakst", "kazahst", "kazak", "kazah", "kozogist", "kozok", "almat", "astan", "shimkent",
+        "chimkent", "karagand", "aktob", "aktau", "atirau", "taraz", "pavlodar", "kz",
+    ];
+    // Names of two words, looked for in the whole text.
+    const KZ_PHRASES: &[&str] = &["alma ata", "nur sultan", "ust kamenogorsk"];
+    let mut ru = false;
+    let mut kz = false;
+    for w in sk.split(' ') {
+        // Short names must be the whole word ("rf", "kz"); longer ones are stems, so that
+        // endings ("Москвада", "Rossiyada") still match.
+        let is = |list: &[&str]| {
+            list.iter().any(|p| {
+                if p.len() <= 3 {
+                    w == *p
+                } else {
+                    w.starts_with(p)
+                }
+            })
+        };
+        ru |= is(RU);
+        kz |= is(KZ);
+    }
+    kz |= KZ_PHRASES.iter().any(|p| sk.contains(p));
+    match (ru, kz) {
+        (true, false) => Some(Country::Ru),
+        (false, true) => Some(Country::Kz),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countries_in_any_script() {
+        assert_eq!(detect_country("Москвада каттоо"), Some(Country::Ru));
+        assert_eq!(detect_country("registraciya v Rossii"), Some(Country::Ru));
+        assert_eq!(detect_country("Алматыда иштейм"), Some(Country::Kz));
+        assert_eq!(detect_country("Qozogʻistonda"), Some(Country::Kz));
+        assert_eq!(detect_country("Казакстанда"), Some(Country::Kz));
+        assert_eq!(detect_country("I work in Russia"), Some(Country::Ru));
+        assert_eq!(detect_country("на русском языке"), None);
+        assert_eq!(detect_country("Москва и Алматы"), None);
+        assert_eq!(detect_country(""), None);
+    }
+
+    fn small() -> Matcher {
+        let ids: Vec<String> = ["a.reg", "b.patent", "c.pension"]
+            .map(String::from)
+            .to_vec();
+        let texts = vec![
+            (0, None, "kattoo kantip jasalat"),
+            (0, None, "registraciya kerekpi"),
+            (0, None, "propiska kaida jasatam"),
+            (1, None, "patent kantip alam"),
+            (1, None, "patent kerekpi"),
+            (1, None, "ishke ruhsat patent"),
+            (2, None, "pensiya kachan"),
+            (2, None, "pensiyaga chigam"),
+            (2, None, "pensiya staj"),
+        ];
+        let mut params = Params::default();
+        params.calibrate = false;
+        Matcher::train(&Corpus::entries(ids, vec![false; 3], texts), params)
+    }
+
+    #[test]
+    fn probabilities_rank_the_right_entry_first() {
+        let m = small();
+        for (q, want) in [
+            ("kattoo kantip", "a.reg"),
+            ("patent kerek", "b.patent"),
+            ("pensiya", "c.pension"),
+        ] {
+            let r = m.ask(q, None, None);
+            assert_eq!(r.candidates[0].entry, want, "{q}: {r:?}");
+            let sum: f32 = r.candidates.iter().map(|c| c.score).sum();
+            assert!(sum <= 1.001, "{q}: {sum}");
+            assert!(r.candidates.windows(2).all(|w| w[0].score >= w[1].score));
+        }
+    }
+
+    #[test]
+    fn nothing_to_read_is_unmet() {
+        let m = small();
+        for q in ["", "😀😀", "12345", "?!", "  "] {
+            let r = m.ask(q, None, None);
+            assert_eq!(r.status, Status::Unmet, "{q:?}");
+            assert_eq!(r.confidence, 0.0);
+        }
+    }
+
+    #[test]
+    fn the_same_texts_train_the_same_model() {
+        let (a, b) = (small(), small());
+        for q in ["kattoo patent", "pensiya kantip", "xyz"] {
+            let (ra, rb) = (a.ask(q, None, None), b.ask(q, None, None));
+            assert_eq!(
+                format!("{:?}", ra.candidates),
+                format!("{:?}", rb.candidates)
+            );
+        }
+    }
+}

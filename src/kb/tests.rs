@@ -355,3 +355,88 @@ fn non_utf8_and_empty_directory() {
     assert!(text.contains("topics.toml:0: cannot read"), "{text}");
     assert!(text.contains("no entry files"), "{text}");
 }
+
+/// The knowledge base with one extra file at the top of `dialogues/`.
+fn with_file(name: &str, text: &str) -> Vec<String> {
+    check(
+        &[("stay/registration.toml", ENTRY), (name, text)],
+        TOPICS,
+        &interface(),
+    )
+}
+
+#[test]
+fn background_file_problems_have_their_lines() {
+    let ok = "[[group]]\nid = \"weather\"\n[group.questions]\nky = [\"аба ырайы\"]\nru = [\"погода\"]\nuz = [\"ob-havo\"]\nen = [\"weather\"]\n";
+    assert!(with_file("background.toml", ok).is_empty());
+    let unknown = ok.replace("id = \"weather\"", "id = \"weather\"\ncolour = 1");
+    let p = with_file("background.toml", &unknown);
+    assert!(p[0].starts_with("background.toml:3:"), "{p:?}");
+    let wrong_type = ok.replace("ru = [\"погода\"]", "ru = \"погода\"");
+    let p = with_file("background.toml", &wrong_type);
+    assert!(p[0].starts_with("background.toml:5:"), "{p:?}");
+    let repeated = ok.replace("uz = [\"ob-havo\"]", "uz = [\"ob-havo\", \"Ob-havo!\"]");
+    let p = with_file("background.toml", &repeated);
+    assert!(
+        p[0].starts_with("background.toml:6:") && p[0].contains("already at line 6"),
+        "{p:?}"
+    );
+    // A question an entry answers is not background.
+    let ours = ok.replace("ru = [\"погода\"]", "ru = [\"Как встать на учет?\"]");
+    let p = with_file("background.toml", &ours);
+    assert!(
+        p[0].starts_with("background.toml:5:") && p[0].contains("stay.registration"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn synonym_and_danger_problems_have_their_lines() {
+    let ok = "[[concept]]\nid = \"registration\"\nforms = [\"регистрац\", \"рега\"]\n";
+    assert!(with_file("synonyms.toml", ok).is_empty());
+    let p = with_file(
+        "synonyms.toml",
+        &format!("{ok}[[concept]]\nid = \"reg\"\nforms = [\"РЕГА\"]\n"),
+    );
+    assert!(
+        p.len() == 1
+            && p[0].starts_with(
+                "synonyms.toml:6: concept 'reg': form \"РЕГА\" is also a form of 'registration'"
+            )
+            && p[0].ends_with("synonyms.toml:3)"),
+        "{p:?}"
+    );
+    let p = with_file(
+        "synonyms.toml",
+        "[[concept]]\nid = \"x\"\nforms = [\"a\"]\n",
+    );
+    assert!(
+        p[0].starts_with("synonyms.toml:3:") && p[0].contains("too short"),
+        "{p:?}"
+    );
+    let p = with_file(
+        "synonyms.toml",
+        "[[concept]]\nid = \"x\"\nforms = \"abc\"\n",
+    );
+    assert!(p[0].starts_with("synonyms.toml:3:"), "{p:?}");
+    let danger = "[[danger]]\nentry = \"safety.nothing\"\nall = [\"registration\", \"nope\"]\n";
+    let p = check(
+        &[
+            ("stay/registration.toml", ENTRY),
+            ("synonyms.toml", ok),
+            ("danger.toml", danger),
+        ],
+        TOPICS,
+        &interface(),
+    );
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("danger.toml:3:") && m.contains("'nope'")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("danger.toml:2:") && m.contains("'safety.nothing'")),
+        "{p:?}"
+    );
+}

@@ -726,7 +726,8 @@ impl Matcher {
         let concepts = |r: std::ops::Range<usize>| -> Vec<u16> {
             tagged.tags[r].iter().flatten().copied().collect()
         };
-        let mut spans: Vec<std::ops::Range<usize>> = vec![0..tagged.words.len()];
+        let mut spans: Vec<std::ops::Range<usize>> =
+            std::iter::once(0..tagged.words.len()).collect();
         if parts.len() > 1 {
             spans = parts
                 .windows(2)
@@ -967,8 +968,10 @@ mod tests {
             (2, None, "pensiyaga chigam"),
             (2, None, "pensiya staj"),
         ];
-        let mut params = Params::default();
-        params.calibrate = false;
+        let params = Params {
+            calibrate: false,
+            ..Params::default()
+        };
         Matcher::train(&Corpus::entries(ids, vec![false; 3], texts), params)
     }
 

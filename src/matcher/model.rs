@@ -85,6 +85,9 @@ impl Dist {
     }
 }
 
+/// An earlier layout of the weights: `start` and `weights`, as in [`Model`].
+type Layout<'a> = (&'a [u32], &'a [(u32, f32)]);
+
 /// A text as the model reads it: (feature, value), unit length.
 pub(crate) type Input = Vec<(u32, f32)>;
 
@@ -217,7 +220,7 @@ impl Model {
     }
 
     /// Lays out weights for `support`, carrying over the values of `old` where present.
-    fn set_support(&mut self, support: &[Vec<u32>], old: Option<(&[u32], &[(u32, f32)])>) {
+    fn set_support(&mut self, support: &[Vec<u32>], old: Option<Layout<'_>>) {
         let total: usize = support.iter().map(Vec::len).sum();
         self.start = Vec::with_capacity(support.len() + 1);
         self.weights = Vec::with_capacity(total);
@@ -258,13 +261,13 @@ impl Model {
                 self.start[f as usize] as usize,
                 self.start[f as usize + 1] as usize,
             );
-            for k in a..b {
-                let (c, w) = self.weights[k];
+            for (weight, sq) in self.weights[a..b].iter_mut().zip(&mut grad_sq[a..b]) {
+                let (c, w) = *weight;
                 let p = scratch.logit[c as usize];
                 let target = if c == class { 1.0 } else { 0.0 };
                 let g = (p - target) * v + opts.l2 * w;
-                grad_sq[k] += g * g;
-                self.weights[k].1 -= opts.learning_rate * g / grad_sq[k].sqrt();
+                *sq += g * g;
+                weight.1 -= opts.learning_rate * g / sq.sqrt();
             }
         }
         for &(c, _) in &d.scored {

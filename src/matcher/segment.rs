@@ -116,8 +116,8 @@ fn is_question_word(w: &str) -> bool {
         "kak", "kogda", "skolko", "skoko", "mojno", "nujno", "nado", "chto", "gde", "kuda",
         "pochemu", "zachem", "kakoi", "kakaya", "kakie", "kakoe", "kto", "chei", "li", "razve",
         "che", "shto", "kakim", // Uzbek
-        "nima", "nega", "kachon", "kaerda", "kaerga", "kaerdan", "kanaka", "kim", "nechta", "necha",
-        "mumkinmi", // English
+        "nima", "nega", "kachon", "kaerda", "kaerga", "kaerdan", "kanaka", "kim", "nechta",
+        "necha", "mumkinmi", // English
         "how", "what", "when", "where", "why", "can", "could", "should", "do", "does", "is", "are",
         "which", "who", "will", "must", "need",
     ];

@@ -36,7 +36,10 @@ fn frozen_test_part_meets_the_floors_and_beats_the_baseline() {
     assert!(f.oos_unmet >= 90.0, "out of scope unmet {f:?}");
     assert!(f.oos_answered <= 4.0, "out of scope answered {f:?}");
     let real = report.style_figures("real");
-    assert!(real.n >= 150 && real.direct >= 82.0, "long real messages {real:?}");
+    assert!(
+        real.n >= 150 && real.direct >= 82.0,
+        "long real messages {real:?}"
+    );
 
     let baseline = Baseline::new(&kb().0);
     let base = eval::run(&cases, |c| baseline.decide(&c.question));
@@ -54,18 +57,26 @@ fn frozen_test_part_meets_the_floors_and_beats_the_baseline() {
 fn development_part_keeps_its_figures() {
     let (report, _) = report("tests/eval/dev.tsv");
     let f = report.figures();
-    assert!(f.direct >= 89.0 && f.wrong <= 4.0 && f.oos_unmet >= 92.0, "{f:?}");
+    assert!(
+        f.direct >= 89.0 && f.wrong <= 4.0 && f.oos_unmet >= 92.0,
+        "{f:?}"
+    );
 }
 
 #[test]
 fn cross_validation_over_the_phrasings() {
     let (kb, _) = kb();
-    let mut params = jardam::matcher::Params::default();
     // Cross-validation trains five models: without the calibration pass it takes half as long.
-    params.calibrate = false;
+    let params = jardam::matcher::Params {
+        calibrate: false,
+        ..Default::default()
+    };
     let f = eval::cross_validate(kb, params, 5).figures();
     println!("{f:?}");
-    assert!(f.direct >= 70.0 && f.wrong <= 10.0 && f.oos_unmet >= 70.0, "{f:?}");
+    assert!(
+        f.direct >= 70.0 && f.wrong <= 10.0 && f.oos_unmet >= 70.0,
+        "{f:?}"
+    );
 }
 
 #[test]

@@ -48,3 +48,88 @@ fn bad_inputs_are_unmet() {
     }
     well_formed(&long);
 }
+
+fn answered(text: &str) -> jardam::matcher::MatchResult {
+    let r = matcher().ask(text, None, None);
+    assert_eq!(r.status, Status::Answered, "{text}: {r:?}");
+    r
+}
+
+#[test]
+fn a_long_message_is_answered_by_its_question_sentence() {
+    let r = answered(
+        "Ассаламу алейкум братья, я в Москве уже 3 недели. Работаю на складе, живу у земляка. \
+         Говорят регу сам делай через амину. Кто знает как правильно встать на учет?",
+    );
+    assert_eq!(r.entry.as_deref(), Some("stay.registration"));
+    assert!(r.confidence > 0.5, "{r:?}");
+    let sentence = r.sentence.unwrap();
+    assert!(
+        sentence.contains("учет") || sentence.contains("регу"),
+        "{sentence}"
+    );
+}
+
+#[test]
+fn danger_signals_answer_the_safety_entry_and_are_urgent() {
+    for (text, entry) in [
+        (
+            "hello, we came to work on a farm, the manager took our passports and now won't give them back. We can't leave",
+            "safety.trafficking",
+        ),
+        (
+            "Салам, хозяин паспортубузду алып койду, кайтарбай жатат, эмне кылабыз",
+            "safety.trafficking",
+        ),
+        (
+            "бригадир вчера избил меня на стройке, что делать",
+            "safety.violence",
+        ),
+    ] {
+        let r = answered(text);
+        assert!(r.urgent, "{text}: {r:?}");
+        assert_eq!(r.entry.as_deref(), Some(entry), "{text}");
+    }
+    // An ordinary question about a passport is not a danger.
+    let r = matcher().ask(
+        "паспорттун мөөнөтү бүтүп калды, кантип жаңыртам",
+        None,
+        None,
+    );
+    assert!(!r.urgent, "{r:?}");
+}
+
+#[test]
+fn out_of_scope_questions_are_unmet() {
+    for text in [
+        "Какая столица Австралии?",
+        "погода в оше на выходные",
+        "Можно ли в России поменять кыргызские водительские права на российские?",
+        "курс доллара на сегодня",
+        "салам",
+    ] {
+        let r = matcher().ask(text, None, None);
+        assert_eq!(r.status, Status::Unmet, "{text}: {r:?}");
+    }
+}
+
+#[test]
+fn confidence_is_a_probability_and_the_output_keeps_its_fields() {
+    let r = answered("patent kerekpi Rossiyada");
+    assert!((0.0..=1.0).contains(&r.confidence));
+    let v = serde_json::to_value(&r).unwrap();
+    for field in [
+        "status",
+        "entry",
+        "candidates",
+        "lang",
+        "country",
+        "variant",
+        "confidence",
+        "sentence",
+        "also",
+        "urgent",
+    ] {
+        assert!(v.get(field).is_some(), "{field} missing in {v}");
+    }
+}

@@ -560,7 +560,8 @@ impl Matcher {
         };
         let body = core.as_ref().unwrap_or(&tagged);
         body.features(0..body.words.len(), &mut feats);
-        let (whole, _) = self.model.predict(&feats);
+        let (query, _) = self.model.input(&feats);
+        let whole = self.model.predict_input(&query);
         let mut mix = vec![0f32; classes];
         let pool = |d: &Dist, mix: &mut [f32], weight: f32| {
             if w.geometric {
@@ -609,10 +610,6 @@ impl Matcher {
         ranked.truncate(3);
         let (top, p1) = ranked.first().copied().unwrap_or((0, 0.0));
         let p2 = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
-        let (query, _) = self.model.input(&{
-            tagged.features(0..tagged.words.len(), &mut feats);
-            feats.clone()
-        });
         let candidate = |c: usize, p: f32| Candidate {
             entry: self.ids[c].clone(),
             score: (p * 1000.0).round() / 1000.0,
@@ -749,28 +746,29 @@ impl Matcher {
 
     /// The text of class `c` closest to the query.
     fn closest(&self, c: usize, query: &Input) -> String {
-        let mut q = query.clone();
-        q.sort_unstable_by_key(|p| p.0);
-        let mut best = (f32::MIN, None);
-        for (d, x) in &self.docs[c] {
-            let (mut i, mut j, mut dot) = (0, 0, 0.0);
-            while i < q.len() && j < x.len() {
-                match q[i].0.cmp(&x[j].0) {
-                    std::cmp::Ordering::Less => i += 1,
-                    std::cmp::Ordering::Greater => j += 1,
-                    std::cmp::Ordering::Equal => {
-                        dot += q[i].1 * x[j].1;
-                        i += 1;
-                        j += 1;
-                    }
+        thread_local! {
+            static DENSE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let best = DENSE.with_borrow_mut(|q| {
+            if q.len() < self.model.feature_count() {
+                q.resize(self.model.feature_count(), 0.0);
+            }
+            for &(f, v) in query {
+                q[f as usize] = v;
+            }
+            let mut best = (f32::MIN, None);
+            for (d, x) in &self.docs[c] {
+                let dot: f32 = x.iter().map(|&(f, v)| q[f as usize] * v).sum();
+                if dot > best.0 {
+                    best = (dot, Some(*d));
                 }
             }
-            if dot > best.0 {
-                best = (dot, Some(*d));
+            for &(f, _) in query {
+                q[f as usize] = 0.0;
             }
-        }
-        best.1
-            .map(|d| self.doc_text[d as usize].clone())
+            best.1
+        });
+        best.map(|d| self.doc_text[d as usize].clone())
             .unwrap_or_default()
     }
 

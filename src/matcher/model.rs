@@ -345,13 +345,22 @@ impl Model {
     /// Class probabilities for a text's features; also the share of the text the model knows.
     pub(crate) fn predict(&self, feats: &[u64]) -> (Dist, f32) {
         let (x, share) = self.input(feats);
-        let d = SCRATCH.with_borrow_mut(|s| {
+        (self.predict_input(&x), share)
+    }
+
+    /// Class probabilities for an input made by [`Model::input`].
+    pub(crate) fn predict_input(&self, x: &Input) -> Dist {
+        SCRATCH.with_borrow_mut(|s| {
             if s.logit.len() < self.classes {
                 *s = Scratch::new(self.classes);
             }
-            self.dist(&x, s)
-        });
-        (d, share)
+            self.dist(x, s)
+        })
+    }
+
+    /// Number of features the model knows.
+    pub(crate) fn feature_count(&self) -> usize {
+        self.value.len()
     }
 
     /// Raw scores (before the temperature) of `x` for calibration: the true class's and the

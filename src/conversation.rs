@@ -28,6 +28,14 @@ impl Knowledge {
         let matcher = Matcher::with_learned(&kb, learned);
         Knowledge { kb, matcher }
     }
+
+    /// As [`Knowledge::new`], on a blocking thread: training the matcher takes about a second
+    /// of CPU, which must not hold up the replies the async threads are sending.
+    pub async fn train(kb: KnowledgeBase, learned: Vec<(String, String)>) -> Knowledge {
+        tokio::task::spawn_blocking(move || Knowledge::new(kb, &learned))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
 }
 
 /// What arrives from a user.
@@ -241,7 +249,7 @@ impl Conversation {
         let learned = store.learned_since(0).await?;
         let seen = learned.iter().map(|l| l.id).max().unwrap_or(0);
         let pairs: Vec<(String, String)> = learned.into_iter().map(|l| (l.entry, l.text)).collect();
-        let c = Conversation::new(Knowledge::new(kb, &pairs), store);
+        let c = Conversation::new(Knowledge::train(kb, pairs).await, store);
         c.learned_seen.store(seen, Ordering::SeqCst);
         Ok(c)
     }
@@ -259,8 +267,7 @@ impl Conversation {
         let all = self.store.learned().await?;
         let newest = new.iter().map(|l| l.id).max().unwrap_or(seen);
         let kb = self.knowledge().kb.clone();
-        let knowledge = Knowledge::new(kb, &all);
-        self.replace_knowledge(knowledge);
+        self.replace_knowledge(Knowledge::train(kb, all).await);
         self.learned_seen.fetch_max(newest, Ordering::SeqCst);
         Ok(new.len())
     }
@@ -275,7 +282,7 @@ impl Conversation {
         }
         let learned = self.store.learned().await.map_err(|e| format!("{e:#}"))?;
         let entries = kb.entries.len();
-        self.replace_knowledge(Knowledge::new(kb, &learned));
+        self.replace_knowledge(Knowledge::train(kb, learned).await);
         Ok(entries)
     }
 
@@ -458,7 +465,7 @@ impl Conversation {
             let ui = profile_lang.unwrap_or(Lang::Ru);
             let r = k.matcher.ask(&text, profile_lang, country);
             return self
-                .question_for_experts(k, chat, source, &text, ui, country, &r)
+                .to_experts(k, ui, unmet_question(chat, source, &text, ui, country, &r))
                 .await;
         }
         // Telegram's language stands in for the profile's at first contact, when the text
@@ -478,7 +485,7 @@ impl Conversation {
                 let entry = r.entry.as_deref().and_then(|id| k.kb.entry(id)).cloned();
                 let Some(entry) = entry else {
                     return self
-                        .question_for_experts(k, chat, source, &text, ui, country, &r)
+                        .to_experts(k, ui, unmet_question(chat, source, &text, ui, country, &r))
                         .await;
                 };
                 self.chat_state(chat, |s| {
@@ -514,7 +521,12 @@ impl Conversation {
                 if r.urgent {
                     // A danger signal: the answer now, and the message to experts as urgent.
                     return self
-                        .danger_to_experts(k, chat, source, &text, ui, country, &r, reply)
+                        .danger_to_experts(
+                            k,
+                            ui,
+                            unmet_question(chat, source, &text, ui, country, &r),
+                            reply,
+                        )
                         .await;
                 }
                 Output::one(reply)
@@ -538,56 +550,23 @@ impl Conversation {
             }
             Status::Unmet => {
                 self.count(None, ui, country, "unmet").await;
-                self.question_for_experts(k, chat, source, &text, ui, country, &r)
+                self.to_experts(k, ui, unmet_question(chat, source, &text, ui, country, &r))
                     .await
             }
         }
     }
 
-    /// A question the matcher could not answer, with its nearest entries, for the experts; a
-    /// country named in the question wins over the profile's.
-    #[allow(clippy::too_many_arguments)]
-    async fn question_for_experts(
-        &self,
-        k: &Knowledge,
-        chat: i64,
-        source: Option<i32>,
-        text: &str,
-        ui: Lang,
-        country: Option<Country>,
-        r: &MatchResult,
-    ) -> Output {
-        let q = NewQuestion {
-            country: r.country.or(country),
-            candidates: candidates(r),
-            source_message: source,
-            ..NewQuestion::text(chat, text, ui)
-        };
-        self.to_experts(k, ui, q).await
-    }
-
-    /// A message with a danger signal: the safety answer first, then the message itself is
-    /// stored and posted to experts as urgent, and the person is told so (or, when it could not
-    /// be stored, that the answer is all they have for now).
-    #[allow(clippy::too_many_arguments)]
+    /// A message with a danger signal: the safety answer first, then the message `q` is stored
+    /// and posted to experts as urgent, and the person is told so (or, when it could not be
+    /// stored, that the answer is all they have for now).
     async fn danger_to_experts(
         &self,
         k: &Knowledge,
-        chat: i64,
-        source: Option<i32>,
-        text: &str,
         ui: Lang,
-        country: Option<Country>,
-        r: &MatchResult,
+        q: NewQuestion,
         answer: Reply,
     ) -> Output {
-        let q = NewQuestion {
-            country: r.country.or(country),
-            candidates: candidates(r),
-            source_message: source,
-            urgent: true,
-            ..NewQuestion::text(chat, text, ui)
-        };
+        let q = NewQuestion { urgent: true, ..q };
         let mut out = self.to_experts(k, ui, q).await;
         let notice = if out.urgent.is_empty() {
             k.kb.t("save_failed", ui)
@@ -983,6 +962,24 @@ impl Conversation {
             buttons,
             edit,
         }
+    }
+}
+
+/// A person's message for the experts, with the matcher's nearest entries; a country named in
+/// the message wins over the profile's.
+fn unmet_question(
+    chat: i64,
+    source: Option<i32>,
+    text: &str,
+    ui: Lang,
+    country: Option<Country>,
+    r: &MatchResult,
+) -> NewQuestion {
+    NewQuestion {
+        country: r.country.or(country),
+        candidates: candidates(r),
+        source_message: source,
+        ..NewQuestion::text(chat, text, ui)
     }
 }
 

@@ -266,18 +266,9 @@ fn ask(
     let one = |q: &str, json: bool| {
         let r = matcher.ask(q, lang, country);
         if json {
-            let v = serde_json::json!({
-                "status": r.status,
-                "entry": r.entry,
-                "variant": r.variant,
-                "candidates": r.candidates,
-                "lang": r.lang,
-                "country": r.country,
-                "confidence": r.confidence,
-                "sentence": r.sentence,
-                "also": r.also,
-                "urgent": r.urgent,
-            });
+            // Every field of the result (status, entry, variant, candidates, lang, country,
+            // confidence, sentence, also, urgent), keys in alphabetical order.
+            let v = serde_json::to_value(&r).expect("a match result is plain data");
             println!("{v}");
         } else {
             print_answer(kb, &r, lang);

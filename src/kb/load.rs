@@ -99,22 +99,6 @@ struct RawTopic {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawGap {
-    id: String,
-    #[serde(default)]
-    note: String,
-    questions: Spanned<RawLangMap<Vec<String>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGaps {
-    #[serde(default)]
-    gap: Vec<Spanned<RawGap>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTopics {
     topic: Vec<Spanned<RawTopic>>,
 }
@@ -173,7 +157,6 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     }
     let topics_path = dir.join("topics.toml");
     let interface_path = dir.join("interface.toml");
-    let gaps_path = dir.join("gaps.toml");
     let mut hash = DefaultHasher::new();
 
     let topics = read_file(dir, &topics_path, &mut problems, &mut hash)
@@ -182,17 +165,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     let interface = read_file(dir, &interface_path, &mut problems, &mut hash)
         .map(|text| parse_interface(&interface_path, &text, &mut problems))
         .unwrap_or_default();
-    // Optional: a knowledge base without known gaps is valid.
-    let gaps_text = if gaps_path.exists() {
-        read_file(dir, &gaps_path, &mut problems, &mut hash)
-    } else {
-        None
-    };
-    let gaps = gaps_text
-        .as_deref()
-        .map(|text| parse_gaps(&gaps_path, text, &mut problems))
-        .unwrap_or_default();
-
+    // Gaps, background, synonyms and danger signals: all optional.
     let vocab = super::vocab::load(dir, &mut problems, &mut hash);
 
     let mut files = Vec::new();
@@ -260,24 +233,6 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         entries.push(entry);
     }
 
-    if let Some(text) = &gaps_text {
-        for g in &gaps {
-            for q in g.questions.0.iter().flatten() {
-                if let Some((owner, file, l)) = question_owner.get(&normalize(q)) {
-                    problems.error(
-                        &gaps_path,
-                        line_of(text, q),
-                        format!(
-                            "gap '{}': question \"{q}\" is also in {owner} ({}:{l})",
-                            g.id,
-                            file.display()
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
     let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     vocab.check_against(&ids, &question_owner, &mut problems);
     for (path, line, target) in &see_also_refs {
@@ -313,7 +268,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     let mut kb = KnowledgeBase {
         topics,
         entries,
-        gaps,
+        gaps: vocab.gaps,
         background: vocab.background,
         concepts: vocab.concepts,
         dangers: vocab.dangers,
@@ -493,45 +448,6 @@ fn parse_topics(path: &Path, text: &str, problems: &mut Problems) -> Vec<Topic> 
         });
     }
     topics
-}
-
-fn parse_gaps(path: &Path, text: &str, problems: &mut Problems) -> Vec<super::Gap> {
-    let src = FileText { path, text };
-    let Some(raw) = parse_toml::<RawGaps>(&src, problems) else {
-        return Vec::new();
-    };
-    let mut seen = HashSet::new();
-    raw.gap
-        .into_iter()
-        .map(|g| {
-            let line = src.line(&g.span());
-            let g = g.into_inner();
-            if !valid_name(&g.id) || !seen.insert(g.id.clone()) {
-                problems.error(
-                    path,
-                    line,
-                    format!("gap id '{}' is invalid or repeated", g.id),
-                );
-            }
-            let q_line = src.line(&g.questions.span());
-            let questions = lang_map(
-                g.questions.into_inner(),
-                |v| !v.is_empty(),
-                |lang| {
-                    problems.error(
-                        path,
-                        q_line,
-                        format!("gap '{}': questions missing in '{lang}'", g.id),
-                    )
-                },
-            );
-            super::Gap {
-                id: g.id,
-                note: g.note,
-                questions,
-            }
-        })
-        .collect()
 }
 
 fn parse_interface(path: &Path, text: &str, problems: &mut Problems) -> Interface {

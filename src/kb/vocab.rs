@@ -1,10 +1,11 @@
-//! The matcher's vocabulary files: `background.toml` (everyday messages that are not ours),
-//! `synonyms.toml` (concepts: words that mean the same thing) and `danger.toml` (concepts and
-//! the danger signals built from them). All three are optional; each problem is reported with
-//! its `file:line`.
+//! The matcher's vocabulary files: `gaps.toml` (topics the FAQ does not answer),
+//! `background.toml` (everyday messages that are not ours), `synonyms.toml` (concepts: words
+//! that mean the same thing) and `danger.toml` (concepts and the danger signals built from
+//! them). All are optional; each problem is reported with its `file:line`.
 
 use super::load::{FileText, Problems, RawLangMap, lang_map, parse_toml, read_file, valid_name};
-use super::{Background, Concept, Danger};
+use super::{Background, Concept, Danger, Gap};
+use crate::lang::PerLang;
 use crate::text::{normalize, skeleton};
 use serde::Deserialize;
 use std::collections::hash_map::DefaultHasher;
@@ -57,15 +58,23 @@ struct RawConcepts {
     danger: Vec<Spanned<RawDanger>>,
 }
 
-/// What the three files hold, with where each item stands for the checks that need the
-/// entries.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGaps {
+    #[serde(default)]
+    gap: Vec<Spanned<RawGroup>>,
+}
+
+/// What the files hold, with where each item stands for the checks that need the entries.
 #[derive(Default)]
 pub(super) struct Vocab {
+    pub(super) gaps: Vec<Gap>,
     pub(super) background: Vec<Background>,
     pub(super) concepts: Vec<Concept>,
     pub(super) dangers: Vec<Danger>,
-    /// Background questions: normalised text → (file, line).
-    questions: Vec<(String, String, PathBuf, usize)>,
+    /// Questions of gaps and background groups, which no entry may have: (normalised text,
+    /// text, what holds it, file, line).
+    questions: Vec<(String, String, String, PathBuf, usize)>,
     /// Danger rules' entries: (entry, file, line).
     danger_entries: Vec<(String, PathBuf, usize)>,
 }
@@ -81,8 +90,52 @@ pub(super) fn load(dir: &Path, problems: &mut Problems, hash: &mut DefaultHasher
             .then(|| read_file(dir, &path, problems, hash).map(|t| (path, t)))
             .flatten()
     };
+    if let Some((path, text)) = read("gaps.toml", problems) {
+        let src = FileText {
+            path: &path,
+            text: &text,
+        };
+        if let Some(raw) = parse_toml::<RawGaps>(&src, problems) {
+            for g in parse_groups(&src, raw.gap, "gap", &mut vocab.questions, problems) {
+                if g.chatter {
+                    problems.error(
+                        &path,
+                        g.line,
+                        format!("gap '{}': 'chatter' is for background groups only", g.id),
+                    );
+                }
+                vocab.gaps.push(Gap {
+                    id: g.id,
+                    note: g.note,
+                    questions: g.questions,
+                });
+            }
+        }
+    }
     if let Some((path, text)) = read("background.toml", problems) {
-        parse_background(&path, &text, &mut vocab, problems);
+        let src = FileText {
+            path: &path,
+            text: &text,
+        };
+        if let Some(raw) = parse_toml::<RawBackground>(&src, problems) {
+            let first = vocab.questions.len();
+            let groups = parse_groups(
+                &src,
+                raw.group,
+                "background group",
+                &mut vocab.questions,
+                problems,
+            );
+            distinct(&vocab.questions[first..], problems);
+            vocab
+                .background
+                .extend(groups.into_iter().map(|g| Background {
+                    id: g.id,
+                    note: g.note,
+                    chatter: g.chatter,
+                    questions: g.questions,
+                }));
+        }
     }
     // Forms already taken, by skeleton: (concept, file, line).
     let mut forms: HashMap<String, (String, PathBuf, usize)> = HashMap::new();
@@ -155,77 +208,93 @@ pub(super) fn load(dir: &Path, problems: &mut Problems, hash: &mut DefaultHasher
             }
             for d in raw.danger {
                 let line = src.line(&d.span());
-                rules.push((path.clone(), line, d.into_inner(), text.clone()));
+                let d = d.into_inner();
+                if d.all.is_empty() {
+                    problems.error(&path, line, "danger signal: 'all' lists no concept");
+                }
+                let all: Vec<(String, usize)> = d
+                    .all
+                    .into_iter()
+                    .map(|c| {
+                        let l = src.line(&c.span());
+                        (c.into_inner(), l)
+                    })
+                    .collect();
+                vocab.danger_entries.push((
+                    d.entry.get_ref().clone(),
+                    path.clone(),
+                    src.line(&d.entry.span()),
+                ));
+                vocab.dangers.push(Danger {
+                    entry: d.entry.into_inner(),
+                    note: d.note,
+                    all: all.iter().map(|(c, _)| c.clone()).collect(),
+                });
+                rules.push((path.clone(), all));
             }
         }
     }
-    for (path, line, d, text) in rules {
-        let src = FileText {
-            path: &path,
-            text: &text,
-        };
-        if d.all.is_empty() {
-            problems.error(&path, line, "danger signal: 'all' lists no concept");
-        }
-        let mut all = Vec::new();
-        for c in d.all {
-            let cline = src.line(&c.span());
-            let c = c.into_inner();
+    // Concepts may be defined in either file: each signal's are checked once all are known.
+    for (path, all) in rules {
+        for (c, line) in all {
             if !concept_ids.contains(&c) {
                 problems.error(
                     &path,
-                    cline,
+                    line,
                     format!("danger signal: '{c}' is not a concept id"),
                 );
             }
-            all.push(c);
         }
-        let eline = src.line(&d.entry.span());
-        let entry = d.entry.into_inner();
-        vocab
-            .danger_entries
-            .push((entry.clone(), path.clone(), eline));
-        vocab.dangers.push(Danger {
-            entry,
-            note: d.note,
-            all,
-        });
     }
     vocab
 }
 
-fn parse_background(path: &Path, text: &str, vocab: &mut Vocab, problems: &mut Problems) {
-    let src = FileText { path, text };
-    let Some(raw) = parse_toml::<RawBackground>(&src, problems) else {
-        return;
-    };
+/// A gap or a background group as read, with the line of its table.
+struct Group {
+    id: String,
+    note: String,
+    chatter: bool,
+    questions: PerLang<Vec<String>>,
+    line: usize,
+}
+
+/// Reads `[[gap]]` or `[[group]]` tables (`what` names them in messages); each question goes
+/// to `questions` with its line, for the checks against the entries.
+fn parse_groups(
+    src: &FileText,
+    raw: Vec<Spanned<RawGroup>>,
+    what: &str,
+    questions: &mut Vec<(String, String, String, PathBuf, usize)>,
+    problems: &mut Problems,
+) -> Vec<Group> {
+    let path = src.path;
     let mut seen = HashSet::new();
-    let mut texts: HashMap<String, usize> = HashMap::new();
-    for g in raw.group {
+    let mut groups = Vec::new();
+    for g in raw {
         let line = src.line(&g.span());
         let g = g.into_inner();
         if !valid_name(&g.id) || !seen.insert(g.id.clone()) {
             problems.error(
                 path,
                 line,
-                format!("background group id '{}' is invalid or repeated", g.id),
+                format!("{what} id '{}' is invalid or repeated", g.id),
             );
         }
         let q_line = src.line(&g.questions.span());
-        let raw_questions = g.questions.into_inner();
-        let mut lines = Vec::new();
         let mut plain = |v: Option<Vec<Spanned<String>>>| {
             v.map(|v| {
                 v.into_iter()
                     .map(|s| {
                         let l = src.line(&s.span());
                         let s = s.into_inner();
-                        lines.push((s.clone(), l));
+                        let label = format!("{what} '{}'", g.id);
+                        questions.push((normalize(&s), s.clone(), label, path.to_path_buf(), l));
                         s
                     })
                     .collect::<Vec<String>>()
             })
         };
+        let raw_questions = g.questions.into_inner();
         let raw_plain = RawLangMap {
             ky: plain(raw_questions.ky),
             ru: plain(raw_questions.ru),
@@ -239,48 +308,57 @@ fn parse_background(path: &Path, text: &str, vocab: &mut Vocab, problems: &mut P
                 problems.error(
                     path,
                     q_line,
-                    format!("background group '{}': questions missing in '{lang}'", g.id),
+                    format!("{what} '{}': questions missing in '{lang}'", g.id),
                 )
             },
         );
-        for (q, l) in lines {
-            let key = normalize(&q);
-            if key.is_empty() {
-                problems.error(path, l, format!("background question \"{q}\" has no words"));
-            } else if let Some(first) = texts.insert(key.clone(), l) {
-                problems.error(
-                    path,
-                    l,
-                    format!("background question \"{q}\" is already at line {first}"),
-                );
-            }
-            vocab.questions.push((key, q, path.to_path_buf(), l));
-        }
-        vocab.background.push(Background {
+        groups.push(Group {
             id: g.id,
             note: g.note,
             chatter: g.chatter,
             questions,
+            line,
         });
+    }
+    groups
+}
+
+/// Background questions must have words, and each may stand only once in the file.
+fn distinct(questions: &[(String, String, String, PathBuf, usize)], problems: &mut Problems) {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (key, q, _, path, l) in questions {
+        if key.is_empty() {
+            problems.error(
+                path,
+                *l,
+                format!("background question \"{q}\" has no words"),
+            );
+        } else if let Some(at) = first.insert(key, *l) {
+            problems.error(
+                path,
+                *l,
+                format!("background question \"{q}\" is already at line {at}"),
+            );
+        }
     }
 }
 
 impl Vocab {
-    /// The checks that need the entries: a background question that an entry also has, and a
-    /// danger signal that points to no entry.
+    /// The checks that need the entries: a gap or background question that an entry also has,
+    /// and a danger signal that points to no entry.
     pub(super) fn check_against(
         &self,
         ids: &HashSet<&str>,
         question_owner: &HashMap<String, (String, PathBuf, usize)>,
         problems: &mut Problems,
     ) {
-        for (key, q, path, line) in &self.questions {
+        for (key, q, holder, path, line) in &self.questions {
             if let Some((owner, file, l)) = question_owner.get(key) {
                 problems.error(
                     path,
                     *line,
                     format!(
-                        "background question \"{q}\" is also in {owner} ({}:{l}): an entry answers it",
+                        "{holder}: question \"{q}\" is also in {owner} ({}:{l})",
                         file.display()
                     ),
                 );

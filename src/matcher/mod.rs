@@ -65,29 +65,22 @@ impl Default for Thresholds {
     }
 }
 
-/// How a message's parts are weighed against each other.
+/// How a message's sentences are weighed when choosing the one the answer rests on and a
+/// second question. (The answer itself comes from the whole message without its greetings and
+/// thanks: mixing in each sentence's own reading scored worse on the development part.)
 #[derive(Clone, Copy, Debug)]
 pub struct Weighing {
-    /// Weight of the whole message against its sentences (each of weight up to 1).
-    pub whole: f32,
     /// A question sentence weighs this much more.
     pub question: f32,
     /// The power of (1 − chatter probability) in a sentence's weight.
     pub chatter: f32,
-    /// Weight of the sentences together (0: the whole message only).
-    pub parts: f32,
-    /// Pool the distributions geometrically (sum of log-probabilities) instead of averaging.
-    pub geometric: bool,
 }
 
 impl Default for Weighing {
     fn default() -> Self {
         Weighing {
-            whole: 1.0,
             question: 2.0,
             chatter: 2.0,
-            parts: 0.0,
-            geometric: false,
         }
     }
 }
@@ -136,11 +129,8 @@ impl Params {
             "clarify" => t.clarify = v,
             "clarify_out" => t.clarify_out = v,
             "also" => t.also = v,
-            "whole" => w.whole = v,
             "question" => w.question = v,
             "chatter" => w.chatter = v,
-            "parts" => w.parts = v,
-            "geometric" => w.geometric = v != 0.0,
             "epochs" => o.epochs = v as usize,
             "learning_rate" => o.learning_rate = v,
             "l2" => o.l2 = v,
@@ -229,6 +219,8 @@ pub struct Matcher {
     ids: Vec<String>,
     kind: Vec<ClassKind>,
     has_variants: Vec<bool>,
+    /// How many classes are [`ClassKind::Chatter`].
+    chatter_classes: usize,
     lexicon: Lexicon,
     dangers: Vec<DangerRule>,
     model: Model,
@@ -343,6 +335,11 @@ struct Tagged {
 }
 
 impl Tagged {
+    fn new(lexicon: &Lexicon, words: Vec<String>) -> Tagged {
+        let tags = lexicon.tag(&words.iter().map(String::as_str).collect::<Vec<_>>());
+        Tagged { words, tags }
+    }
+
     fn features(&self, range: std::ops::Range<usize>, out: &mut Vec<u64>) {
         let words: Vec<&str> = self.words[range.clone()]
             .iter()
@@ -437,9 +434,7 @@ impl Matcher {
         let mut docs: Vec<Vec<(u32, Input)>> = vec![Vec::new(); classes];
         let mut doc_text = Vec::with_capacity(doc_count);
         for (d, ((feats, class), &(_, _, text))) in examples.iter().zip(&corpus.texts).enumerate() {
-            let (mut x, _) = model.input(feats);
-            x.sort_unstable_by_key(|p| p.0);
-            docs[*class as usize].push((d as u32, x));
+            docs[*class as usize].push((d as u32, model.input(feats)));
             doc_text.push(text.to_string());
         }
         let concept_index: HashMap<&str, u16> = corpus
@@ -465,6 +460,11 @@ impl Matcher {
             ids: corpus.ids.clone(),
             kind: corpus.kind.clone(),
             has_variants: corpus.has_variants.clone(),
+            chatter_classes: corpus
+                .kind
+                .iter()
+                .filter(|k| **k == ClassKind::Chatter)
+                .count(),
             lexicon,
             dangers,
             model,
@@ -473,10 +473,6 @@ impl Matcher {
             word_langs,
             params,
         }
-    }
-
-    pub fn params(&self) -> Params {
-        self.params
     }
 
     /// Number of classes (entries, gaps and background groups).
@@ -521,10 +517,7 @@ impl Matcher {
             return result;
         }
         let (words, parts) = segment::split(text);
-        let tags = self
-            .lexicon
-            .tag(&words.iter().map(String::as_str).collect::<Vec<_>>());
-        let tagged = Tagged { words, tags };
+        let tagged = Tagged::new(&self.lexicon, words);
         let t = self.params.thresholds;
         let w = self.params.weighing;
         let classes = self.ids.len();
@@ -535,8 +528,8 @@ impl Matcher {
         if parts.len() > 1 {
             for p in &parts {
                 tagged.features(p.words.clone(), &mut feats);
-                let (d, _) = self.model.predict(&feats);
-                let chatter: f32 = self.mass(&d, ClassKind::Chatter);
+                let d = self.model.predict(&feats);
+                let chatter = self.chatter(&d);
                 let weight = (1.0 - chatter).max(0.0).powf(w.chatter)
                     * if p.question { w.question } else { 1.0 };
                 read.push((d, weight, chatter));
@@ -560,43 +553,11 @@ impl Matcher {
         };
         let body = core.as_ref().unwrap_or(&tagged);
         body.features(0..body.words.len(), &mut feats);
-        let (query, _) = self.model.input(&feats);
-        let whole = self.model.predict_input(&query);
+        let query = self.model.input(&feats);
         let mut mix = vec![0f32; classes];
-        let pool = |d: &Dist, mix: &mut [f32], weight: f32| {
-            if w.geometric {
-                let mut dense = vec![0f32; classes];
-                d.dense(classes, &mut dense, 1.0);
-                for (m, p) in mix.iter_mut().zip(dense) {
-                    *m += weight * p.max(1e-6).ln();
-                }
-            } else {
-                d.dense(classes, mix, weight);
-            }
-        };
-        pool(&whole, &mut mix, w.whole);
-        let mut total = w.whole;
-        if w.parts > 0.0 {
-            for (d, weight, _) in &read {
-                pool(d, &mut mix, w.parts * weight);
-                total += w.parts * weight;
-            }
-        }
-        if w.geometric {
-            let max = mix.iter().fold(f32::MIN, |a, &b| a.max(b / total));
-            let mut z = 0.0;
-            for v in &mut mix {
-                *v = (*v / total - max).exp();
-                z += *v;
-            }
-            for v in &mut mix {
-                *v /= z;
-            }
-        } else {
-            for v in &mut mix {
-                *v /= total;
-            }
-        }
+        self.model
+            .predict_input(&query)
+            .dense(classes, &mut mix, 1.0);
         let not_ours: f32 = (0..classes)
             .filter(|&c| !self.is_entry(c))
             .map(|c| mix[c])
@@ -639,18 +600,9 @@ impl Matcher {
         };
         // The sentence the best entry rests on, and a second question in another sentence.
         if !read.is_empty() && p1 > 0.0 {
-            let prob = |d: &Dist, c: usize| {
-                d.scored
-                    .iter()
-                    .find(|s| s.0 as usize == c)
-                    .map(|s| s.1)
-                    .unwrap_or(d.rest)
-            };
+            let on_top = |r: &(Dist, f32, f32)| r.1 * r.0.prob(top as u32);
             let best = (0..read.len())
-                .max_by(|&a, &b| {
-                    (read[a].1 * prob(&read[a].0, top))
-                        .total_cmp(&(read[b].1 * prob(&read[b].0, top)))
-                })
+                .max_by(|&a, &b| on_top(&read[a]).total_cmp(&on_top(&read[b])))
                 .unwrap_or(0);
             result.sentence = Some(parts[best].text_of(text).to_string());
             if result.status == Status::Answered {
@@ -671,24 +623,21 @@ impl Matcher {
                 }
             }
         }
+        let mut answer = (result.status == Status::Answered).then_some(top);
         if let Some(e) = self.danger(&tagged, &parts) {
             result.urgent = true;
-            if result.status != Status::Answered || top != e {
-                if result.status == Status::Answered {
+            if answer != Some(e) {
+                if answer.is_some() {
                     result.also = Some(candidate(top, p1));
                 }
                 result.status = Status::Answered;
+                answer = Some(e);
                 result.candidates.retain(|c| c.entry != self.ids[e]);
                 result.candidates.insert(0, candidate(e, mix[e]));
                 result.candidates.truncate(3);
             }
         }
-        if result.status == Status::Answered {
-            let e = self
-                .ids
-                .iter()
-                .position(|id| Some(id) == result.candidates.first().map(|c| &c.entry))
-                .unwrap_or(top);
+        if let Some(e) = answer {
             result.entry = Some(self.ids[e].clone());
             result.variant = self.has_variants[e]
                 .then(|| text_country.or(country).map(Country::variant))
@@ -697,21 +646,17 @@ impl Matcher {
         result
     }
 
-    /// Probability mass of the classes of one kind.
-    fn mass(&self, d: &Dist, kind: ClassKind) -> f32 {
-        let n = self.kind.iter().filter(|k| **k == kind).count();
-        if n == 0 {
-            return 0.0;
-        }
-        let mut scored_n = 0;
+    /// Probability that a text is only a greeting, thanks or the like.
+    fn chatter(&self, d: &Dist) -> f32 {
+        let mut scored = 0;
         let mut sum = 0.0;
         for &(c, p) in &d.scored {
-            if self.kind[c as usize] == kind {
+            if self.kind[c as usize] == ClassKind::Chatter {
                 sum += p;
-                scored_n += 1;
+                scored += 1;
             }
         }
-        sum + (n - scored_n) as f32 * d.rest
+        sum + (self.chatter_classes - scored) as f32 * d.rest
     }
 
     /// The entry of the first danger signal whose concepts all occur in one sentence or two
@@ -723,14 +668,14 @@ impl Matcher {
         let concepts = |r: std::ops::Range<usize>| -> Vec<u16> {
             tagged.tags[r].iter().flatten().copied().collect()
         };
-        let mut spans: Vec<std::ops::Range<usize>> =
-            std::iter::once(0..tagged.words.len()).collect();
-        if parts.len() > 1 {
-            spans = parts
+        let spans: Vec<std::ops::Range<usize>> = if parts.len() > 1 {
+            parts
                 .windows(2)
                 .map(|w| w[0].words.start.min(w[1].words.start)..w[0].words.end.max(w[1].words.end))
-                .collect();
-        }
+                .collect()
+        } else {
+            std::iter::once(0..tagged.words.len()).collect()
+        };
         for span in spans {
             let found = concepts(span);
             if let Some(rule) = self
@@ -826,13 +771,12 @@ impl Matcher {
 /// Splits a text into skeleton words and tags them with concepts.
 fn tag(lexicon: &Lexicon, text: &str) -> Tagged {
     let sk = skeleton(&normalize(text));
-    let words: Vec<String> = sk
+    let words = sk
         .split(' ')
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect();
-    let tags = lexicon.tag(&words.iter().map(String::as_str).collect::<Vec<_>>());
-    Tagged { words, tags }
+    Tagged::new(lexicon, words)
 }
 
 /// Entry phrasings with a greeting before or thanks after them (from the background groups

@@ -72,6 +72,14 @@ pub(crate) struct Dist {
 }
 
 impl Dist {
+    /// The probability of class `c`.
+    pub(crate) fn prob(&self, c: u32) -> f32 {
+        self.scored
+            .iter()
+            .find(|s| s.0 == c)
+            .map_or(self.rest, |s| s.1)
+    }
+
     pub(crate) fn dense(&self, classes: usize, into: &mut [f32], weight: f32) {
         debug_assert_eq!(into.len(), classes);
         if self.rest > 0.0 {
@@ -84,9 +92,6 @@ impl Dist {
         }
     }
 }
-
-/// An earlier layout of the weights: `start` and `weights`, as in [`Model`].
-type Layout<'a> = (&'a [u32], &'a [(u32, f32)]);
 
 /// A text as the model reads it: (feature, value), unit length.
 pub(crate) type Input = Vec<(u32, f32)>;
@@ -150,10 +155,8 @@ impl Model {
             weights: Vec::new(),
             temperature: 1.0,
         };
-        let inputs: Vec<(Input, u32)> = examples
-            .iter()
-            .map(|(f, c)| (model.input(f).0, *c))
-            .collect();
+        let inputs: Vec<(Input, u32)> =
+            examples.iter().map(|(f, c)| (model.input(f), *c)).collect();
         let mut support: Vec<Vec<u32>> = classes_of
             .into_iter()
             .map(|mut cs| {
@@ -164,8 +167,8 @@ impl Model {
                 cs
             })
             .collect();
-        model.set_support(&support, None);
-        let mut grad_sq: Vec<f32> = vec![1e-6; model.weights.len()];
+        let mut grad_sq = Vec::new();
+        model.set_support(&support, &mut grad_sq);
         let order = shuffled(inputs.len());
         let mut scratch = Scratch::new(classes);
         for epoch in 0..opts.epochs {
@@ -190,25 +193,7 @@ impl Model {
                     }
                 }
                 if added {
-                    let old = std::mem::take(&mut model.weights);
-                    let old_start = std::mem::take(&mut model.start);
-                    let old_sq = std::mem::take(&mut grad_sq);
-                    model.set_support(&support, Some((&old_start, &old)));
-                    grad_sq = vec![1e-6; model.weights.len()];
-                    // Keep the accumulated step sizes of the weights that were there.
-                    for f in 0..support.len() {
-                        let (a, b) = (old_start[f] as usize, old_start[f + 1] as usize);
-                        let (s, e) = (model.start[f] as usize, model.start[f + 1] as usize);
-                        let mut j = s;
-                        for i in a..b {
-                            while j < e && model.weights[j].0 != old[i].0 {
-                                j += 1;
-                            }
-                            if j < e {
-                                grad_sq[j] = old_sq[i];
-                            }
-                        }
-                    }
+                    model.set_support(&support, &mut grad_sq);
                 }
             }
             for &i in &order {
@@ -219,24 +204,26 @@ impl Model {
         model
     }
 
-    /// Lays out weights for `support`, carrying over the values of `old` where present.
-    fn set_support(&mut self, support: &[Vec<u32>], old: Option<Layout<'_>>) {
+    /// Lays out weights for `support`, with their AdaGrad sums in `grad_sq`, carrying over the
+    /// value and sum of each weight that was there before.
+    fn set_support(&mut self, support: &[Vec<u32>], grad_sq: &mut Vec<f32>) {
+        let old_start = std::mem::take(&mut self.start);
+        let old = std::mem::take(&mut self.weights);
+        let old_sq = std::mem::take(grad_sq);
         let total: usize = support.iter().map(Vec::len).sum();
         self.start = Vec::with_capacity(support.len() + 1);
         self.weights = Vec::with_capacity(total);
+        grad_sq.reserve(total);
         for (f, cs) in support.iter().enumerate() {
             self.start.push(self.weights.len() as u32);
-            let prev: &[(u32, f32)] = match old {
-                Some((start, w)) => &w[start[f] as usize..start[f + 1] as usize],
-                None => &[],
+            let before = match old_start.get(f..f + 2) {
+                Some(s) => s[0] as usize..s[1] as usize,
+                None => 0..0,
             };
             for &c in cs {
-                let w = prev
-                    .iter()
-                    .find(|(pc, _)| *pc == c)
-                    .map(|p| p.1)
-                    .unwrap_or(0.0);
-                self.weights.push((c, w));
+                let prev = before.clone().find(|&i| old[i].0 == c);
+                self.weights.push((c, prev.map_or(0.0, |i| old[i].1)));
+                grad_sq.push(prev.map_or(1e-6, |i| old_sq[i]));
             }
         }
         self.start.push(self.weights.len() as u32);
@@ -275,9 +262,8 @@ impl Model {
         }
     }
 
-    /// A text's features as the model reads them, and the share of its length that the model
-    /// knows.
-    pub(crate) fn input(&self, feats: &[u64]) -> (Input, f32) {
+    /// A text's features as the model reads them.
+    pub(crate) fn input(&self, feats: &[u64]) -> Input {
         let mut x: Input = Vec::with_capacity(feats.len());
         let mut unknown = 0usize;
         for k in feats {
@@ -293,12 +279,7 @@ impl Model {
                 *v /= norm;
             }
         }
-        let share = if norm > 0.0 {
-            (known / (norm * norm)).sqrt()
-        } else {
-            0.0
-        };
-        (x, share)
+        x
     }
 
     /// Class probabilities for an input.
@@ -342,10 +323,9 @@ impl Model {
         }
     }
 
-    /// Class probabilities for a text's features; also the share of the text the model knows.
-    pub(crate) fn predict(&self, feats: &[u64]) -> (Dist, f32) {
-        let (x, share) = self.input(feats);
-        (self.predict_input(&x), share)
+    /// Class probabilities for a text's features.
+    pub(crate) fn predict(&self, feats: &[u64]) -> Dist {
+        self.predict_input(&self.input(feats))
     }
 
     /// Class probabilities for an input made by [`Model::input`].
@@ -363,16 +343,13 @@ impl Model {
         self.value.len()
     }
 
-    /// Raw scores (before the temperature) of `x` for calibration: the true class's and the
-    /// others'.
+    /// Sets the temperature that best predicts the classes of `held_out` (least log loss over a
+    /// grid from 0.25 to about 2.5).
     pub(crate) fn fit_temperature(&mut self, held_out: &[(Vec<u64>, u32)]) {
         if held_out.is_empty() {
             return;
         }
-        let inputs: Vec<(Input, u32)> = held_out
-            .iter()
-            .map(|(f, c)| (self.input(f).0, *c))
-            .collect();
+        let inputs: Vec<(Input, u32)> = held_out.iter().map(|(f, c)| (self.input(f), *c)).collect();
         let mut best = (f32::INFINITY, 1.0);
         let mut scratch = Scratch::new(self.classes);
         for step in 0..=24 {
@@ -380,13 +357,7 @@ impl Model {
             self.temperature = t;
             let mut nll = 0.0;
             for (x, c) in &inputs {
-                let d = self.dist(x, &mut scratch);
-                let p = d
-                    .scored
-                    .iter()
-                    .find(|s| s.0 == *c)
-                    .map(|s| s.1)
-                    .unwrap_or(d.rest);
+                let p = self.dist(x, &mut scratch).prob(*c);
                 nll -= p.max(1e-9).ln();
             }
             if nll < best.0 {
@@ -396,7 +367,7 @@ impl Model {
         self.temperature = best.1;
     }
 
-    /// Bytes held by the weights and the index (for the benchmark's memory figure).
+    /// Number of weights (for `jardam eval`'s summary).
     pub(crate) fn weight_count(&self) -> usize {
         self.weights.len()
     }

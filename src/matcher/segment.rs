@@ -111,13 +111,12 @@ fn is_question_word(w: &str) -> bool {
     const WORDS: &[&str] = &[
         // Kyrgyz
         "kantip", "kandai", "kanday", "kancha", "kachan", "emne", "emnege", "emneden", "kaisi",
-        "kaysi", "kaida", "kaida", "kaidan", "kimge", "kim", "kantsek", "kantse",
-        // Russian
+        "kaysi", "kaida", "kaidan", "kimge", "kim", "kantsek", "kantse", // Russian
         "kak", "kogda", "skolko", "skoko", "mojno", "nujno", "nado", "chto", "gde", "kuda",
         "pochemu", "zachem", "kakoi", "kakaya", "kakie", "kakoe", "kto", "chei", "li", "razve",
         "che", "shto", "kakim", // Uzbek
-        "nima", "nega", "kachon", "kaerda", "kaerga", "kaerdan", "kanaka", "kim", "nechta",
-        "necha", "mumkinmi", // English
+        "nima", "nega", "kachon", "kaerda", "kaerga", "kaerdan", "kanaka", "nechta", "necha",
+        "mumkinmi", // English
         "how", "what", "when", "where", "why", "can", "could", "should", "do", "does", "is", "are",
         "which", "who", "will", "must", "need",
     ];

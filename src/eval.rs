@@ -117,6 +117,7 @@ pub fn cross_validate(kb: &KnowledgeBase, params: Params, k: usize) -> Report {
                 status: r.status,
                 entry: r.entry,
                 candidates: r.candidates.into_iter().map(|c| c.entry).collect(),
+                urgent: r.urgent,
             });
         }
     }
@@ -199,12 +200,17 @@ pub struct Decision {
     pub status: Status,
     pub entry: Option<String>,
     pub candidates: Vec<String>,
+    /// Flagged as a danger signal (sent to the experts as urgent).
+    pub urgent: bool,
 }
 
 /// Results of a run.
 #[derive(Default)]
 pub struct Report {
     pub outcomes: Vec<(usize, Outcome, String)>,
+    /// Per case: flagged urgent although the question is not about the entry the flag gave.
+    false_alarms: Vec<bool>,
+    urgent: usize,
     cases: Vec<Case>,
 }
 
@@ -244,6 +250,9 @@ pub struct Figures {
     pub out_of_scope: usize,
     pub oos_unmet: f64,
     pub oos_answered: f64,
+    /// Messages flagged urgent, and those of them whose question is not about the flag's entry.
+    pub urgent: usize,
+    pub false_alarms: usize,
 }
 
 pub fn run(cases: &[Case], mut decide: impl FnMut(&Case) -> Decision) -> Report {
@@ -254,6 +263,10 @@ pub fn run(cases: &[Case], mut decide: impl FnMut(&Case) -> Decision) -> Report 
     for case in cases {
         let d = decide(case);
         let ok = |id: &String| case.expected.contains(id);
+        report.urgent += d.urgent as usize;
+        report
+            .false_alarms
+            .push(d.urgent && !d.entry.as_ref().is_some_and(ok));
         let outcome = if case.expected.is_empty() {
             match d.status {
                 Status::Unmet => Outcome::OosUnmet,
@@ -289,6 +302,7 @@ pub fn run_matcher(matcher: &Matcher, cases: &[Case]) -> Report {
             status: r.status,
             entry: r.entry,
             candidates: r.candidates.into_iter().map(|c| c.entry).collect(),
+            urgent: r.urgent,
         }
     })
 }
@@ -306,6 +320,8 @@ impl Report {
             out_of_scope: oos,
             oos_unmet: Tally::pct(count(Outcome::OosUnmet), oos),
             oos_answered: Tally::pct(count(Outcome::OosAnswered), oos),
+            urgent: self.urgent,
+            false_alarms: self.false_alarms.iter().filter(|x| **x).count(),
         }
     }
 
@@ -343,6 +359,11 @@ impl Report {
         let _ = writeln!(out, "out of scope: {} questions", f.out_of_scope);
         let _ = writeln!(out, "  reported unmet:   {:5.1}%", f.oos_unmet);
         let _ = writeln!(out, "  wrongly answered: {:5.1}%", f.oos_answered);
+        let _ = writeln!(
+            out,
+            "danger signals: {} flagged urgent, {} of them false alarms",
+            f.urgent, f.false_alarms
+        );
         for (title, map) in [
             ("by language", self.tallies(|c| c.lang.clone())),
             ("by style", self.tallies(|c| c.style.clone())),
@@ -396,10 +417,20 @@ impl Report {
         }
         if failures {
             let _ = writeln!(out, "failures (line: expected → got: question):");
-            for (case, (line, o, got)) in self.cases.iter().zip(&self.outcomes) {
-                if matches!(o, Outcome::Direct | Outcome::OosUnmet) {
+            for ((case, (line, o, got)), alarm) in self
+                .cases
+                .iter()
+                .zip(&self.outcomes)
+                .zip(&self.false_alarms)
+            {
+                if matches!(o, Outcome::Direct | Outcome::OosUnmet) && !alarm {
                     continue;
                 }
+                let got = if *alarm {
+                    format!("{got} (false urgent)")
+                } else {
+                    got.clone()
+                };
                 let expected = if case.expected.is_empty() {
                     "-".to_string()
                 } else {
@@ -518,18 +549,21 @@ impl Baseline {
                 status: Status::Answered,
                 entry: Some(self.ids[ranked[0].0].clone()),
                 candidates,
+                urgent: false,
             }
         } else if top >= 0.3 {
             Decision {
                 status: Status::Clarify,
                 entry: None,
                 candidates,
+                urgent: false,
             }
         } else {
             Decision {
                 status: Status::Unmet,
                 entry: None,
                 candidates,
+                urgent: false,
             }
         }
     }

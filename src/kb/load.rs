@@ -19,6 +19,10 @@ use toml::Spanned;
 /// Telegram's limit for one message, in characters after entity parsing.
 pub const TELEGRAM_MAX_MESSAGE: usize = 4096;
 
+/// An answer longer than this (visible characters, without heading and footer) is hard to
+/// read on a phone: `check` warns.
+pub const ANSWER_READABLE_MAX: usize = 900;
+
 /// Settings of the check.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
@@ -67,6 +71,10 @@ impl<'de> Deserialize<'de> for Text {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     title: Option<Spanned<String>>,
+    /// The title in the users' languages; a language left out shows `title`.
+    titles: Option<RawLangMap<String>>,
+    /// The answer variants this source stands behind; none = every variant.
+    variants: Option<Spanned<Vec<String>>>,
     date: Option<Spanned<String>>,
     url: Option<String>,
 }
@@ -284,6 +292,16 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         for e in &kb.entries {
             for &variant in e.answers.keys() {
                 for lang in Lang::ALL {
+                    let own = html::visible_len(e.answer(variant, lang).trim());
+                    if own > ANSWER_READABLE_MAX {
+                        problems.warn(
+                            &e.file,
+                            1,
+                            format!(
+                                "answer {variant}/{lang} is {own} characters; keep it within {ANSWER_READABLE_MAX} to read on a phone"
+                            ),
+                        );
+                    }
                     let rendered = kb.render_answer(e, variant, lang);
                     let len = html::visible_len(&rendered);
                     if len > TELEGRAM_MAX_MESSAGE {
@@ -780,8 +798,37 @@ fn check_entry(
                         d
                     }
                 };
+                let mut variants = Vec::new();
+                if let Some(vs) = s.variants {
+                    let vl = src.line(&vs.span());
+                    for v in vs.into_inner() {
+                        match Variant::parse(&v) {
+                            Some(v) if answers.contains_key(&v) => variants.push(v),
+                            Some(_) => problems.error(
+                                path,
+                                vl,
+                                format!(
+                                    "source names variant '{v}', which this entry has no answer for"
+                                ),
+                            ),
+                            None => problems.error(
+                                path,
+                                vl,
+                                format!("unknown variant '{v}' (ru, kz or any)"),
+                            ),
+                        }
+                    }
+                }
+                let titles = s.titles.map(|t| {
+                    let clean = |v: Option<String>| {
+                        v.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+                    };
+                    PerLang([clean(t.ky), clean(t.ru), clean(t.uz), clean(t.en)])
+                });
                 sources.push(Source {
                     title: title.trim().to_string(),
+                    titles: titles.unwrap_or_default(),
+                    variants,
                     date: date.trim().to_string(),
                     url: s.url,
                 });

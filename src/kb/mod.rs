@@ -73,6 +73,10 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("slow_down", &[]),
     ("expert_answer_header", &[]),
     ("urgent_sent", &[]),
+    ("urgent_already_open", &["number"]),
+    ("saved_no_experts", &["number"]),
+    ("urgent_no_experts", &[]),
+    ("expert_post_withdrawn", &[]),
     ("expert_question", &["number", "language", "country"]),
     ("expert_asked_by", &["count"]),
     ("expert_nearest", &[]),
@@ -122,7 +126,12 @@ pub struct Topic {
 /// A source an answer relies on.
 #[derive(Clone, Debug)]
 pub struct Source {
+    /// The original title, shown where `titles` has none for the language.
     pub title: String,
+    /// The title in each language, where a curator gave one.
+    pub titles: PerLang<Option<String>>,
+    /// The variants it applies to; empty = all.
+    pub variants: Vec<Variant>,
     /// The date the source speaks of: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
     pub date: String,
     pub url: Option<String>,
@@ -145,7 +154,24 @@ pub struct Entry {
     pub file: PathBuf,
 }
 
+impl Source {
+    /// The title to show in `lang`.
+    pub fn title_in(&self, lang: Lang) -> &str {
+        self.titles.get(lang).as_deref().unwrap_or(&self.title)
+    }
+
+    /// Whether it stands behind the answer of `variant`.
+    pub fn applies_to(&self, variant: Variant) -> bool {
+        self.variants.is_empty() || self.variants.contains(&variant)
+    }
+}
+
 impl Entry {
+    /// The sources behind the answer of `variant`, in the curators' order.
+    pub fn sources_for(&self, variant: Variant) -> impl Iterator<Item = &Source> {
+        self.sources.iter().filter(move |s| s.applies_to(variant))
+    }
+
     /// Whether the answer differs by country (so the bot must know or ask the country).
     pub fn has_variants(&self) -> bool {
         self.answers.keys().any(|v| *v != Variant::Any)

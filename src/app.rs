@@ -29,7 +29,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
     let conversation = Conversation::load(kb, store)
         .await
         .context("cannot read learned phrasings")?
-        .keeping_faq_texts(config.keep_texts_days > 0);
+        .keeping_faq_texts(config.keep_texts_days > 0)
+        .with_experts(config.expert_chat.is_some());
     log::info!("knowledge base: {entries} entries");
     Ok(Arc::new(conversation))
 }
@@ -139,6 +140,12 @@ pub async fn serve(
     // yet ready.
     let (webhook_updates, http_server) =
         server::start_http(http, config.webhook.as_ref(), &health, &stop)?;
+    if config.expert_chat.is_none() {
+        log::warn!(
+            "JARDAM_EXPERT_CHAT is not set: questions the FAQ cannot answer are saved, but no \
+             expert sees them; people are told their question is saved, not passed on"
+        );
+    }
     let conversation = build(&config).await?;
     let store = conversation.store().clone();
     health.set_ready(conversation.clone());

@@ -118,6 +118,9 @@ pub struct Output {
     pub new_questions: Vec<i64>,
     /// Questions to post as urgent (the "Talk to a person now" button).
     pub urgent: Vec<i64>,
+    /// Expert posts (chat, message) of questions the person had deleted (`/forget`): the
+    /// adapter replaces their text with a note, so that no copy of them stays with experts.
+    pub withdrawn_posts: Vec<(i64, i32)>,
 }
 
 impl Output {
@@ -145,6 +148,12 @@ pub struct Conversation {
     /// The newest learned phrasing in the matcher: newer ones (taught on any instance) are
     /// picked up by [`Conversation::refresh_learned`].
     learned_seen: AtomicI64,
+    /// Whether an expert chat is configured: without one, questions are saved for experts,
+    /// not "passed" to them.
+    experts: bool,
+    /// How many learned phrasings the matcher has: fewer in the database means some were
+    /// deleted.
+    learned_count: AtomicI64,
     /// The per-chat flood limit (in this process: each instance paces what it receives).
     flood: crate::flood::FloodLimit,
     /// Until when the database is taken to be down (milliseconds since `started`), after a
@@ -180,6 +189,8 @@ impl Conversation {
             store,
             state: Mutex::new(HashMap::new()),
             learned_seen: AtomicI64::new(0),
+            learned_count: AtomicI64::new(0),
+            experts: true,
             keep_faq_texts: false,
             flood: crate::flood::FloodLimit::default(),
             db_down_until: AtomicI64::new(0),
@@ -239,6 +250,33 @@ impl Conversation {
 
     /// Keeps the texts of questions the FAQ answered, for curators (erased after the
     /// configured days by the retention task).
+    /// Tells the conversation whether experts are connected (an expert chat is configured);
+    /// without them people are told their questions are saved, not passed on.
+    pub fn with_experts(mut self, connected: bool) -> Conversation {
+        self.experts = connected;
+        self
+    }
+
+    /// The key of the notice for a stored question or media.
+    fn saved_key(&self, passed: &'static str) -> &'static str {
+        match (self.experts, passed) {
+            (true, _) => passed,
+            (false, "urgent_sent") => "urgent_no_experts",
+            (false, _) => "saved_no_experts",
+        }
+    }
+
+    /// The number of the chat's open urgent question: one at a time per person.
+    async fn open_urgent(&self, chat: i64) -> Option<i64> {
+        match self.store.open_urgent_of(chat).await {
+            Ok(q) => q.map(|q| q.id),
+            Err(e) => {
+                log::warn!("open urgent questions not read: {e:#}");
+                None
+            }
+        }
+    }
+
     pub fn keeping_faq_texts(mut self, keep: bool) -> Conversation {
         self.keep_faq_texts = keep;
         self
@@ -249,8 +287,10 @@ impl Conversation {
         let learned = store.learned_since(0).await?;
         let seen = learned.iter().map(|l| l.id).max().unwrap_or(0);
         let pairs: Vec<(String, String)> = learned.into_iter().map(|l| (l.entry, l.text)).collect();
+        let count = pairs.len() as i64;
         let c = Conversation::new(Knowledge::train(kb, pairs).await, store);
         c.learned_seen.store(seen, Ordering::SeqCst);
+        c.learned_count.store(count, Ordering::SeqCst);
         Ok(c)
     }
 
@@ -259,7 +299,9 @@ impl Conversation {
     pub async fn refresh_learned(&self) -> anyhow::Result<usize> {
         let seen = self.learned_seen.load(Ordering::SeqCst);
         let new = self.store.learned_since(seen).await?;
-        if new.is_empty() {
+        let count = self.store.count_learned().await?;
+        // Nothing new and nothing deleted (a person's /forget, on any instance).
+        if new.is_empty() && count == self.learned_count.load(Ordering::SeqCst) {
             return Ok(0);
         }
         // Rebuilt from the full list: a phrasing taught again for another entry replaces
@@ -267,9 +309,10 @@ impl Conversation {
         let all = self.store.learned().await?;
         let newest = new.iter().map(|l| l.id).max().unwrap_or(seen);
         let kb = self.knowledge().kb.clone();
+        self.learned_count.store(all.len() as i64, Ordering::SeqCst);
         self.replace_knowledge(Knowledge::train(kb, all).await);
         self.learned_seen.fetch_max(newest, Ordering::SeqCst);
-        Ok(new.len())
+        Ok(new.len().max(1))
     }
 
     /// Loads `dir` and, if it is valid, puts it in service with the learned phrasings. A
@@ -393,14 +436,14 @@ impl Conversation {
                     Ok(q) => Output {
                         replies: vec![Reply {
                             text: k.kb.interface.fill(
-                                "media_sent",
+                                self.saved_key("media_sent"),
                                 ui,
                                 &[("number", &q.id.to_string())],
                             ),
                             ..Reply::default()
                         }],
                         new_questions: vec![q.id],
-                        urgent: Vec::new(),
+                        ..Output::default()
                     },
                     Err(e) => {
                         log::error!("a media question could not be stored: {e:#}");
@@ -566,12 +609,22 @@ impl Conversation {
         q: NewQuestion,
         answer: Reply,
     ) -> Output {
+        // One open urgent post per person: a further message joins the queue as an ordinary
+        // question, and the person is told the first is with the experts.
+        if let Some(open) = self.open_urgent(q.chat_id).await {
+            let mut out = self.to_experts(k, ui, q).await;
+            let notice =
+                k.kb.interface
+                    .fill("urgent_already_open", ui, &[("number", &open.to_string())]);
+            out.replies = vec![answer, Reply::text(notice)];
+            return out;
+        }
         let q = NewQuestion { urgent: true, ..q };
         let mut out = self.to_experts(k, ui, q).await;
         let notice = if out.urgent.is_empty() {
             k.kb.t("save_failed", ui)
         } else {
-            k.kb.t("urgent_sent", ui)
+            k.kb.t(self.saved_key("urgent_sent"), ui)
         };
         out.replies = vec![answer, Reply::text(notice.to_string())];
         out
@@ -584,10 +637,11 @@ impl Conversation {
             Ok(q) => {
                 self.chat_state(chat, |s| s.last_question = None);
                 let mut out = Output::one(Reply {
-                    text: k
-                        .kb
-                        .interface
-                        .fill("unmet_saved", ui, &[("number", &q.id.to_string())]),
+                    text: k.kb.interface.fill(
+                        self.saved_key("unmet_saved"),
+                        ui,
+                        &[("number", &q.id.to_string())],
+                    ),
                     buttons: vec![vec![Button::cb(k.kb.t("btn_menu", ui), data(&k.kb, "M"))]],
                     edit: false,
                 });
@@ -671,11 +725,20 @@ impl Conversation {
                 if *answer == "y" {
                     self.state.lock().expect("state lock").remove(&chat);
                     match self.store.forget(chat).await {
-                        Ok(()) => Output::one(Reply {
-                            text: k.kb.t("forget_done", ui).to_string(),
-                            edit: true,
-                            ..Reply::default()
-                        }),
+                        Ok(posts) => {
+                            // Phrasings taught from this person's questions are gone from the
+                            // database: the matcher forgets them too.
+                            if let Err(e) = self.refresh_learned().await {
+                                log::error!("learned phrasings not reloaded after forget: {e:#}");
+                            }
+                            let mut out = Output::one(Reply {
+                                text: k.kb.t("forget_done", ui).to_string(),
+                                edit: true,
+                                ..Reply::default()
+                            });
+                            out.withdrawn_posts = posts;
+                            out
+                        }
                         Err(e) => {
                             log::error!("forget failed: {e:#}");
                             Output::one(Reply::text(k.kb.t("save_failed", ui).to_string()))
@@ -779,6 +842,13 @@ impl Conversation {
                 }
             },
             ["U", i] => match entry_at(i) {
+                Some(_) if let Some(open) = self.open_urgent(chat).await => {
+                    Output::one(Reply::text(k.kb.interface.fill(
+                        "urgent_already_open",
+                        ui,
+                        &[("number", &open.to_string())],
+                    )))
+                }
                 Some(e) => {
                     let text = format!("[{}] {}", e.id, k.kb.t("expert_urgent", ui));
                     let mut out = self
@@ -793,7 +863,9 @@ impl Conversation {
                         )
                         .await;
                     if !out.urgent.is_empty() {
-                        out.replies = vec![Reply::text(k.kb.t("urgent_sent", ui).to_string())];
+                        out.replies = vec![Reply::text(
+                            k.kb.t(self.saved_key("urgent_sent"), ui).to_string(),
+                        )];
                     }
                     out
                 }

@@ -116,6 +116,9 @@ pub struct Post {
     pub buttons: Vec<Vec<Button>>,
 }
 
+/// How many other wordings of a group's question its post quotes.
+const MAX_WORDINGS_SHOWN: usize = 4;
+
 /// The post of a group of open questions with the same text; `group[0]` is the first asked.
 /// Shows the number, language, country, how many people asked, the escaped text and the
 /// nearest FAQ entries with their scores; buttons "Dismiss" and "Answer with <entry>".
@@ -175,6 +178,22 @@ pub fn render_post(kb: &KnowledgeBase, lang: Lang, group: &[Question]) -> Post {
         QuestionKind::Text => {
             let _ = writeln!(text, "<blockquote>{}</blockquote>", escape(&lead.text));
         }
+    }
+    // The others' own wordings, so the expert sees what each person wrote.
+    let mut seen: HashSet<&str> = HashSet::from([lead.text.trim()]);
+    let others: Vec<&str> = group[1..]
+        .iter()
+        .filter(|q| q.kind == QuestionKind::Text)
+        .map(|q| q.text.trim())
+        .filter(|t| seen.insert(t))
+        .collect();
+    for t in others.iter().take(MAX_WORDINGS_SHOWN) {
+        let short: String = t.chars().take(PREVIEW_CHARS).collect();
+        let more = if short.len() < t.len() { "…" } else { "" };
+        let _ = writeln!(text, "<blockquote>{}{more}</blockquote>", escape(&short));
+    }
+    if others.len() > MAX_WORDINGS_SHOWN {
+        let _ = writeln!(text, "+{}", others.len() - MAX_WORDINGS_SHOWN);
     }
     let nearest: Vec<(&crate::kb::Entry, f32)> = lead
         .candidates
@@ -396,10 +415,20 @@ pub fn export_csv(rows: &[ExportRow]) -> anyhow::Result<String> {
                 .to_string(),
             r.created_at.to_rfc3339(),
             r.answered_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            r.text.clone(),
+            formula_safe(&r.text),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR first) gets a
+/// `'` in front, so that a person's text stays text.
+pub fn formula_safe(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
 }
 
 /// Questions as JSON Lines, one object per question.
@@ -460,6 +489,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for bad in [
+            "=HYPERLINK(\"http://evil.example/x\",\"click me\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(formula_safe(bad), format!("'{bad}"));
+        }
+        assert_eq!(formula_safe("как = зачем"), "как = зачем");
+    }
+
     #[tokio::test]
     async fn queue_export_and_learned_for_experts() {
         let store = crate::storage::connect("sqlite::memory:").await.unwrap();
@@ -496,7 +540,7 @@ mod tests {
         assert_eq!(export_json(&rows).unwrap().lines().count(), 2);
 
         store
-            .add_learned("прописка кайда", "stay.registration", "expert")
+            .add_learned("прописка кайда", "stay.registration", "expert", None)
             .await
             .unwrap();
         let (kb, _) = crate::kb::load("dialogues".as_ref(), &Default::default()).unwrap();

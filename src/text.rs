@@ -32,6 +32,26 @@ pub fn normalize(input: &str) -> String {
     out
 }
 
+/// The key under which questions count as "the same question" for the experts: the skeleton
+/// of each word, so that case, punctuation, script and Kyrgyz letters do not matter, but every
+/// word holding a digit kept exactly as written (lower-cased), so that case numbers, passport
+/// numbers, phones, dates and sums never fold together ("1100" and "10" are two questions).
+pub fn group_key(text: &str) -> String {
+    let normalized = normalize(text);
+    let words: Vec<String> = normalized
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            if w.chars().any(|c| c.is_numeric()) {
+                w.to_string()
+            } else {
+                skeleton(w)
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
 /// Zero-width and formatting characters that must not split a word.
 fn is_invisible(c: char) -> bool {
     matches!(
@@ -136,6 +156,23 @@ fn is_vowel(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_keys_keep_numbers_apart_and_fold_spelling() {
+        assert_ne!(
+            group_key("мой номер дела 1100 паспорт AN7755"),
+            group_key("мой номер дела 10 паспорт AN75")
+        );
+        assert_ne!(
+            group_key("phone +996 555 11 22 33"),
+            group_key("phone +996 555 1 2 3")
+        );
+        assert_eq!(
+            group_key("Патент канча турат?"),
+            group_key("patent kancha turat")
+        );
+        assert_eq!(group_key("Дело AN7755!!"), group_key("дело an7755"));
+    }
 
     #[test]
     fn normalizes_case_punctuation_and_invisibles() {

@@ -110,16 +110,17 @@ impl NewQuestion {
     pub fn text(chat_id: i64, text: &str, lang: Lang) -> NewQuestion {
         NewQuestion {
             chat_id,
-            text: text.to_string(),
+            // PostgreSQL cannot store a NUL byte in text, and no one means one.
+            text: text.replace('\0', ""),
             lang,
             country: None,
             candidates: Vec::new(),
             urgent: false,
             kind: QuestionKind::Text,
             media: None,
-            // The skeleton: questions that differ only in case, punctuation, script or
-            // Kyrgyz letters are one group for the experts.
-            group_key: crate::text::skeleton(&crate::text::normalize(text)),
+            // Questions that differ only in case, punctuation, script or Kyrgyz letters are one
+            // group for the experts; any difference in a number keeps them apart.
+            group_key: crate::text::group_key(text),
             source_message: None,
         }
     }
@@ -229,9 +230,10 @@ pub trait Storage: Send + Sync {
     ) -> anyhow::Result<()>;
     /// Sets `last_seen` to now, creating an empty profile if there is none.
     async fn touch(&self, chat_id: i64) -> anyhow::Result<()>;
-    /// Deletes the profile, questions, kept FAQ texts and feedback of a chat; the daily
-    /// counters stay.
-    async fn forget(&self, chat_id: i64) -> anyhow::Result<()>;
+    /// Deletes the profile, questions, kept FAQ texts, feedback and the phrasings taught from
+    /// the chat's questions; the daily counters stay. Returns the expert posts of the deleted
+    /// questions (chat, message), to be marked as deleted.
+    async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>>;
 
     /// Stores a new open question; it is committed when this returns. A question from a
     /// source message already stored returns the stored one.
@@ -266,6 +268,8 @@ pub trait Storage: Send + Sync {
     /// Open questions, urgent first, then oldest first.
     async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>>;
     async fn count_open(&self) -> anyhow::Result<i64>;
+    /// A chat's open urgent question, if it has one (the oldest).
+    async fn open_urgent_of(&self, chat_id: i64) -> anyhow::Result<Option<Question>>;
     /// Stores the expert's answer. False if the question does not exist or was already
     /// answered: when two experts answer at once, only one answer is delivered.
     async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool>;
@@ -292,7 +296,17 @@ pub trait Storage: Send + Sync {
 
     /// Teaches a phrasing; a phrasing taught again replaces the old one (and gets a new id,
     /// so `learned_since` picks up the change). Returns the id.
-    async fn add_learned(&self, text: &str, entry: &str, expert: &str) -> anyhow::Result<i64>;
+    /// `from_chat` is the person whose question it was taught from, if any (see `forget`).
+    async fn add_learned(
+        &self,
+        text: &str,
+        entry: &str,
+        expert: &str,
+        from_chat: Option<i64>,
+    ) -> anyhow::Result<i64>;
+    /// How many phrasings are taught: with `learned_since`, tells another instance that some
+    /// were deleted.
+    async fn count_learned(&self) -> anyhow::Result<i64>;
     /// All phrasings as (entry, text), oldest first.
     async fn learned(&self) -> anyhow::Result<Vec<(String, String)>>;
     /// Phrasings with an id above `after_id`, for reloading only what is new.

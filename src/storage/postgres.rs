@@ -75,7 +75,19 @@ impl Storage for PgStorage {
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        // A real read of a table and a real committed write.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT COUNT(*) FROM questions WHERE id < 0")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO readiness (id, checked_at) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -123,8 +135,19 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn forget(&self, chat_id: i64) -> anyhow::Result<()> {
+    async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>> {
         let mut tx = self.pool.begin().await?;
+        let posts: Vec<(i64, i32)> = sqlx::query_as(
+            "SELECT DISTINCT expert_chat_id, expert_message_id FROM questions \
+             WHERE chat_id = $1 AND expert_chat_id IS NOT NULL AND expert_message_id IS NOT NULL",
+        )
+        .bind(chat_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM learned WHERE source_chat_id = $1")
+            .bind(chat_id)
+            .execute(&mut *tx)
+            .await?;
         for table in ["questions", "faq_texts", "feedback", "profiles"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = $1"))
                 .bind(chat_id)
@@ -132,11 +155,13 @@ impl Storage for PgStorage {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(posts)
     }
 
     async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
-        let row: Option<QuestionRow> = sqlx::query_as(&format!(
+        // In a transaction of its own, committed before the number is given out.
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<QuestionRow> = sqlx::query_as(&format!(
             "INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
              kind, media_chat_id, media_message_id, group_key, source_message_id, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $12, $12) \
@@ -144,7 +169,7 @@ impl Storage for PgStorage {
              DO NOTHING RETURNING {QUESTION_COLUMNS}"
         ))
         .bind(q.chat_id)
-        .bind(&q.text)
+        .bind(q.text.replace('\0', ""))
         .bind(q.lang.code())
         .bind(q.country.map(Country::code))
         .bind(candidates_json(&q.candidates)?)
@@ -155,9 +180,10 @@ impl Storage for PgStorage {
         .bind(&q.group_key)
         .bind(q.source_message)
         .bind(now())
-        .fetch_optional(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        if let Some(row) = row {
+        tx.commit().await?;
+        if let Some(row) = rows.into_iter().next() {
             return row.try_into();
         }
         // Only a message stored before conflicts: return its question.
@@ -276,6 +302,16 @@ impl Storage for PgStorage {
         )
     }
 
+    async fn open_urgent_of(&self, chat_id: i64) -> anyhow::Result<Option<Question>> {
+        let sql = select_questions(
+            "chat_id = $1 AND status = 'open' AND urgent ORDER BY created_at, id LIMIT 1",
+        );
+        Ok(self
+            .fetch_questions(sqlx::query_as(&sql).bind(chat_id))
+            .await?
+            .pop())
+    }
+
     async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
         let done = sqlx::query(
             "UPDATE questions SET status = 'answered', answer = $1, answered_by = $2, \
@@ -374,7 +410,13 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn add_learned(&self, text: &str, entry: &str, expert: &str) -> anyhow::Result<i64> {
+    async fn add_learned(
+        &self,
+        text: &str,
+        entry: &str,
+        expert: &str,
+        from_chat: Option<i64>,
+    ) -> anyhow::Result<i64> {
         let mut tx = self.pool.begin().await?;
         // Writers one at a time, so ids become visible in increasing order: otherwise a reader
         // could see id 11 committed before id 10 and `learned_since(11)` would skip 10 forever.
@@ -387,17 +429,24 @@ impl Storage for PgStorage {
             .execute(&mut *tx)
             .await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO learned (text, entry, expert, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING id",
+            "INSERT INTO learned (text, entry, expert, created_at, source_chat_id) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(text)
         .bind(entry)
         .bind(expert)
         .bind(now())
+        .bind(from_chat)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn count_learned(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM learned")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {

@@ -10,15 +10,73 @@ use crate::lang::{Country, Lang};
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqlitePool};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// The database file as it was opened; `None` in memory.
+    file: Option<OpenFile>,
+}
+
+/// Which file the pool has open. A file deleted or replaced under a running bot still takes
+/// writes (into the unlinked inode) that vanish at the next restart, so every write that a
+/// promise depends on first checks that the path still names this file.
+struct OpenFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+/// Below this much free space on the database's file system the bot reports itself not ready:
+/// SQLite needs room for its write-ahead log before a question can be committed.
+const MIN_FREE_BYTES: u64 = 256 * 1024;
+
+impl OpenFile {
+    fn of(path: &Path) -> anyhow::Result<OpenFile> {
+        let m = std::fs::metadata(path)
+            .with_context(|| format!("cannot read the SQLite file {}", path.display()))?;
+        Ok(OpenFile {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// Fails when the path no longer names the file that is open.
+    fn check(&self) -> anyhow::Result<()> {
+        match std::fs::metadata(&self.path) {
+            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => Ok(()),
+            Ok(_) => anyhow::bail!(
+                "the SQLite file {} was replaced while the bot was running",
+                self.path.display()
+            ),
+            Err(e) => anyhow::bail!(
+                "the SQLite file {} is gone or unreadable: {e}",
+                self.path.display()
+            ),
+        }
+    }
+
+    /// Fails when the file system is (nearly) full.
+    fn check_space(&self) -> anyhow::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let st = rustix::fs::statvfs(dir).context("cannot read the free space")?;
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        anyhow::ensure!(
+            free >= MIN_FREE_BYTES,
+            "only {free} bytes free next to the SQLite file {}",
+            self.path.display()
+        );
+        Ok(())
+    }
 }
 
 /// SQLite has no time type; times are written in one fixed-width format so that comparing
@@ -34,7 +92,11 @@ impl SqliteStorage {
             .context("bad SQLite URL")?
             .create_if_missing(true)
             // Writers wait for each other instead of failing at once with "database is locked".
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Deleted rows (a person's /forget, the retention clean-up) are overwritten, not
+            // left readable in free pages of the file.
+            .pragma("secure_delete", "on");
+        let filename = options.get_filename().to_path_buf();
         let pool = if in_memory {
             // Every connection to ":memory:" is a database of its own, so there must be exactly
             // one, and it must never be closed for idleness or age: that would drop the data.
@@ -61,7 +123,46 @@ impl SqliteStorage {
             .run(&pool)
             .await
             .context("cannot migrate the SQLite database")?;
-        Ok(SqliteStorage { pool })
+        let file = if in_memory {
+            None
+        } else {
+            Some(OpenFile::of(&filename)?)
+        };
+        Ok(SqliteStorage { pool, file })
+    }
+
+    /// A connection inside `BEGIN IMMEDIATE` (the write lock taken at once, so no snapshot
+    /// conflict surfaces half-way). Finish it with [`finish_write`].
+    async fn begin_write(&self) -> anyhow::Result<PoolConnection<Sqlite>> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        Ok(conn)
+    }
+
+    /// Commits when `work` succeeded; otherwise, or when the commit fails, rolls back. A failed
+    /// COMMIT (a full disk) leaves SQLite's transaction open, holding the write lock, and a
+    /// later commit on that connection would store what was refused: such a connection is
+    /// rolled back, and closed if even that fails, never handed out again as it is.
+    async fn finish_write<T>(
+        mut conn: PoolConnection<Sqlite>,
+        work: anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let committed = match work {
+            Ok(v) => match sqlx::query("COMMIT").execute(&mut *conn).await {
+                Ok(_) => return Ok(v),
+                Err(e) => anyhow::Error::from(e).context("the commit failed"),
+            },
+            Err(e) => e,
+        };
+        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+            let _ = conn.close().await;
+        }
+        Err(committed)
+    }
+
+    /// Fails when the open file is no longer the one at its path.
+    fn check_file(&self) -> anyhow::Result<()> {
+        self.file.as_ref().map_or(Ok(()), OpenFile::check)
     }
 
     async fn fetch_questions<'q>(
@@ -101,8 +202,27 @@ impl Storage for SqliteStorage {
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        if let Some(f) = &self.file {
+            f.check()?;
+            f.check_space()?;
+        }
+        // A real read of a table and a real committed write.
+        let mut conn = self.begin_write().await?;
+        let work: anyhow::Result<()> = async {
+            sqlx::query("SELECT COUNT(*) FROM questions WHERE id < 0")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO readiness (id, checked_at) VALUES (1, ?) \
+                 ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+            )
+            .bind(ts(now()))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+        .await;
+        Self::finish_write(conn, work).await
     }
 
     async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>> {
@@ -152,8 +272,19 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn forget(&self, chat_id: i64) -> anyhow::Result<()> {
+    async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>> {
         let mut tx = self.pool.begin().await?;
+        let posts: Vec<(i64, i32)> = sqlx::query_as(
+            "SELECT DISTINCT expert_chat_id, expert_message_id FROM questions \
+             WHERE chat_id = ? AND expert_chat_id IS NOT NULL AND expert_message_id IS NOT NULL",
+        )
+        .bind(chat_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM learned WHERE source_chat_id = ?")
+            .bind(chat_id)
+            .execute(&mut *tx)
+            .await?;
         for table in ["questions", "faq_texts", "feedback", "profiles"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = ?"))
                 .bind(chat_id)
@@ -161,12 +292,18 @@ impl Storage for SqliteStorage {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(posts)
     }
 
     async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
+        self.check_file()?;
         let now = ts(now());
-        let row: Option<QuestionRow> = sqlx::query_as(&format!(
+        // In a transaction of its own, and every row fetched: SQLite hands out the RETURNING
+        // row before the commit, and a commit that fails (a full disk) after the first row was
+        // taken would go unseen, the question lost and its number given again.
+        let candidates = candidates_json(&q.candidates)?;
+        let mut conn = self.begin_write().await?;
+        let work = sqlx::query_as::<_, QuestionRow>(&format!(
             "INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
              kind, media_chat_id, media_message_id, group_key, source_message_id, created_at, \
              updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -174,10 +311,10 @@ impl Storage for SqliteStorage {
              DO NOTHING RETURNING {QUESTION_COLUMNS}"
         ))
         .bind(q.chat_id)
-        .bind(&q.text)
+        .bind(q.text.replace('\0', ""))
         .bind(q.lang.code())
         .bind(q.country.map(Country::code))
-        .bind(candidates_json(&q.candidates)?)
+        .bind(&candidates)
         .bind(q.urgent)
         .bind(q.kind.code())
         .bind(q.media.map(|m| m.from_chat_id))
@@ -186,9 +323,11 @@ impl Storage for SqliteStorage {
         .bind(q.source_message)
         .bind(&now)
         .bind(&now)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = row {
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(anyhow::Error::from);
+        let rows = Self::finish_write(conn, work).await?;
+        if let Some(row) = rows.into_iter().next() {
             return row.try_into();
         }
         // Only a message stored before conflicts: return its question.
@@ -313,6 +452,16 @@ impl Storage for SqliteStorage {
         )
     }
 
+    async fn open_urgent_of(&self, chat_id: i64) -> anyhow::Result<Option<Question>> {
+        let sql = select_questions(
+            "chat_id = ? AND status = 'open' AND urgent ORDER BY created_at, id LIMIT 1",
+        );
+        Ok(self
+            .fetch_questions(sqlx::query_as(&sql).bind(chat_id))
+            .await?
+            .pop())
+    }
+
     async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
         let now = ts(now());
         let done = sqlx::query(
@@ -414,24 +563,37 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn add_learned(&self, text: &str, entry: &str, expert: &str) -> anyhow::Result<i64> {
+    async fn add_learned(
+        &self,
+        text: &str,
+        entry: &str,
+        expert: &str,
+        from_chat: Option<i64>,
+    ) -> anyhow::Result<i64> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM learned WHERE text = ?")
             .bind(text)
             .execute(&mut *tx)
             .await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO learned (text, entry, expert, created_at) VALUES (?, ?, ?, ?) \
-             RETURNING id",
+            "INSERT INTO learned (text, entry, expert, created_at, source_chat_id) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(text)
         .bind(entry)
         .bind(expert)
         .bind(ts(now()))
+        .bind(from_chat)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn count_learned(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM learned")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {

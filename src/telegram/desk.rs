@@ -209,6 +209,37 @@ async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
     }
 }
 
+/// After a person's `/forget`: a post that still carries others' questions is re-rendered
+/// without theirs; a post of theirs alone loses its text and buttons. A failure is logged
+/// (the question itself is already deleted).
+pub async fn withdraw_post(bot: &TgBot, deps: &Deps, chat: ChatId, message: MessageId) {
+    let others = match deps.conversation.store().posted_as(chat.0, message.0).await {
+        Ok(q) => q,
+        Err(e) => {
+            log::warn!("withdrawn post not read: {e:#}");
+            Vec::new()
+        }
+    };
+    if !others.is_empty() {
+        refresh_post(bot, deps, chat.0, message.0).await;
+        return;
+    }
+    let text = deps
+        .conversation
+        .knowledge()
+        .kb
+        .t("expert_post_withdrawn", lang(deps))
+        .to_string();
+    let r = super::send(
+        bot.edit_message_text(chat, message, text)
+            .reply_markup(InlineKeyboardMarkup::default()),
+    )
+    .await;
+    if let Err(e) = r {
+        log::warn!("post of a forgotten question not edited: {e}");
+    }
+}
+
 /// Posts every open question that is not posted yet (the retry after a failed post, a
 /// restart, or a question stored while the expert chat was unreachable). Returns how many
 /// were tried.
@@ -664,7 +695,9 @@ async fn learn(
             continue;
         }
         if taught.insert(q.text.clone()) {
-            store.add_learned(&q.text, entry, expert).await?;
+            store
+                .add_learned(&q.text, entry, expert, Some(q.chat_id))
+                .await?;
         }
     }
     if taught.is_empty() {

@@ -264,6 +264,9 @@ async fn respond(
             log::warn!("question {id} not posted yet, will retry: {e:#}");
         }
     }
+    for &(post_chat, post) in &out.withdrawn_posts {
+        desk::withdraw_post(bot, deps, ChatId(post_chat), MessageId(post)).await;
+    }
     replied
 }
 

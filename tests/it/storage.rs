@@ -252,7 +252,38 @@ async fn forget_deletes_one_chat_only(s: S) {
             .unwrap();
     }
 
-    s.forget(1).await.unwrap();
+    s.set_expert_message(mine.id, GROUP_CHAT, 501)
+        .await
+        .unwrap();
+    s.set_expert_message(theirs.id, GROUP_CHAT, 502)
+        .await
+        .unwrap();
+    s.add_learned(
+        "мой вопрос, телефон 0555 123 456",
+        "patent.price",
+        "@e",
+        Some(1),
+    )
+    .await
+    .unwrap();
+    s.add_learned("их вопрос", "patent.price", "@e", Some(2))
+        .await
+        .unwrap();
+    s.add_learned("ничей вопрос", "patent.price", "@e", None)
+        .await
+        .unwrap();
+
+    let posts = s.forget(1).await.unwrap();
+    assert_eq!(posts, [(GROUP_CHAT, 501)], "the post to mark as deleted");
+    let learned: Vec<String> = s
+        .learned()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.1)
+        .collect();
+    assert_eq!(learned, ["их вопрос", "ничей вопрос"]);
+    assert_eq!(s.count_learned().await.unwrap(), 2);
     assert_eq!(
         s.faq_texts().await.unwrap(),
         [("patent.price".to_string(), "патент 2".to_string())]
@@ -261,7 +292,10 @@ async fn forget_deletes_one_chat_only(s: S) {
     assert_eq!(s.get_profile(1).await.unwrap(), None);
     assert_eq!(s.question(mine.id).await.unwrap(), None);
     assert!(s.get_profile(2).await.unwrap().is_some());
-    assert_eq!(s.question(theirs.id).await.unwrap(), Some(theirs.clone()));
+    assert_eq!(
+        s.question(theirs.id).await.unwrap().map(|q| q.text),
+        Some(theirs.text.clone())
+    );
     assert_eq!(ids(&s.open_group("мой вопрос").await.unwrap()), [theirs.id]);
     let stats = s.stats(day).await.unwrap();
     assert_eq!(stats.feedback.len(), 1);
@@ -269,7 +303,7 @@ async fn forget_deletes_one_chat_only(s: S) {
     assert_eq!(stats.outcome("answered"), 2, "aggregates survive forget");
 
     // Forgetting a chat the bot never saw is not an error.
-    s.forget(424242).await.unwrap();
+    assert_eq!(s.forget(424242).await.unwrap(), []);
 }
 
 async fn hostile_texts_round_trip(s: S) {
@@ -307,7 +341,10 @@ async fn hostile_texts_round_trip(s: S) {
             );
         }
 
-        let id = s.add_learned(text, "entry'--", "expert <x>").await.unwrap();
+        let id = s
+            .add_learned(text, "entry'--", "expert <x>", None)
+            .await
+            .unwrap();
         let learned = s.learned_since(id - 1).await.unwrap();
         assert_eq!(learned.last().unwrap().text, text);
 
@@ -568,11 +605,11 @@ async fn grouping(s: S) {
 async fn learned_phrasings(s: S) {
     assert_eq!(s.learned().await.unwrap(), []);
     let a = s
-        .add_learned("сколько стоит патент", "patent.price", "@e1")
+        .add_learned("сколько стоит патент", "patent.price", "@e1", None)
         .await
         .unwrap();
     let b = s
-        .add_learned("patent qancha", "patent.price", "@e2")
+        .add_learned("patent qancha", "patent.price", "@e2", None)
         .await
         .unwrap();
     assert!(b > a);
@@ -600,7 +637,7 @@ async fn learned_phrasings(s: S) {
 
     // Re-teaching a phrasing replaces it and shows up as new.
     let c = s
-        .add_learned("сколько стоит патент", "patent.renew", "@e3")
+        .add_learned("сколько стоит патент", "patent.renew", "@e3", None)
         .await
         .unwrap();
     assert!(c > b);
@@ -938,4 +975,122 @@ async fn a_message_delivered_twice_stores_one_question(s: S) {
     let distinct: std::collections::HashSet<i64> = ids.iter().copied().collect();
     assert_eq!(distinct.len(), 5, "{ids:?}");
     assert_eq!(s.count_open().await.unwrap(), 5);
+}
+
+// ---- a full disk and a deleted file (SQLite) ----
+
+/// A 2 MB tmpfs of the test's own; `None` where the test may not mount one (not root).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("cannot mount a tmpfs here: skipping the full-disk test");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills what is left with a file of its own.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path().join("filler")).unwrap();
+        let chunk = vec![0u8; 4096];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path().join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn sqlite_on_a_full_disk_acknowledges_only_stored_questions_and_never_repeats_a_number() {
+    let Some(disk) = SmallDisk::mount() else {
+        return;
+    };
+    let url = format!("sqlite://{}", disk.path().join("jardam.db").display());
+    let s = storage::connect(&url).await.unwrap();
+    let before = s
+        .add_question(question(1, "before the disk fills"))
+        .await
+        .unwrap();
+    disk.fill();
+    let text = "вопрос ".repeat(400);
+    let mut acknowledged = vec![before.id];
+    let mut refused = 0;
+    for chat in 2..8 {
+        match s.add_question(question(chat, &text)).await {
+            Ok(q) => acknowledged.push(q.id),
+            Err(e) => {
+                eprintln!("refused: {e:#}");
+                refused += 1
+            }
+        }
+    }
+    assert!(refused > 0, "a full disk must refuse some writes");
+    assert!(
+        s.ping().await.is_err(),
+        "not ready while nothing can be written"
+    );
+    disk.free();
+    assert!(s.ping().await.is_ok(), "ready again once there is room");
+    let after = s.add_question(question(9, "after")).await.unwrap();
+    assert!(
+        !acknowledged.contains(&after.id),
+        "number {} given twice",
+        after.id
+    );
+    acknowledged.push(after.id);
+    s.close().await;
+    // Everything acknowledged survives a restart.
+    let s = storage::connect(&url).await.unwrap();
+    for id in &acknowledged {
+        assert!(
+            s.question(*id).await.unwrap().is_some(),
+            "question {id} lost"
+        );
+    }
+    s.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_refuses_questions_once_its_file_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jardam.db");
+    let s = storage::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    s.add_question(question(1, "stored")).await.unwrap();
+    assert!(s.ping().await.is_ok());
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        s.add_question(question(2, "into a deleted file"))
+            .await
+            .is_err(),
+        "a question written into a deleted file is lost at the next restart"
+    );
+    assert!(s.ping().await.is_err());
 }

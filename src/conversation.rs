@@ -257,13 +257,10 @@ impl Conversation {
         self
     }
 
-    /// The key of the notice for a stored question or media.
-    fn saved_key(&self, passed: &'static str) -> &'static str {
-        match (self.experts, passed) {
-            (true, _) => passed,
-            (false, "urgent_sent") => "urgent_no_experts",
-            (false, _) => "saved_no_experts",
-        }
+    /// `passed` when experts are connected, else `saved` (the notice that the question is
+    /// only saved).
+    fn notice(&self, passed: &'static str, saved: &'static str) -> &'static str {
+        if self.experts { passed } else { saved }
     }
 
     /// The number of the chat's open urgent question: one at a time per person.
@@ -295,7 +292,7 @@ impl Conversation {
     }
 
     /// Puts phrasings taught since the last call (on this or another instance) into the
-    /// matcher. Returns how many were new.
+    /// matcher, and drops those deleted meanwhile (a /forget). Returns how many were new.
     pub async fn refresh_learned(&self) -> anyhow::Result<usize> {
         let seen = self.learned_seen.load(Ordering::SeqCst);
         let new = self.store.learned_since(seen).await?;
@@ -312,7 +309,7 @@ impl Conversation {
         self.learned_count.store(all.len() as i64, Ordering::SeqCst);
         self.replace_knowledge(Knowledge::train(kb, all).await);
         self.learned_seen.fetch_max(newest, Ordering::SeqCst);
-        Ok(new.len().max(1))
+        Ok(new.len())
     }
 
     /// Loads `dir` and, if it is valid, puts it in service with the learned phrasings. A
@@ -436,7 +433,7 @@ impl Conversation {
                     Ok(q) => Output {
                         replies: vec![Reply {
                             text: k.kb.interface.fill(
-                                self.saved_key("media_sent"),
+                                self.notice("media_sent", "saved_no_experts"),
                                 ui,
                                 &[("number", &q.id.to_string())],
                             ),
@@ -624,7 +621,7 @@ impl Conversation {
         let notice = if out.urgent.is_empty() {
             k.kb.t("save_failed", ui)
         } else {
-            k.kb.t(self.saved_key("urgent_sent"), ui)
+            k.kb.t(self.notice("urgent_sent", "urgent_no_experts"), ui)
         };
         out.replies = vec![answer, Reply::text(notice.to_string())];
         out
@@ -638,7 +635,7 @@ impl Conversation {
                 self.chat_state(chat, |s| s.last_question = None);
                 let mut out = Output::one(Reply {
                     text: k.kb.interface.fill(
-                        self.saved_key("unmet_saved"),
+                        self.notice("unmet_saved", "saved_no_experts"),
                         ui,
                         &[("number", &q.id.to_string())],
                     ),
@@ -864,7 +861,8 @@ impl Conversation {
                         .await;
                     if !out.urgent.is_empty() {
                         out.replies = vec![Reply::text(
-                            k.kb.t(self.saved_key("urgent_sent"), ui).to_string(),
+                            k.kb.t(self.notice("urgent_sent", "urgent_no_experts"), ui)
+                                .to_string(),
                         )];
                     }
                     out

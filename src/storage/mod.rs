@@ -110,8 +110,7 @@ impl NewQuestion {
     pub fn text(chat_id: i64, text: &str, lang: Lang) -> NewQuestion {
         NewQuestion {
             chat_id,
-            // PostgreSQL cannot store a NUL byte in text, and no one means one.
-            text: text.replace('\0', ""),
+            text: text.to_string(),
             lang,
             country: None,
             candidates: Vec::new(),

@@ -169,6 +169,7 @@ impl Storage for PgStorage {
              DO NOTHING RETURNING {QUESTION_COLUMNS}"
         ))
         .bind(q.chat_id)
+        // PostgreSQL cannot store a NUL byte in text, and no one means one.
         .bind(q.text.replace('\0', ""))
         .bind(q.lang.code())
         .bind(q.country.map(Country::code))

@@ -273,26 +273,30 @@ impl Storage for SqliteStorage {
     }
 
     async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>> {
-        let mut tx = self.pool.begin().await?;
-        let posts: Vec<(i64, i32)> = sqlx::query_as(
-            "SELECT DISTINCT expert_chat_id, expert_message_id FROM questions \
-             WHERE chat_id = ? AND expert_chat_id IS NOT NULL AND expert_message_id IS NOT NULL",
-        )
-        .bind(chat_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM learned WHERE source_chat_id = ?")
+        let mut conn = self.begin_write().await?;
+        let work = async {
+            let posts: Vec<(i64, i32)> = sqlx::query_as(
+                "SELECT DISTINCT expert_chat_id, expert_message_id FROM questions \
+                 WHERE chat_id = ? AND expert_chat_id IS NOT NULL \
+                 AND expert_message_id IS NOT NULL",
+            )
             .bind(chat_id)
-            .execute(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
-        for table in ["questions", "faq_texts", "feedback", "profiles"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = ?"))
+            sqlx::query("DELETE FROM learned WHERE source_chat_id = ?")
                 .bind(chat_id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
+            for table in ["questions", "faq_texts", "feedback", "profiles"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = ?"))
+                    .bind(chat_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            anyhow::Ok(posts)
         }
-        tx.commit().await?;
-        Ok(posts)
+        .await;
+        Self::finish_write(conn, work).await
     }
 
     async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
@@ -311,6 +315,7 @@ impl Storage for SqliteStorage {
              DO NOTHING RETURNING {QUESTION_COLUMNS}"
         ))
         .bind(q.chat_id)
+        // PostgreSQL cannot store a NUL byte in text, and no one means one.
         .bind(q.text.replace('\0', ""))
         .bind(q.lang.code())
         .bind(q.country.map(Country::code))
@@ -570,24 +575,27 @@ impl Storage for SqliteStorage {
         expert: &str,
         from_chat: Option<i64>,
     ) -> anyhow::Result<i64> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM learned WHERE text = ?")
+        let mut conn = self.begin_write().await?;
+        let work = async {
+            sqlx::query("DELETE FROM learned WHERE text = ?")
+                .bind(text)
+                .execute(&mut *conn)
+                .await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO learned (text, entry, expert, created_at, source_chat_id) \
+                 VALUES (?, ?, ?, ?, ?) RETURNING id",
+            )
             .bind(text)
-            .execute(&mut *tx)
+            .bind(entry)
+            .bind(expert)
+            .bind(ts(now()))
+            .bind(from_chat)
+            .fetch_one(&mut *conn)
             .await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO learned (text, entry, expert, created_at, source_chat_id) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(text)
-        .bind(entry)
-        .bind(expert)
-        .bind(ts(now()))
-        .bind(from_chat)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+            anyhow::Ok(id)
+        }
+        .await;
+        Self::finish_write(conn, work).await
     }
 
     async fn count_learned(&self) -> anyhow::Result<i64> {

@@ -181,24 +181,35 @@ async fn send_post(
     Ok(bot.send_to(chat, req).await?.id)
 }
 
+/// The open questions posted as `message`; `None` (logged) when they cannot be read.
+async fn open_in_post(deps: &Deps, chat: i64, message: i32) -> Option<Vec<Question>> {
+    match deps.conversation.store().posted_as(chat, message).await {
+        Ok(g) => Some(
+            g.into_iter()
+                .filter(|q| q.status == QuestionStatus::Open)
+                .collect(),
+        ),
+        Err(e) => {
+            log::warn!("post not read: {e:#}");
+            None
+        }
+    }
+}
+
 /// Re-renders a group's post after someone else asked the same ("asked by N people").
 async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
-    let store = deps.conversation.store();
-    let group: Vec<Question> = match store.posted_as(chat, message).await {
-        Ok(g) => g
-            .into_iter()
-            .filter(|q| q.status == QuestionStatus::Open)
-            .collect(),
-        Err(e) => {
-            log::warn!("post not refreshed: {e:#}");
-            return;
-        }
-    };
+    if let Some(group) = open_in_post(deps, chat, message).await {
+        edit_post(bot, deps, chat, message, &group).await;
+    }
+}
+
+/// Writes `group`'s post over `message`; nothing for an empty group.
+async fn edit_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32, group: &[Question]) {
     if group.is_empty() {
         return;
     }
     let k = deps.conversation.knowledge();
-    let post = experts::render_post(&k.kb, lang(deps), &group);
+    let post = experts::render_post(&k.kb, lang(deps), group);
     let r = bot
         .edit_message_text(ChatId(chat), MessageId(message), post.text)
         .parse_mode(ParseMode::Html)
@@ -209,19 +220,15 @@ async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
     }
 }
 
-/// After a person's `/forget`: a post that still carries others' questions is re-rendered
-/// without theirs; a post of theirs alone loses its text and buttons. A failure is logged
-/// (the question itself is already deleted).
+/// After a person's `/forget`: a post that still carries others' open questions is
+/// re-rendered without theirs; any other loses its text and buttons, so that nothing of the
+/// person stays with the experts. A failure is logged (the question itself is already deleted).
 pub async fn withdraw_post(bot: &TgBot, deps: &Deps, chat: ChatId, message: MessageId) {
-    let others = match deps.conversation.store().posted_as(chat.0, message.0).await {
-        Ok(q) => q,
-        Err(e) => {
-            log::warn!("withdrawn post not read: {e:#}");
-            Vec::new()
-        }
-    };
+    let others = open_in_post(deps, chat.0, message.0)
+        .await
+        .unwrap_or_default();
     if !others.is_empty() {
-        refresh_post(bot, deps, chat.0, message.0).await;
+        edit_post(bot, deps, chat.0, message.0, &others).await;
         return;
     }
     let text = deps

@@ -137,6 +137,8 @@ impl Params {
             "unseen" => o.unseen = v,
             "max_support" => o.max_support = v as usize,
             "confusion" => o.confusion = v,
+            "learned" => o.learned = v,
+            "revisit" => o.revisit = v as usize,
             "w_ngram" => o.kind_weight[0] = v,
             "w_prefix" => o.kind_weight[1] = v,
             "w_word" => o.kind_weight[2] = v,
@@ -423,10 +425,20 @@ impl Matcher {
                     train.push(ex.clone());
                 }
             }
-            let mut first = Model::train(classes, &train, &params.train);
-            first.fit_temperature(&held);
-            let mut model = Model::train(classes, &examples, &params.train);
-            model.temperature = first.temperature;
+            // The two trainings are independent: run them side by side.
+            let (temperature, mut model) = std::thread::scope(|s| {
+                let first = s.spawn(|| {
+                    let mut first = Model::train(classes, &train, &params.train);
+                    first.fit_temperature(&held);
+                    first.temperature
+                });
+                let model = Model::train(classes, &examples, &params.train);
+                let temperature = first
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (temperature, model)
+            });
+            model.temperature = temperature;
             model
         } else {
             Model::train(classes, &examples, &params.train)
@@ -473,6 +485,16 @@ impl Matcher {
             word_langs,
             params,
         }
+    }
+
+    /// Whether `word` (in any script or spelling) occurs in the phrasings the matcher was
+    /// trained on.
+    pub fn knows_word(&self, word: &str) -> bool {
+        let sk = skeleton(&normalize(word));
+        !sk.is_empty()
+            && sk
+                .split(' ')
+                .all(|w| self.word_langs.contains_key(&hash_str(w)))
     }
 
     /// Number of classes (entries, gaps and background groups).

@@ -32,6 +32,10 @@ pub struct TrainOptions {
     /// Add support for classes a feature's texts were confused with (probability above this
     /// after the first epoch); 1 or more turns it off.
     pub confusion: f32,
+    /// An example whose class the model gave at least this probability at its last visit
+    /// counts as learned, and is visited only every `revisit`-th epoch; 1 or more turns it off.
+    pub learned: f32,
+    pub revisit: usize,
 }
 
 impl Default for TrainOptions {
@@ -44,6 +48,8 @@ impl Default for TrainOptions {
             unseen: 0.6,
             max_support: 20,
             confusion: 0.1,
+            learned: 0.99,
+            revisit: 4,
         }
     }
 }
@@ -92,6 +98,11 @@ impl Dist {
         }
     }
 }
+
+/// A weight whose class is predicted this close to its target for the example at hand is left
+/// as it is (its L2 pull skipped too): in later epochs most weights are settled, and updating
+/// them would take most of the training time for nothing.
+const SETTLED: f32 = 1e-4;
 
 /// A text as the model reads it: (feature, value), unit length.
 pub(crate) type Input = Vec<(u32, f32)>;
@@ -170,6 +181,7 @@ impl Model {
         let mut grad_sq = Vec::new();
         model.set_support(&support, &mut grad_sq);
         let order = shuffled(inputs.len());
+        let mut learned = vec![0f32; inputs.len()];
         let mut scratch = Scratch::new(classes);
         for epoch in 0..opts.epochs {
             if epoch == 1 && opts.confusion < 1.0 {
@@ -197,8 +209,13 @@ impl Model {
                 }
             }
             for &i in &order {
+                // An example the model already gets right with near certainty is revisited
+                // only every third epoch.
+                if learned[i] >= opts.learned && (epoch + i) % opts.revisit.max(1) != 0 {
+                    continue;
+                }
                 let (x, class) = &inputs[i];
-                model.step(x, *class, opts, &mut grad_sq, &mut scratch);
+                learned[i] = model.step(x, *class, opts, &mut grad_sq, &mut scratch);
             }
         }
         model
@@ -229,7 +246,8 @@ impl Model {
         self.start.push(self.weights.len() as u32);
     }
 
-    /// One AdaGrad step on one example.
+    /// One AdaGrad step on one example; returns the probability the model gave its class before
+    /// the step.
     fn step(
         &mut self,
         x: &Input,
@@ -237,8 +255,9 @@ impl Model {
         opts: &TrainOptions,
         grad_sq: &mut [f32],
         scratch: &mut Scratch,
-    ) {
+    ) -> f32 {
         let d = self.dist(x, scratch);
+        let right = d.prob(class);
         // Probability of each scored class, by class, in the scratch logits.
         for &(c, p) in &d.scored {
             scratch.logit[c as usize] = p;
@@ -252,7 +271,11 @@ impl Model {
                 let (c, w) = *weight;
                 let p = scratch.logit[c as usize];
                 let target = if c == class { 1.0 } else { 0.0 };
-                let g = (p - target) * v + opts.l2 * w;
+                let error = p - target;
+                if error.abs() < SETTLED {
+                    continue;
+                }
+                let g = error * v + opts.l2 * w;
                 *sq += g * g;
                 weight.1 -= opts.learning_rate * g / sq.sqrt();
             }
@@ -260,6 +283,7 @@ impl Model {
         for &(c, _) in &d.scored {
             scratch.logit[c as usize] = 0.0;
         }
+        right
     }
 
     /// A text's features as the model reads them.

@@ -267,8 +267,28 @@ fn ask(
         let r = matcher.ask(q, lang, country);
         if json {
             // Every field of the result (status, entry, variant, candidates, lang, country,
-            // confidence, sentence, also, urgent), keys in alphabetical order.
-            let v = serde_json::to_value(&r).expect("a match result is plain data");
+            // confidence, sentence, also, urgent) and the entry's sources, keys in alphabetical
+            // order.
+            let mut v = serde_json::to_value(&r).expect("a match result is plain data");
+            // The full list of the shown variant's sources (the chat shows at most three).
+            if let (Some(e), Some(map)) = (
+                r.entry.as_deref().and_then(|id| kb.entry(id)),
+                v.as_object_mut(),
+            ) {
+                let variant = r.variant.unwrap_or(jardam::lang::Variant::Any);
+                let shown = lang.unwrap_or(r.lang);
+                let sources: Vec<serde_json::Value> = e
+                    .sources_for(variant)
+                    .map(|s| {
+                        serde_json::json!({
+                            "title": s.title_in(shown),
+                            "date": s.date,
+                            "url": s.url,
+                        })
+                    })
+                    .collect();
+                map.insert("sources".into(), sources.into());
+            }
             println!("{v}");
         } else {
             print_answer(kb, &r, lang);

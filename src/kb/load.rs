@@ -287,6 +287,9 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
     let v = hash.finish();
     kb.version = ((v >> 48) ^ (v >> 32) ^ (v >> 16) ^ v) as u16;
 
+    if !problems.has_errors() {
+        super::glossary::check(dir, &kb, &mut problems, &mut hash);
+    }
     // Rendered length, now that titles, topics and interface texts are known.
     if !problems.has_errors() {
         for e in &kb.entries {
@@ -419,6 +422,7 @@ fn collect_entry_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>, problems
                         | "background.toml"
                         | "synonyms.toml"
                         | "danger.toml"
+                        | "glossary.toml"
                 ))
         {
             out.push(path);

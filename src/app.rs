@@ -6,7 +6,6 @@ use crate::conversation::{Conversation, Event};
 use crate::kb::{self, CheckOptions};
 use crate::lang::Lang;
 use crate::server;
-use crate::storage::ANSWERED_KEEP_DAYS;
 use crate::telegram::limits::Limits;
 use crate::telegram::polling::Running;
 use crate::telegram::{self, Deps, TgBot, desk};
@@ -30,6 +29,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
         .await
         .context("cannot read learned phrasings")?
         .keeping_faq_texts(config.keep_texts_days > 0)
+        .with_retention(config.retention)
         .with_experts(config.expert_chat.is_some());
     log::info!("knowledge base: {entries} entries");
     Ok(Arc::new(conversation))
@@ -40,6 +40,45 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
 const REPOST_EVERY: Duration = Duration::from_secs(30);
 const LEARNED_EVERY: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Forgets, as `/forget` does, the people who have not used the bot for the configured days,
+/// and withdraws their expert posts; a batch per run.
+async fn forget_inactive(bot: &TgBot, deps: &Deps) {
+    let store = deps.conversation.store();
+    let days = i64::from(deps.config.retention.inactive_days);
+    let before = chrono::Utc::now() - chrono::TimeDelta::days(days);
+    let chats = match store.inactive_chats(before, 500).await {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("retention clean-up failed: {e:#}");
+            return;
+        }
+    };
+    let mut forgotten = 0;
+    for chat in chats {
+        match store.forget(chat).await {
+            Ok(posts) => {
+                forgotten += 1;
+                for (post_chat, post) in posts {
+                    desk::withdraw_post(
+                        bot,
+                        deps,
+                        ChatId(post_chat),
+                        teloxide::types::MessageId(post),
+                    )
+                    .await;
+                }
+            }
+            Err(e) => {
+                log::warn!("retention clean-up failed: {e:#}");
+                break;
+            }
+        }
+    }
+    if forgotten > 0 {
+        log::info!("{forgotten} person(s) inactive for {days} days forgotten");
+    }
+}
 
 /// The periodic work of a running bot. Safe on several instances at once: posting is claimed
 /// per question in the database, and the other jobs are idempotent.
@@ -75,8 +114,10 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
                     }
                 }
                 _ = retention.tick() => {
+                    forget_inactive(&bot, &deps).await;
                     let store = deps.conversation.store();
-                    match store.erase_old_texts(chrono::Utc::now(), ANSWERED_KEEP_DAYS).await {
+                    let keep = i64::from(deps.config.retention.answered_days);
+                    match store.erase_old_texts(chrono::Utc::now(), keep).await {
                         Ok(0) => {}
                         Ok(n) => log::info!("texts of {n} resolved question(s) erased"),
                         Err(e) => log::warn!("retention clean-up failed: {e:#}"),
@@ -138,8 +179,9 @@ pub async fn serve(
     let health = server::Health::new();
     // Up before the slow part of the start, so a load balancer sees the process alive but not
     // yet ready.
+    let running = Running::default();
     let (webhook_updates, http_server) =
-        server::start_http(http, config.webhook.as_ref(), &health, &stop)?;
+        server::start_http(http, config.webhook.as_ref(), &health, &running, &stop)?;
     if config.expert_chat.is_none() {
         log::warn!(
             "JARDAM_EXPERT_CHAT is not set: questions the FAQ cannot answer are saved, but no \
@@ -158,7 +200,6 @@ pub async fn serve(
     };
     let background = spawn_background(bot.clone(), deps.clone());
     let settings = deps.config.clone();
-    let running = Running::default();
     let mut dispatcher = dispatcher(client.clone(), bot, deps, running.clone());
     let webhook = webhook_updates.zip(settings.webhook.as_ref());
     let received = server::receive(&mut dispatcher, client, &running, webhook, &stop).await;

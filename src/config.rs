@@ -89,6 +89,8 @@ pub struct Config {
     pub expert_lang: crate::lang::Lang,
     /// `JARDAM_KEEP_TEXTS_DAYS`: how long texts of FAQ-answered questions are kept (0: not kept).
     pub keep_texts_days: u32,
+    /// `JARDAM_KEEP_ANSWERED_DAYS` (default 90) and `JARDAM_FORGET_INACTIVE_DAYS` (default 365).
+    pub retention: crate::storage::Retention,
     /// `JARDAM_BOT_USERNAME`: for deep links printed by `jardam link` without asking Telegram.
     pub bot_username: Option<String>,
     /// Webhook mode (`jardam run --webhook`, or `JARDAM_WEBHOOK_URL` set); `None`: long polling.
@@ -216,6 +218,23 @@ impl Config {
                 0
             }),
         };
+        let mut days = |name: &str, default: u32| match get(name) {
+            None => default,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    errors.push(format!(
+                        "{name}: '{v}' is not a positive whole number of days"
+                    ));
+                    default
+                }
+            },
+        };
+        let defaults = crate::storage::Retention::default();
+        let retention = crate::storage::Retention {
+            answered_days: days("JARDAM_KEEP_ANSWERED_DAYS", defaults.answered_days),
+            inactive_days: days("JARDAM_FORGET_INACTIVE_DAYS", defaults.inactive_days),
+        };
         let send_rate = match get("JARDAM_SEND_RATE") {
             None => crate::telegram::limits::DEFAULT_SEND_RATE,
             Some(v) => match v.parse::<u32>() {
@@ -306,6 +325,7 @@ impl Config {
                 experts,
                 expert_lang,
                 keep_texts_days,
+                retention,
                 bot_username,
                 webhook,
                 listen,

@@ -165,6 +165,8 @@ pub struct Conversation {
     /// Whether texts of questions the FAQ answered are kept (`JARDAM_KEEP_TEXTS_DAYS` > 0);
     /// by default only the daily counters remember them.
     keep_faq_texts: bool,
+    /// What the retention clean-up keeps, as `/privacy` states it.
+    retention: crate::storage::Retention,
 }
 
 /// Callback data is `<version>:<action>[:args]`; the version is the knowledge base's content
@@ -192,6 +194,7 @@ impl Conversation {
             learned_count: AtomicI64::new(0),
             experts: true,
             keep_faq_texts: false,
+            retention: crate::storage::Retention::default(),
             flood: crate::flood::FloodLimit::default(),
             db_down_until: AtomicI64::new(0),
             started: std::time::Instant::now(),
@@ -272,6 +275,12 @@ impl Conversation {
                 None
             }
         }
+    }
+
+    /// The retention `/privacy` states (the clean-up task applies it).
+    pub fn with_retention(mut self, retention: crate::storage::Retention) -> Conversation {
+        self.retention = retention;
+        self
     }
 
     pub fn keeping_faq_texts(mut self, keep: bool) -> Conversation {
@@ -371,6 +380,14 @@ impl Conversation {
     pub async fn handle_message(&self, chat: i64, source: Option<i32>, event: Event) -> Output {
         let k = self.knowledge();
         let profile = self.profile(chat).await;
+        // The last visit, which the retention clean-up goes by: written once a day at most.
+        if profile
+            .as_ref()
+            .is_some_and(|p| chrono::Utc::now() - p.last_seen > chrono::TimeDelta::hours(20))
+        {
+            self.soft("last visit not saved", self.store.touch(chat))
+                .await;
+        }
         let lang = profile.as_ref().and_then(|p| p.lang);
         let ui = lang.unwrap_or(Lang::Ru);
         match event {
@@ -410,7 +427,14 @@ impl Conversation {
             Event::Menu => Output::one(self.menu(&k.kb, ui, false)),
             Event::Language => Output::one(self.language_picker(&k.kb, false, lang)),
             Event::Country => Output::one(self.country_picker(&k.kb, ui, false)),
-            Event::Privacy => Output::one(Reply::text(k.kb.t("privacy", ui).to_string())),
+            Event::Privacy => Output::one(Reply::text(k.kb.interface.fill(
+                "privacy",
+                ui,
+                &[
+                    ("answered_days", &self.retention.answered_days.to_string()),
+                    ("inactive_days", &self.retention.inactive_days.to_string()),
+                ],
+            ))),
             Event::Forget => Output::one(Reply {
                 text: k.kb.t("forget_confirm", ui).to_string(),
                 buttons: vec![vec![

@@ -22,9 +22,9 @@ use axum::{
 use serde_json::Value;
 use std::fmt::Debug;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use teloxide::dispatching::Dispatcher;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::requests::Requester;
@@ -44,6 +44,70 @@ pub const GRACE: Duration = Duration::from_secs(10);
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+/// How long a client may take to send a request's headers; a connection that sends none is
+/// closed then (half-open connections would otherwise pile up).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request may take from its headers to the response, body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Refused webhook requests, counted; logged at most once a minute, not one by one (a hostile
+/// client would otherwise fill the log).
+pub struct Refusals {
+    secret: AtomicU64,
+    body: AtomicU64,
+    flood: AtomicU64,
+    last_logged: Mutex<Option<Instant>>,
+}
+
+/// The process's count of refused webhook requests.
+pub static REFUSALS: Refusals = Refusals {
+    secret: AtomicU64::new(0),
+    body: AtomicU64::new(0),
+    flood: AtomicU64::new(0),
+    last_logged: Mutex::new(None),
+};
+
+/// Why a webhook request was refused or dropped.
+#[derive(Clone, Copy, Debug)]
+pub enum Refusal {
+    /// Without the right secret token.
+    Secret,
+    /// Not an update.
+    Body,
+    /// An update of a chat that has its share of updates running.
+    Flood,
+}
+
+impl Refusals {
+    pub fn note(&self, why: Refusal) {
+        match why {
+            Refusal::Secret => &self.secret,
+            Refusal::Body => &self.body,
+            Refusal::Flood => &self.flood,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        let mut last = self.last_logged.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            *last = Some(Instant::now());
+            let (s, b, f) = self.counts();
+            log::warn!(
+                "webhook: refused so far: {s} without the secret token, {b} not updates, {f} \
+                 dropped of flooding chats (logged at most once a minute)"
+            );
+        }
+    }
+
+    /// Refused so far: (without the secret, not updates, dropped of flooding chats).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.secret.load(Ordering::Relaxed),
+            self.body.load(Ordering::Relaxed),
+            self.flood.load(Ordering::Relaxed),
+        )
+    }
+}
 
 // ---- stopping ----
 
@@ -249,25 +313,38 @@ async fn readyz(State(health): State<Health>) -> Response {
 
 /// `/healthz` and `/readyz`, and, in webhook mode, the webhook (teloxide's router, from
 /// `axum_no_setup`) behind the secret and body checks.
-pub fn router(health: Health, webhook: Option<(Router, &Webhook)>) -> Router {
+pub fn router(health: Health, webhook: Option<(Router, &Webhook)>, running: &Running) -> Router {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(health);
-    match webhook {
-        Some((hook, settings)) => app.merge(guard_webhook(hook, &settings.secret)),
+    let app = match webhook {
+        Some((hook, settings)) => app.merge(guard_webhook(hook, &settings.secret, running)),
         None => app,
+    };
+    app.layer(middleware::from_fn(time_limit))
+}
+
+/// Answers 408 to a request that takes longer than [`REQUEST_TIMEOUT`] (a body sent slowly on
+/// purpose, say).
+async fn time_limit(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "request took too long\n").into_response(),
     }
 }
 
 /// Checks in front of teloxide's webhook handler, outermost first: the body limit, the secret
 /// (before the body is read), then the body must be an update.
-fn guard_webhook(hook: Router, secret: &Secret) -> Router {
+fn guard_webhook(hook: Router, secret: &Secret, running: &Running) -> Router {
     let secret: Arc<[u8]> = secret.expose().as_bytes().into();
     // `route_layer`, so that unknown paths still get 404 rather than 401.
-    hook.route_layer(middleware::from_fn(check_update))
-        .route_layer(middleware::from_fn_with_state(secret, check_secret))
-        .route_layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    hook.route_layer(middleware::from_fn_with_state(
+        running.clone(),
+        check_update,
+    ))
+    .route_layer(middleware::from_fn_with_state(secret, check_secret))
+    .route_layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 async fn check_secret(State(secret): State<Arc<[u8]>>, req: Request, next: Next) -> Response {
@@ -277,7 +354,7 @@ async fn check_secret(State(secret): State<Arc<[u8]>>, req: Request, next: Next)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if !constant_time_eq(given, &secret) {
-        log::warn!("webhook: refused a request without the right secret token");
+        REFUSALS.note(Refusal::Secret);
         return (StatusCode::UNAUTHORIZED, "wrong or missing secret token\n").into_response();
     }
     next.run(req).await
@@ -292,13 +369,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Rejects bodies that are not updates with 400 (teloxide would answer 200, and log the body,
 /// which may hold a user's message), and answers updates of kinds this version cannot read with
 /// 200 without handing them on, since redelivery would not help.
-async fn check_update(parts: Parts, body: Bytes, next: Next) -> Response {
+async fn check_update(
+    State(running): State<Running>,
+    parts: Parts,
+    body: Bytes,
+    next: Next,
+) -> Response {
     // From the bytes, not through a `Value`: teloxide's update parser needs borrowed keys.
     let update: Update = match serde_json::from_slice(&body) {
         Ok(u) => u,
         Err(e) => {
             // The error's kind and position only: its text may quote a user's message.
-            log::warn!(
+            log::debug!(
                 "webhook: refused a body that is not an update ({} bytes, {:?} error at line {} \
                  column {})",
                 body.len(),
@@ -306,6 +388,7 @@ async fn check_update(parts: Parts, body: Bytes, next: Next) -> Response {
                 e.line(),
                 e.column()
             );
+            REFUSALS.note(Refusal::Body);
             return (StatusCode::BAD_REQUEST, "not a Telegram update\n").into_response();
         }
     };
@@ -321,7 +404,19 @@ async fn check_update(parts: Parts, body: Bytes, next: Next) -> Response {
         );
         return StatusCode::OK.into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(body))).await
+    // A chat with its share of updates running has the rest dropped (answered 200, so that
+    // Telegram does not send them again): its per-chat queue would otherwise fill and hold up
+    // the dispatcher, and with it every chat. The person has been told to slow down.
+    if !running.admit(update.id.0, update.chat().map(|c| c.id.0)) {
+        REFUSALS.note(Refusal::Flood);
+        return StatusCode::OK.into_response();
+    }
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if !response.status().is_success() {
+        // Not taken (stopping): Telegram sends it again, and it no longer counts as running.
+        running.finish(update.id.0);
+    }
+    response
 }
 
 /// The bot for the configured token and Bot API server (`TELOXIDE_API_URL`), with teloxide's
@@ -488,6 +583,7 @@ pub fn start_http(
     listener: Option<TcpListener>,
     webhook: Option<&Webhook>,
     health: &Health,
+    running: &Running,
     stop: &Stop,
 ) -> anyhow::Result<(
     Option<impl UpdateListener<Err = std::convert::Infallible> + Send + use<>>,
@@ -512,7 +608,7 @@ pub fn start_http(
         }
         None => (None, None),
     };
-    let app = router(health.clone(), hook);
+    let app = router(health.clone(), hook, running);
     let (handle, own) = Stop::new();
     let outer = stop.clone();
     let until = async move {
@@ -521,14 +617,7 @@ pub fn start_http(
             () = own.requested() => {}
         }
     };
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(until)
-            .await
-        {
-            log::error!("HTTP server failed: {e}");
-        }
-    });
+    let task = tokio::spawn(serve_http(listener, app, until));
     Ok((
         updates,
         Some(HttpServer {
@@ -536,6 +625,48 @@ pub fn start_http(
             stop: handle,
         }),
     ))
+}
+
+/// Serves `app` on `listener` until `until`, then waits for the open connections (the caller
+/// bounds that wait). Unlike `axum::serve`, a connection that sends no complete headers within
+/// [`HEADER_TIMEOUT`] is closed.
+async fn serve_http(listener: TcpListener, app: Router, until: impl Future<Output = ()>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(until);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    log::warn!("HTTP server: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut until => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                log::debug!("HTTP connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// Binds the HTTP server's address, so that a taken port fails the start before anything else.

@@ -153,9 +153,95 @@ fn is_vowel(c: char) -> bool {
     matches!(c, 'a' | 'e' | 'i' | 'o' | 'u')
 }
 
+/// `text` without what may identify a person, for teaching it to the matcher as a phrasing
+/// ("Answer with"): phone numbers and other runs of five digits or more, words mixing letters
+/// and digits (passport and case numbers: AN7755, ID1234567), e-mail addresses and @usernames,
+/// links, and capitalised words inside a sentence that `known` does not know (names, as
+/// opposed to the cities and countries the phrasings mention). What is left is one line with
+/// single spaces.
+pub fn strip_personal(text: &str, known: impl Fn(&str) -> bool) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut sentence_start = true;
+    for token in text.split_whitespace() {
+        let word = token.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '+');
+        let ends_sentence = token.ends_with(['.', '!', '?', '\n']);
+        let digits = word.chars().filter(char::is_ascii_digit).count();
+        let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+        let lower = token.to_lowercase();
+        let personal = word.contains('@')
+            || lower.contains("http")
+            || lower.contains("www.")
+            || lower.contains("t.me/")
+            || digits >= 5
+            || (digits > 0 && letters > 0 && word.chars().count() >= 4)
+            || (!sentence_start
+                && letters >= 2
+                && word.chars().next().is_some_and(char::is_uppercase)
+                && !word.chars().all(|c| !c.is_lowercase())
+                && !known(word));
+        if !personal {
+            kept.push(token);
+        }
+        sentence_start = ends_sentence;
+    }
+    // A phone number typed in groups ("+996 555 12 34 56") leaves only short groups: drop
+    // runs of digit groups that add up to seven digits or more.
+    let mut out: Vec<&str> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    fn flush<'a>(run: &mut Vec<&'a str>, out: &mut Vec<&'a str>) {
+        let digits: usize = run
+            .iter()
+            .map(|t| t.chars().filter(char::is_ascii_digit).count())
+            .sum();
+        if digits < 7 {
+            out.append(run);
+        }
+        run.clear();
+    }
+    for token in kept {
+        let numeric = token.chars().any(|c| c.is_ascii_digit())
+            && token
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+-()., ".contains(c));
+        if numeric {
+            run.push(token);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(token);
+        }
+    }
+    flush(&mut run, &mut out);
+    out.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn personal_details_are_stripped_before_a_text_is_taught() {
+        let known = |w: &str| ["Москве", "Ош", "Россия"].contains(&w);
+        assert_eq!(
+            strip_personal(
+                "Здравствуйте, меня зовут Айгуль Токтогулова, я в Москве. Мой номер \
+                 +996 555 12 34 56, паспорт AN7755, дело 1100234. Как продлить патент?",
+                known
+            ),
+            "Здравствуйте, меня зовут я в Москве. Мой номер паспорт дело Как продлить патент?"
+        );
+        assert_eq!(
+            strip_personal(
+                "пишите на aibek@mail.ru или @aibek_kg, сайт https://x.kg",
+                known
+            ),
+            "пишите на или сайт"
+        );
+        // Short numbers (days, sums) and sentence-initial words stay.
+        assert_eq!(
+            strip_personal("Регистрация на 90 дней стоит 2000 рублей? Ош далеко", known),
+            "Регистрация на 90 дней стоит 2000 рублей? Ош далеко"
+        );
+    }
 
     #[test]
     fn group_keys_keep_numbers_apart_and_fold_spelling() {

@@ -204,7 +204,20 @@ pub(super) fn check(
 /// Whether `text` has `form` (lower case) starting at a word's start; endings may follow, so
 /// that a rejected stem catches its inflected forms too.
 fn uses(text: &str, form: &str) -> bool {
-    let lower = text.to_lowercase();
+    // The visible text: markup tags (and the URLs in them) are not words.
+    let mut lower = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                lower.push(' ');
+            }
+            c if !in_tag => lower.extend(c.to_lowercase()),
+            _ => {}
+        }
+    }
     lower.match_indices(form).any(|(at, _)| {
         lower[..at]
             .chars()
@@ -223,5 +236,6 @@ mod tests {
         assert!(uses("(Орусия)", "орусия"));
         assert!(!uses("Жаңыорусия", "орусия"));
         assert!(!uses("Россия", "орусия"));
+        assert!(!uses("<b>30</b> дней", "b"), "tags are not words");
     }
 }

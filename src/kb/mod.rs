@@ -61,7 +61,7 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("feedback_thanks", &[]),
     ("feedback_missing", &[]),
     ("help", &[]),
-    ("privacy", &[]),
+    ("privacy", &["answered_days", "inactive_days"]),
     ("forget_confirm", &[]),
     ("forget_done", &[]),
     ("forget_cancelled", &[]),

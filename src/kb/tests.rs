@@ -440,3 +440,52 @@ fn synonym_and_danger_problems_have_their_lines() {
         "{p:?}"
     );
 }
+
+#[test]
+fn glossary_rejected_forms_warn_and_a_broken_glossary_fails_with_its_line() {
+    let ok = "[[term]]\nid = \"days\"\nru = { use = \"суток\", reject = [\"дней\"] }\n";
+    let p = with_file("glossary.toml", ok);
+    assert_eq!(
+        p,
+        [
+            "warning stay/registration.toml:1: answer any/ru uses \"дней\"; the glossary \
+          (glossary.toml:3, term 'days') uses \"суток\""
+        ],
+    );
+    assert!(
+        with_file(
+            "glossary.toml",
+            "[[term]]\nid = \"x\"\nru = { use = \"a\", reject = [\"b\"] }\n"
+        )
+        .is_empty()
+    );
+    let wrong_type = "[[term]]\nid = \"days\"\nru = { use = \"суток\", reject = \"дней\" }\n";
+    assert!(
+        with_file("glossary.toml", wrong_type)[0].starts_with("glossary.toml:3: "),
+        "{:?}",
+        with_file("glossary.toml", wrong_type)
+    );
+    let unknown = "[[term]]\nid = \"days\"\nru = { use = \"суток\", refuse = [\"дней\"] }\n";
+    let p = with_file("glossary.toml", unknown);
+    assert!(
+        p[0].starts_with("glossary.toml:3: ") && p[0].contains("refuse"),
+        "{p:?}"
+    );
+    let twice = "[[term]]\nid = \"days\"\nru = { use = \"суток\", reject = [\"дней\"] }\n\n\
+                 [[term]]\nid = \"days\"\nru = { use = \"день\", reject = [\"дней\"] }\n";
+    let p = with_file("glossary.toml", twice);
+    assert!(
+        p.contains(&"glossary.toml:5: term 'days' is repeated (first at line 1)".to_string()),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("glossary.toml:7: ") && m.contains("already rejected by 'days'")),
+        "{p:?}"
+    );
+    let empty = "[[term]]\nid = \"days\"\nnote = \"nothing\"\n";
+    assert_eq!(
+        with_file("glossary.toml", empty),
+        ["glossary.toml:1: term 'days' has no language"]
+    );
+}

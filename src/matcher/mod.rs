@@ -231,6 +231,8 @@ pub struct Matcher {
     doc_text: Vec<String>,
     /// Skeleton word → languages whose phrasings use it (bit per language).
     word_langs: HashMap<u64, u8, PreHashed>,
+    /// Skeleton word → (the last class seen using it, how many classes use it).
+    word_classes: HashMap<u64, (u32, u16), PreHashed>,
     params: Params,
 }
 
@@ -394,12 +396,19 @@ impl Matcher {
                 .map(|(i, f)| (i as u16, *f)),
         );
         let mut word_langs: HashMap<u64, u8, PreHashed> = HashMap::default();
+        let mut word_classes: HashMap<u64, (u32, u16), PreHashed> = HashMap::default();
         let mut examples: Vec<(Vec<u64>, u32)> = Vec::with_capacity(corpus.texts.len());
         for &(class, lang, text) in &corpus.texts {
             let t = tag(&lexicon, text);
             if let Some(lang) = lang {
                 for w in t.words.iter().filter(|w| w.len() > 1) {
                     *word_langs.entry(hash_str(w)).or_default() |= 1 << lang.index();
+                }
+            }
+            for w in &t.words {
+                let seen = word_classes.entry(hash_str(w)).or_insert((u32::MAX, 0));
+                if seen.0 != class {
+                    *seen = (class, seen.1.saturating_add(1));
                 }
             }
             let mut f = Vec::new();
@@ -483,18 +492,22 @@ impl Matcher {
             docs,
             doc_text,
             word_langs,
+            word_classes,
             params,
         }
     }
 
-    /// Whether `word` (in any script or spelling) occurs in the phrasings the matcher was
-    /// trained on.
+    /// Whether `word` (in any script or spelling) is common in the phrasings the matcher was
+    /// trained on: used by those of two classes or more, as a city or a country is, and
+    /// unlike a name that one story mentions.
     pub fn knows_word(&self, word: &str) -> bool {
         let sk = skeleton(&normalize(word));
         !sk.is_empty()
-            && sk
-                .split(' ')
-                .all(|w| self.word_langs.contains_key(&hash_str(w)))
+            && sk.split(' ').all(|w| {
+                self.word_classes
+                    .get(&hash_str(w))
+                    .is_some_and(|&(_, n)| n >= 2)
+            })
     }
 
     /// Number of classes (entries, gaps and background groups).

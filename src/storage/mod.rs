@@ -212,6 +212,27 @@ pub struct ExportRow {
 /// How long texts of resolved questions are kept by default.
 pub const ANSWERED_KEEP_DAYS: i64 = 90;
 
+/// Days after which a person who has not used the bot is forgotten, as by `/forget`.
+pub const INACTIVE_FORGET_DAYS: i64 = 365;
+
+/// What the retention clean-up keeps: `JARDAM_KEEP_ANSWERED_DAYS`, `JARDAM_FORGET_INACTIVE_DAYS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Days a resolved question's text and its expert's answer are kept after it was resolved.
+    pub answered_days: u32,
+    /// Days without a visit after which everything about a person is deleted.
+    pub inactive_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            answered_days: ANSWERED_KEEP_DAYS as u32,
+            inactive_days: INACTIVE_FORGET_DAYS as u32,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync {
     /// Readiness check: succeeds when the database answers.
@@ -269,6 +290,9 @@ pub trait Storage: Send + Sync {
     async fn count_open(&self) -> anyhow::Result<i64>;
     /// A chat's open urgent question, if it has one (the oldest).
     async fn open_urgent_of(&self, chat_id: i64) -> anyhow::Result<Option<Question>>;
+    /// The expert posts (expert chat, message) that hold a chat's open, not urgent questions,
+    /// the one with the newest question first; at most `limit`.
+    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> anyhow::Result<Vec<(i64, i32)>>;
     /// Stores the expert's answer. False if the question does not exist or was already
     /// answered: when two experts answer at once, only one answer is delivered.
     async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool>;
@@ -327,6 +351,9 @@ pub trait Storage: Send + Sync {
     async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>>;
     /// Erases the text (and group key and media reference) of questions resolved more than
     /// `answered_keep_days` before `now`. Returns how many were erased.
+    /// Chats whose last visit (or, without a profile, newest question) is before `before`:
+    /// the retention clean-up forgets them. At most `limit`.
+    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>>;
     async fn erase_old_texts(
         &self,
         now: DateTime<Utc>,

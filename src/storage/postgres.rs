@@ -313,6 +313,19 @@ impl Storage for PgStorage {
             .pop())
     }
 
+    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> anyhow::Result<Vec<(i64, i32)>> {
+        Ok(sqlx::query_as(
+            "SELECT expert_chat_id, expert_message_id FROM questions \
+             WHERE chat_id = $1 AND status = 'open' AND NOT urgent \
+             AND expert_chat_id IS NOT NULL AND expert_message_id IS NOT NULL \
+             GROUP BY expert_chat_id, expert_message_id ORDER BY MAX(id) DESC LIMIT $2",
+        )
+        .bind(chat_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
         let done = sqlx::query(
             "UPDATE questions SET status = 'answered', answer = $1, answered_by = $2, \
@@ -537,6 +550,20 @@ impl Storage for PgStorage {
         rows.into_iter().map(ExportRow::try_from).collect()
     }
 
+    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT chat_id FROM profiles WHERE last_seen < $1 \
+             UNION SELECT chat_id FROM questions \
+             WHERE chat_id NOT IN (SELECT chat_id FROM profiles) \
+             GROUP BY chat_id HAVING MAX(created_at) < $1 LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     async fn erase_old_texts(
         &self,
         now: DateTime<Utc>,
@@ -547,7 +574,7 @@ impl Storage for PgStorage {
             .context("answered_keep_days is out of range")?;
         let done = sqlx::query(
             "UPDATE questions SET text = '', group_key = '', media_chat_id = NULL, \
-             media_message_id = NULL, erased_at = $1 \
+             media_message_id = NULL, answer = NULL, erased_at = $1 \
              WHERE erased_at IS NULL AND status <> 'open' AND resolved_at < $2",
         )
         .bind(now)

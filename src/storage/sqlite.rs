@@ -467,6 +467,19 @@ impl Storage for SqliteStorage {
             .pop())
     }
 
+    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> anyhow::Result<Vec<(i64, i32)>> {
+        Ok(sqlx::query_as(
+            "SELECT expert_chat_id, expert_message_id FROM questions \
+             WHERE chat_id = ? AND status = 'open' AND NOT urgent \
+             AND expert_chat_id IS NOT NULL AND expert_message_id IS NOT NULL \
+             GROUP BY expert_chat_id, expert_message_id ORDER BY MAX(id) DESC LIMIT ?",
+        )
+        .bind(chat_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
         let now = ts(now());
         let done = sqlx::query(
@@ -698,6 +711,22 @@ impl Storage for SqliteStorage {
         rows.into_iter().map(ExportRow::try_from).collect()
     }
 
+    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {
+        let before = ts(before);
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT chat_id FROM profiles WHERE last_seen < ? \
+             UNION SELECT chat_id FROM questions \
+             WHERE chat_id NOT IN (SELECT chat_id FROM profiles) \
+             GROUP BY chat_id HAVING MAX(created_at) < ? LIMIT ?",
+        )
+        .bind(&before)
+        .bind(&before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     async fn erase_old_texts(
         &self,
         now: DateTime<Utc>,
@@ -708,7 +737,7 @@ impl Storage for SqliteStorage {
             .context("answered_keep_days is out of range")?;
         let done = sqlx::query(
             "UPDATE questions SET text = '', group_key = '', media_chat_id = NULL, \
-             media_message_id = NULL, erased_at = ? \
+             media_message_id = NULL, answer = NULL, erased_at = ? \
              WHERE erased_at IS NULL AND status <> 'open' AND resolved_at < ?",
         )
         .bind(ts(now))

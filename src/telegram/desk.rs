@@ -108,6 +108,17 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
             refresh_post(bot, deps, chat, message).await;
             return Ok(());
         }
+        // A person with many open posts: further questions join their newest own post.
+        if let Some(message) = own_post_to_join(deps, &q, chat).await? {
+            store.set_expert_message(q.id, chat, message).await?;
+            let held = store.posted_as(chat, message).await?.len();
+            // Edited while each wording shows, then ever more rarely: a flood of questions
+            // would otherwise be a flood of edits.
+            if held <= MAX_OPEN_POSTS_PER_PERSON + 4 || held.is_power_of_two() {
+                refresh_post(bot, deps, chat, message).await;
+            }
+            return Ok(());
+        }
     }
     let k = deps.conversation.knowledge();
     let post = experts::render_post(&k.kb, lang(deps), std::slice::from_ref(&q));
@@ -131,7 +142,15 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
                 log::warn!("question {} posted, mapping not stored yet: {e:#}", q.id);
                 tokio::time::sleep(Duration::from_millis(200 * tries)).await;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // Without its mapping the post is an orphan: a reply to it would find no
+                // question, and the question is posted again by the re-posting task. Take it
+                // back, so that experts see one post per question.
+                if let Err(d) = bot.delete_message(ChatId(chat), message).await {
+                    log::warn!("orphan post of question {} not deleted: {d}", q.id);
+                }
+                return Err(e);
+            }
         }
     }
     if q.urgent {
@@ -141,6 +160,38 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
     }
     log::info!("question {} posted to the expert chat", q.id);
     Ok(())
+}
+
+/// Open posts one person may have in the expert chat before their further text questions
+/// join the newest of them (see [`own_post_to_join`]).
+pub const MAX_OPEN_POSTS_PER_PERSON: usize = 3;
+
+/// The post `q` should join instead of getting its own: the newest of its asker's posts that
+/// holds only their open, not urgent questions, once they have
+/// [`MAX_OPEN_POSTS_PER_PERSON`] open posts. A post shared with other people is never joined:
+/// an expert's reply to it goes to everyone in it.
+async fn own_post_to_join(deps: &Deps, q: &Question, chat: i64) -> anyhow::Result<Option<i32>> {
+    let store = deps.conversation.store();
+    let posts: Vec<i32> = store
+        .open_posts_of(q.chat_id, 2 * MAX_OPEN_POSTS_PER_PERSON as u32)
+        .await?
+        .into_iter()
+        .filter(|&(c, _)| c == chat)
+        .map(|(_, m)| m)
+        .collect();
+    if posts.len() < MAX_OPEN_POSTS_PER_PERSON {
+        return Ok(None);
+    }
+    for message in posts {
+        let held = store.posted_as(chat, message).await?;
+        let own = held
+            .iter()
+            .all(|h| h.chat_id == q.chat_id && !h.urgent && h.status == QuestionStatus::Open);
+        if own && !held.is_empty() {
+            return Ok(Some(message));
+        }
+    }
+    Ok(None)
 }
 
 /// Sends a post: long texts in full first; voice messages and photos copied with the post as
@@ -696,14 +747,21 @@ async fn learn(
     expert: &str,
 ) -> anyhow::Result<bool> {
     let store = deps.conversation.store();
+    let k = deps.conversation.knowledge();
     let mut taught = HashSet::new();
     for q in questions {
-        if q.kind != QuestionKind::Text || q.urgent || q.text.trim().is_empty() {
+        if q.kind != QuestionKind::Text || q.urgent {
             continue;
         }
-        if taught.insert(q.text.clone()) {
+        // Phones, document numbers, names and addresses stay out of what the matcher and
+        // `/learned` keep.
+        let text = crate::text::strip_personal(&q.text, |w| k.matcher.knows_word(w));
+        if text.trim().is_empty() {
+            continue;
+        }
+        if taught.insert(text.clone()) {
             store
-                .add_learned(&q.text, entry, expert, Some(q.chat_id))
+                .add_learned(&text, entry, expert, Some(q.chat_id))
                 .await?;
         }
     }

@@ -24,7 +24,13 @@
 //!
 //! Backpressure: no batch is fetched while [`MAX_RUNNING`] updates hold the watermark (or
 //! [`MAX_TAKEN`] run in all), so a burst waits at Telegram rather than in this process's
-//! memory.
+//! memory. One chat may have at most [`CHAT_SHARE`] updates taken in: its further updates are
+//! dropped (it has been told to slow down), so that a flood from one chat cannot fill the
+//! process and stop the fetching for everyone.
+//!
+//! A batch that is not valid JSON as a whole (Telegram passes on texts with a lone UTF-16
+//! surrogate, which serde refuses) is read update by update: the surrogate becomes U+FFFD, an
+//! update that cannot be read even then is skipped alone, and nothing of the texts is logged.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -43,6 +49,11 @@ pub const MAX_RUNNING: usize = 256;
 
 /// Updates taken in at once, released ones included: a bound on memory whatever the chats do.
 pub const MAX_TAKEN: usize = 4096;
+
+/// Updates of one chat taken in at once, at most: a chat sending faster than its updates are
+/// handled gets the rest of its updates dropped (it was told to slow down, see `flood`), so
+/// that no chat can fill [`MAX_TAKEN`] and stop the fetching for every other chat.
+pub const CHAT_SHARE: usize = 64;
 
 /// How long an update may hold the watermark back.
 pub const HOLD_AT_MOST: Duration = Duration::from_secs(5);
@@ -82,6 +93,8 @@ struct State {
     per_chat: HashMap<i64, ChatRun>,
     /// One past the highest update id handed out; every update below it is known.
     next: u32,
+    /// Updates dropped because their chat had its share running.
+    dropped: u64,
 }
 
 #[derive(Default)]
@@ -90,6 +103,8 @@ struct ChatRun {
     /// One of the chat's updates was released: it is being slowed down by its own limits, and
     /// its other updates queue behind that one.
     slow: bool,
+    /// Updates dropped while the chat had its share running.
+    dropped: u64,
 }
 
 struct Entry {
@@ -123,19 +138,56 @@ impl Running {
         self.0.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Records a fetched update as running, unless its chat already has [`CHAT_SHARE`] updates
+    /// running: then it is noted as known and dropped (`false`), and the first drop of a flood
+    /// is logged, with the count once the flood is over.
+    pub fn admit(&self, id: u32, chat: Option<i64>) -> bool {
+        if let Some(c) = chat {
+            let mut st = self.lock();
+            if let Some(run) = st.per_chat.get_mut(&c)
+                && run.running >= CHAT_SHARE
+            {
+                run.dropped += 1;
+                if run.dropped == 1 {
+                    log::warn!(
+                        "a chat has {CHAT_SHARE} updates running: its further updates are dropped"
+                    );
+                }
+                st.next = st.next.max(id.saturating_add(1));
+                st.dropped += 1;
+                return false;
+            }
+        }
+        self.start(id, chat);
+        true
+    }
+
+    /// Updates dropped so far by [`Running::admit`].
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
     /// Records a fetched update as running.
     fn start(&self, id: u32, chat: Option<i64>) {
         let mut st = self.lock();
         st.next = st.next.max(id.saturating_add(1));
-        let released = match chat {
+        let (released, now_slow) = match chat {
             Some(c) => {
                 let run = st.per_chat.entry(c).or_default();
+                let was_slow = run.slow;
                 run.slow |= run.running >= CHAT_BACKLOG;
                 run.running += 1;
-                run.slow
+                (run.slow, run.slow && !was_slow)
             }
-            None => false,
+            None => (false, false),
         };
+        if now_slow {
+            // A burst's worth is running: the chat's earlier updates stop holding the
+            // watermark too, or a flood would hold everyone's for `HOLD_AT_MOST`.
+            for e in st.running.values_mut().filter(|e| e.chat == chat) {
+                e.released = true;
+            }
+        }
         st.running.insert(
             id,
             Entry {
@@ -157,7 +209,8 @@ impl Running {
         self.lock().next = 0;
     }
 
-    fn finish(&self, id: u32) {
+    /// Forgets update `id` as running (a ticket does this when dropped).
+    pub fn finish(&self, id: u32) {
         {
             let mut st = self.lock();
             let Some(e) = st.running.remove(&id) else {
@@ -168,6 +221,12 @@ impl Running {
             {
                 run.running -= 1;
                 if run.running == 0 {
+                    if run.dropped > 0 {
+                        log::warn!(
+                            "a chat's flood is over: {} of its updates dropped",
+                            run.dropped
+                        );
+                    }
                     st.per_chat.remove(&c);
                 }
             }
@@ -427,6 +486,33 @@ where
                 result = req.send() => result,
                 () = self.stopped() => return None,
             };
+            let batch = match batch {
+                Err(RequestError::InvalidJson { source, raw }) => match salvage(&raw) {
+                    Some(Salvaged {
+                        updates,
+                        skipped,
+                        replaced,
+                    }) => {
+                        if replaced > 0 {
+                            log::warn!(
+                                "getUpdates: {replaced} invalid character(s) in the batch replaced"
+                            );
+                        }
+                        for id in skipped {
+                            log::warn!("update {id} skipped: Telegram sent it malformed");
+                            self.running.skip(id);
+                        }
+                        Ok(updates)
+                    }
+                    // Not even the batch's outline could be read: an outage of sorts. The
+                    // error goes on to the dispatcher's log, which must not see people's texts.
+                    None => Err(RequestError::InvalidJson {
+                        source,
+                        raw: format!("({} bytes not shown)", raw.len()).into(),
+                    }),
+                },
+                other => other,
+            };
             let updates = match batch {
                 Ok(u) => u,
                 Err(e) => {
@@ -463,6 +549,88 @@ where
             }
         }
     }
+}
+
+/// What could be read of a `getUpdates` response that failed to parse as a whole.
+struct Salvaged {
+    updates: Vec<Update>,
+    /// Ids of the updates that could not be read even on their own.
+    skipped: Vec<u32>,
+    /// Lone UTF-16 surrogates replaced by U+FFFD.
+    replaced: usize,
+}
+
+/// Reads a `getUpdates` response update by update, after replacing lone UTF-16 surrogates
+/// (`"\ud800"`: Telegram counts text in UTF-16 and may pass one on, but it is not JSON that
+/// serde accepts). One bad update then costs only itself, rather than the whole batch failing
+/// for ever and every chat waiting. `None` when the response is not a list of updates at all.
+fn salvage(raw: &str) -> Option<Salvaged> {
+    let (text, replaced) = replace_lone_surrogates(raw);
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    if value.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
+        return None;
+    }
+    let mut salvaged = Salvaged {
+        updates: Vec::new(),
+        skipped: Vec::new(),
+        replaced,
+    };
+    for item in value.get("result")?.as_array()? {
+        let id = u32::try_from(item.get("update_id")?.as_u64()?).ok()?;
+        // From text, not from the `Value`: teloxide's update parser needs borrowed keys.
+        match serde_json::from_str::<Update>(&item.to_string()) {
+            Ok(update) => salvaged.updates.push(update),
+            Err(_) => salvaged.skipped.push(id),
+        }
+    }
+    Some(salvaged)
+}
+
+/// `json` with every `\uXXXX` escape of a lone surrogate replaced by `\ufffd`, and how many
+/// were replaced. Escapes occur only inside strings, and an escaped backslash is skipped whole,
+/// so `"\\ud800"` (a backslash, then letters) is left alone.
+fn replace_lone_surrogates(json: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    fn escape_at(b: &[u8], i: usize) -> Option<u16> {
+        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = std::str::from_utf8(b.get(i + 2..i + 6)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    }
+    if !json.contains("\\u") {
+        return (json.into(), 0);
+    }
+    let b = json.as_bytes();
+    let mut out = String::with_capacity(json.len());
+    let (mut replaced, mut copied, mut i) = (0, 0, 0);
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = escape_at(b, i) else {
+            i += 2; // an escape of another kind: skip both characters
+            continue;
+        };
+        let high = (0xD800..0xDC00).contains(&unit);
+        let low = (0xDC00..0xE000).contains(&unit);
+        if high && escape_at(b, i + 6).is_some_and(|u| (0xDC00..0xE000).contains(&u)) {
+            i += 12; // a proper pair
+        } else if high || low {
+            out.push_str(&json[copied..i]);
+            out.push_str("\\ufffd");
+            replaced += 1;
+            i += 6;
+            copied = i;
+        } else {
+            i += 6;
+        }
+    }
+    if replaced == 0 {
+        return (json.into(), 0);
+    }
+    out.push_str(&json[copied..]);
+    (out.into(), replaced)
 }
 
 impl<B> UpdateListener for Polling<B>
@@ -512,8 +680,9 @@ where
                                     this.running.skip(u.id.0);
                                     continue;
                                 }
-                                this.running.start(u.id.0, u.chat().map(|c| c.id.0));
-                                buffer.push_back(u);
+                                if this.running.admit(u.id.0, u.chat().map(|c| c.id.0)) {
+                                    buffer.push_back(u);
+                                }
                             }
                         }
                     }
@@ -526,6 +695,53 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_surrogates_are_replaced_and_pairs_and_escaped_backslashes_kept() {
+        let (t, n) = replace_lone_surrogates(
+            r#"{"a":"hi \ud800 x","b":"\ud83d\ude00","c":"\\ud800","d":"\udc00"}"#,
+        );
+        assert_eq!(n, 2);
+        assert_eq!(
+            t,
+            r#"{"a":"hi \ufffd x","b":"\ud83d\ude00","c":"\\ud800","d":"\ufffd"}"#
+        );
+        let (t, n) = replace_lone_surrogates(r#"{"a":"\ud800\ud800\udc00"}"#);
+        assert_eq!((t.as_ref(), n), (r#"{"a":"\ufffd\ud800\udc00"}"#, 1));
+        assert_eq!(replace_lone_surrogates("{}").1, 0);
+    }
+
+    #[test]
+    fn a_batch_with_a_malformed_update_yields_the_others() {
+        let message = |id: u32, text: &str| {
+            format!(
+                r#"{{"update_id":{id},"message":{{"message_id":{id},"date":1,"chat":{{"id":{id},"type":"private","first_name":"A"}},"from":{{"id":{id},"is_bot":false,"first_name":"A"}},"text":"{text}"}}}}"#
+            )
+        };
+        let raw = format!(
+            r#"{{"ok":true,"result":[{},{},{{"update_id":3,"message":42}},{}]}}"#,
+            message(1, "one"),
+            message(2, r"hello \ud800"),
+            message(4, "four"),
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&raw).is_err());
+        let s = salvage(&raw).expect("a readable outline");
+        assert_eq!(s.replaced, 1);
+        let texts: Vec<_> = s
+            .updates
+            .iter()
+            .filter_map(|u| match &u.kind {
+                UpdateKind::Message(m) => m.text().map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["one", "hello \u{fffd}", "four"]);
+        // Update 3 is either skipped here or comes back as a kind teloxide cannot read
+        // (skipped later like any such kind); either way it yields no message.
+        assert!(s.skipped.iter().all(|&id| id == 3));
+        assert!(salvage("<html>Bad Gateway</html>").is_none());
+        assert!(salvage(r#"{"ok":false,"error_code":502}"#).is_none());
+    }
 
     #[test]
     fn the_offset_waits_for_the_lowest_unfinished_update() {
@@ -601,11 +817,20 @@ mod tests {
         }
         r.start(100, Some(42));
         r.start(101, Some(7));
-        // The first CHAT_BACKLOG updates of chat 42 hold; its next one runs released.
-        assert_eq!(r.holding(), CHAT_BACKLOG + 1);
-        for id in 1..=CHAT_BACKLOG as u32 {
-            r.finish(id);
+        // Chat 42's next update releases all of its updates; chat 7's holds.
+        assert_eq!(r.holding(), 1);
+        assert_eq!(
+            r.offset(),
+            101,
+            "chat 42's updates were released, 101 is chat 7's"
+        );
+        // Past its share, a chat's further updates are dropped, not taken in.
+        for id in 200..200 + (CHAT_SHARE - CHAT_BACKLOG - 1) as u32 {
+            assert!(r.admit(id, Some(42)));
         }
-        assert_eq!(r.offset(), 101, "100 was released, 101 is another chat's");
+        assert!(!r.admit(300, Some(42)), "chat 42 has its share running");
+        assert!(r.admit(301, Some(8)), "another chat is taken in");
+        assert_eq!(r.dropped(), 1);
+        assert_eq!(r.len(), CHAT_SHARE + 2);
     }
 }

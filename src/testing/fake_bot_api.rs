@@ -321,12 +321,37 @@ impl FakeBotApi {
         id
     }
 
+    /// Queues `update` with the first `find` in its JSON replaced by `raw`, verbatim: for what
+    /// Telegram may send but a JSON value cannot hold, such as a text with a lone UTF-16
+    /// surrogate (`raw` = `"\\ud800"`). Returns its `update_id`.
+    ///
+    /// # Panics
+    /// If `update` is not a JSON object or `find` is not in it.
+    pub fn push_update_raw(&self, update: Value, find: &str, raw: &str) -> i64 {
+        let id = self.push_update(update);
+        {
+            let mut st = self.shared.lock();
+            let queued = st
+                .queue
+                .iter_mut()
+                .find(|u| u.id == id)
+                .expect("the update was just queued");
+            assert!(queued.json.contains(find), "{find} is not in the update");
+            queued.json = queued.json.replacen(find, raw, 1);
+        }
+        self.shared.updates_changed.notify_waiters();
+        id
+    }
+
     /// Updates queued but not yet confirmed by a `getUpdates` offset.
     pub fn pending_updates(&self) -> Vec<Value> {
         let st = self.shared.lock();
         st.queue
             .iter()
-            .map(|u| serde_json::from_str(&u.json).expect("queued updates are valid JSON"))
+            .map(|u| {
+                serde_json::from_str(&u.json)
+                    .unwrap_or_else(|_| serde_json::json!({ "update_id": u.id, "malformed": true }))
+            })
             .collect()
     }
 

@@ -9,7 +9,7 @@ use jardam::matcher::Status;
 use jardam::storage::{Delivery, QuestionStatus};
 use jardam::telegram::limits::{DEFAULT_SEND_RATE, Limits};
 use jardam::telegram::{self, Deps};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
@@ -652,4 +652,93 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+#[tokio::test]
+async fn one_persons_many_questions_join_their_newest_post_past_the_cap() {
+    use jardam::telegram::desk::MAX_OPEN_POSTS_PER_PERSON;
+    let (d, _dir) = deps().await;
+    // Each differs in a number, so none groups with another by its wording.
+    let texts: Vec<String> = (1..=7).map(|i| format!("{UNMET}, вопрос {i}")).collect();
+    let mut bot = MockBot::new(from_user(USER, &texts[0]), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let mut all_posts = posts(&bot.get_responses());
+    for t in &texts[1..] {
+        bot.update(from_user(USER, t));
+        bot.dispatch().await;
+        all_posts.extend(posts(&bot.get_responses()));
+    }
+    let store = d.conversation.store();
+    let mut ids = HashSet::new();
+    for id in 1..=texts.len() as i64 {
+        let q = store.question(id).await.unwrap().unwrap();
+        ids.insert(q.expert_message_id.expect("every question is in a post"));
+    }
+    assert_eq!(ids.len(), MAX_OPEN_POSTS_PER_PERSON, "{ids:?}");
+    let last = store.question(texts.len() as i64).await.unwrap().unwrap();
+    let joined = store
+        .posted_as(
+            last.expert_chat_id.unwrap(),
+            last.expert_message_id.unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(joined.len(), texts.len() - MAX_OPEN_POSTS_PER_PERSON + 1);
+
+    // Another person's question is never joined to theirs.
+    bot.update(from_user(2, &format!("{UNMET}, вопрос 99")));
+    bot.dispatch().await;
+    let theirs = store
+        .question(texts.len() as i64 + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!ids.contains(&theirs.expert_message_id.unwrap()));
+
+    // One reply to the joined post answers the person once, and all its questions.
+    let post = all_posts
+        .iter()
+        .find(|m| m.id.0 == last.expert_message_id.unwrap())
+        .expect("the joined post")
+        .clone();
+    bot.update(in_expert_chat("Ответ на все ваши вопросы.").reply_to_message(post));
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    assert_eq!(to_chat(&r, USER).len(), 1, "{:?}", to_chat(&r, USER));
+    for q in joined {
+        let q = store.question(q.id).await.unwrap().unwrap();
+        assert_eq!(q.status, QuestionStatus::Answered);
+    }
+}
+
+#[tokio::test]
+async fn answer_with_teaches_the_question_without_phone_numbers_documents_or_names() {
+    let (d, _dir) = deps().await;
+    let text = format!(
+        "{UNMET}? Меня зовут Нургуль Асанова, мой номер +996 555 123 456, паспорт AN1234567"
+    );
+    let mut bot = MockBot::new(from_user(USER, &text), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let post = posts(&bot.get_responses()).pop().unwrap();
+    // Whichever entry the post offers first.
+    let data = button_data(&post, "Answer with ");
+    bot.update(
+        MockCallbackQuery::new()
+            .data(data)
+            .message(post)
+            .from(expert()),
+    );
+    bot.dispatch().await;
+    let learned = d.conversation.store().learned().await.unwrap();
+    assert_eq!(learned.len(), 1, "{learned:?}");
+    let taught = &learned[0].1;
+    for personal in ["Нургуль", "Асанова", "555", "123", "AN1234567", "996"] {
+        assert!(!taught.contains(personal), "{personal} in {taught}");
+    }
+    assert!(
+        taught.starts_with(UNMET),
+        "the question itself is kept: {taught}"
+    );
 }

@@ -179,3 +179,69 @@ async fn a_released_update_lets_the_offset_move_on() {
     task.abort();
     fake.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_malformed_update_costs_only_itself() {
+    let h = Harness::start().await;
+    // A lone UTF-16 surrogate makes the whole batch invalid JSON for serde.
+    h.fake.push_update(h.fake.text_message(1, 1, "quick one"));
+    h.fake.push_update_raw(
+        h.fake.text_message(2, 2, "quick two MARK"),
+        "MARK",
+        r"\ud800",
+    );
+    h.fake.push_update(h.fake.text_message(3, 3, "quick three"));
+    h.wait_handled(3).await;
+    let handled = h.handled();
+    assert!(handled.contains_key("quick one"), "{handled:?}");
+    assert!(handled.contains_key("quick two \u{fffd}"), "{handled:?}");
+    assert!(handled.contains_key("quick three"), "{handled:?}");
+    // And polling goes on: a later update is handled, everything is confirmed once.
+    h.fake.push_update(h.fake.text_message(4, 4, "quick four"));
+    h.wait_handled(4).await;
+    assert!(h.fake.wait_drained(WAIT).await, "all confirmed");
+    assert!(h.handled().values().all(|&n| n == 1));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_from_one_chat_holds_only_its_share_and_others_are_answered() {
+    use jardam::telegram::polling::CHAT_SHARE;
+    let h = Harness::start().await;
+    // 5,000 messages from chat 1, none of which finishes while the test runs.
+    for i in 0..5_000 {
+        h.fake
+            .push_update(h.fake.text_message(1, 1, &format!("held {i}")));
+    }
+    let started = std::time::Instant::now();
+    for chat in 2..22 {
+        h.fake
+            .push_update(h.fake.text_message(chat, chat, &format!("quick {chat}")));
+    }
+    tokio::time::timeout(WAIT, async {
+        while h
+            .handled()
+            .keys()
+            .filter(|t| t.starts_with("quick"))
+            .count()
+            < 20
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the other chats were answered during the flood");
+    let waited = started.elapsed();
+    let held = h.handled().keys().filter(|t| t.starts_with("held")).count();
+    assert!(held <= CHAT_SHARE, "{held} of the flood taken in at once");
+    assert!(h.running.len() <= CHAT_SHARE, "{} running", h.running.len());
+    assert!(
+        h.running.dropped() >= (5_000 - CHAT_SHARE) as u64,
+        "{} dropped",
+        h.running.dropped()
+    );
+    assert!(h.fake.wait_drained(WAIT).await, "the flood was confirmed");
+    eprintln!("other chats answered {waited:?} into a 5,000-message flood");
+    h.gate.add_permits(5_000);
+    h.stop().await;
+}

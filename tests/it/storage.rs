@@ -150,6 +150,8 @@ suite!(
     erase_old_texts,
     faq_texts_are_erased_after_their_time,
     a_message_delivered_twice_stores_one_question,
+    inactive_chats_are_found_for_the_clean_up,
+    open_posts_of_a_chat,
 );
 
 // ---- helpers ----
@@ -864,8 +866,15 @@ async fn erase_old_texts(s: S) {
         );
     }
     let kept = s.question(answered.id).await.unwrap().unwrap();
-    assert_eq!(kept.answer.as_deref(), Some("the answer"));
-    assert_eq!(kept.status, QuestionStatus::Answered);
+    assert_eq!(
+        kept.answer, None,
+        "the expert's answer is erased with the question"
+    );
+    assert_eq!(
+        kept.status,
+        QuestionStatus::Answered,
+        "the row stays for the statistics"
+    );
     assert_eq!(
         s.question(open.id).await.unwrap().unwrap().text,
         "still open"
@@ -878,6 +887,61 @@ async fn erase_old_texts(s: S) {
         .map(|r| r.text)
         .collect();
     assert_eq!(texts, ["", "", "still open", ""]);
+}
+
+async fn inactive_chats_are_found_for_the_clean_up(s: S) {
+    s.save_profile(1, Some(Lang::Ru), None).await.unwrap();
+    // A question without a profile (the profile's write failed, say) counts by its own time.
+    s.add_question(question(2, "no profile")).await.unwrap();
+    let now = Utc::now();
+    assert!(
+        s.inactive_chats(now - Days::days(1), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "both were here today"
+    );
+    let mut later = s.inactive_chats(now + Days::days(1), 10).await.unwrap();
+    later.sort_unstable();
+    assert_eq!(later, [1, 2]);
+    assert_eq!(
+        s.inactive_chats(now + Days::days(1), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    s.forget(2).await.unwrap();
+    s.touch(1).await.unwrap();
+    assert_eq!(
+        s.inactive_chats(now + Days::days(1), 10).await.unwrap(),
+        [1]
+    );
+}
+
+async fn open_posts_of_a_chat(s: S) {
+    let a = s.add_question(question(1, "first")).await.unwrap();
+    let b = s.add_question(question(1, "second")).await.unwrap();
+    let c = s.add_question(question(1, "third")).await.unwrap();
+    let u = s.add_question(urgent(1, "urgent")).await.unwrap();
+    let other = s.add_question(question(2, "another person")).await.unwrap();
+    assert!(
+        s.open_posts_of(1, 10).await.unwrap().is_empty(),
+        "none posted yet"
+    );
+    s.set_expert_message(a.id, -100, 10).await.unwrap();
+    s.set_expert_message(b.id, -100, 10).await.unwrap();
+    s.set_expert_message(c.id, -100, 11).await.unwrap();
+    s.set_expert_message(u.id, -100, 12).await.unwrap();
+    s.set_expert_message(other.id, -100, 13).await.unwrap();
+    assert_eq!(
+        s.open_posts_of(1, 10).await.unwrap(),
+        [(-100, 11), (-100, 10)],
+        "newest first, one row per post, urgent ones not counted"
+    );
+    assert_eq!(s.open_posts_of(1, 1).await.unwrap(), [(-100, 11)]);
+    s.set_status(c.id, QuestionStatus::Dismissed).await.unwrap();
+    assert_eq!(s.open_posts_of(1, 10).await.unwrap(), [(-100, 10)]);
 }
 
 // ---- backend-specific ----

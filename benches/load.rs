@@ -381,7 +381,13 @@ async fn start_jardam(url: &str, database: &str) -> anyhow::Result<RunningBot> {
     let bot = TgBot::new(client.clone(), NO_LIMITS);
     let background = jardam::app::spawn_background(bot.clone(), deps.clone());
     let running = Running::default();
-    let mut dispatcher = jardam::app::dispatcher(client.clone(), bot, deps, running.clone());
+    let mut dispatcher = jardam::app::dispatcher(
+        client.clone(),
+        bot,
+        deps,
+        running.clone(),
+        jardam::telegram::inbox::Inbox::default(),
+    );
     let token = dispatcher.shutdown_token();
     let listener = Polling::new(client, running);
     let dispatch = tokio::spawn(async move {

@@ -6,6 +6,7 @@ use crate::conversation::{Conversation, Event};
 use crate::kb::{self, CheckOptions};
 use crate::lang::Lang;
 use crate::server;
+use crate::telegram::inbox::{self, Inbox};
 use crate::telegram::limits::Limits;
 use crate::telegram::polling::Running;
 use crate::telegram::{self, Deps, TgBot, desk};
@@ -180,8 +181,15 @@ pub async fn serve(
     // Up before the slow part of the start, so a load balancer sees the process alive but not
     // yet ready.
     let running = Running::default();
-    let (webhook_updates, http_server) =
-        server::start_http(http, config.webhook.as_ref(), &health, &running, &stop)?;
+    let inbox = Inbox::default();
+    let (webhook_updates, http_server) = server::start_http(
+        http,
+        config.webhook.as_ref(),
+        &health,
+        &running,
+        &inbox,
+        &stop,
+    )?;
     if config.expert_chat.is_none() {
         log::warn!(
             "JARDAM_EXPERT_CHAT is not set: questions the FAQ cannot answer are saved, but no \
@@ -200,11 +208,24 @@ pub async fn serve(
     };
     let background = spawn_background(bot.clone(), deps.clone());
     let settings = deps.config.clone();
-    let mut dispatcher = dispatcher(client.clone(), bot, deps, running.clone());
+    // Webhook mode: updates are stored as they come; those of a stopped instance are taken up.
+    let (replay, keeping) = if settings.webhook.is_some() {
+        inbox.open(store.clone());
+        let (tx, rx) = tokio::sync::mpsc::channel(100);
+        let keeping = tokio::spawn(inbox::keep(store.clone(), desk::instance_id(), tx));
+        (Some(rx), Some(keeping))
+    } else {
+        (None, None)
+    };
+    let mut dispatcher = dispatcher(client.clone(), bot, deps, running.clone(), inbox);
     let webhook = webhook_updates.zip(settings.webhook.as_ref());
-    let received = server::receive(&mut dispatcher, client, &running, webhook, &stop).await;
+    let received = server::receive(&mut dispatcher, client, &running, webhook, replay, &stop).await;
     background.abort();
     let _ = background.await;
+    if let Some(keeping) = keeping {
+        keeping.abort();
+        let _ = keeping.await;
+    }
     health.set_stopping();
     if let Some(http_server) = http_server {
         http_server.finish().await;
@@ -217,15 +238,17 @@ pub async fn serve(
 }
 
 /// The dispatcher of `jardam run` (and of the load benchmark): the handler tree with its
-/// dependencies. `running` is the polling listener's record of the updates being handled.
+/// dependencies. `running` is the polling listener's record of the updates being handled;
+/// `inbox`, in webhook mode, where handled updates are marked done.
 pub fn dispatcher(
     client: Bot,
     bot: TgBot,
     deps: Deps,
     running: Running,
+    inbox: Inbox,
 ) -> Dispatcher<Bot, anyhow::Error, teloxide::dispatching::DefaultKey> {
     Dispatcher::builder(client, telegram::schema())
-        .dependencies(dptree::deps![deps, bot, running])
+        .dependencies(dptree::deps![deps, bot, running, inbox])
         // Roomy per-chat queues: a full one holds up the dispatcher, and with it every chat.
         // The polling listener bounds what is taken in; a queue's slots cost nothing unused.
         .worker_queue_size(4096)

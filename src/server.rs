@@ -9,6 +9,8 @@
 
 use crate::config::{Secret, Webhook};
 use crate::conversation::Conversation;
+use crate::telegram::desk::instance_id;
+use crate::telegram::inbox::Inbox;
 use crate::telegram::polling::{self, Polling, Running};
 use axum::{
     Router,
@@ -313,13 +315,18 @@ async fn readyz(State(health): State<Health>) -> Response {
 
 /// `/healthz` and `/readyz`, and, in webhook mode, the webhook (teloxide's router, from
 /// `axum_no_setup`) behind the secret and body checks.
-pub fn router(health: Health, webhook: Option<(Router, &Webhook)>, running: &Running) -> Router {
+pub fn router(
+    health: Health,
+    webhook: Option<(Router, &Webhook)>,
+    running: &Running,
+    inbox: &Inbox,
+) -> Router {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(health);
     let app = match webhook {
-        Some((hook, settings)) => app.merge(guard_webhook(hook, &settings.secret, running)),
+        Some((hook, settings)) => app.merge(guard_webhook(hook, &settings.secret, running, inbox)),
         None => app,
     };
     app.layer(middleware::from_fn(time_limit))
@@ -336,11 +343,11 @@ async fn time_limit(req: Request, next: Next) -> Response {
 
 /// Checks in front of teloxide's webhook handler, outermost first: the body limit, the secret
 /// (before the body is read), then the body must be an update.
-fn guard_webhook(hook: Router, secret: &Secret, running: &Running) -> Router {
+fn guard_webhook(hook: Router, secret: &Secret, running: &Running, inbox: &Inbox) -> Router {
     let secret: Arc<[u8]> = secret.expose().as_bytes().into();
     // `route_layer`, so that unknown paths still get 404 rather than 401.
     hook.route_layer(middleware::from_fn_with_state(
-        running.clone(),
+        (running.clone(), inbox.clone()),
         check_update,
     ))
     .route_layer(middleware::from_fn_with_state(secret, check_secret))
@@ -370,7 +377,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// which may hold a user's message), and answers updates of kinds this version cannot read with
 /// 200 without handing them on, since redelivery would not help.
 async fn check_update(
-    State(running): State<Running>,
+    State((running, inbox)): State<(Running, Inbox)>,
     parts: Parts,
     body: Bytes,
     next: Next,
@@ -407,14 +414,49 @@ async fn check_update(
     // A chat with its share of updates running has the rest dropped (answered 200, so that
     // Telegram does not send them again): its per-chat queue would otherwise fill and hold up
     // the dispatcher, and with it every chat. The person has been told to slow down.
-    if !running.admit(update.id.0, update.chat().map(|c| c.id.0)) {
+    let id = update.id.0;
+    if !running.admit(id, update.chat().map(|c| c.id.0)) {
         REFUSALS.note(Refusal::Flood);
         return StatusCode::OK.into_response();
     }
+    // Stored before Telegram hears "received": a crash from here on loses nothing.
+    let Some(store) = inbox.store() else {
+        running.finish(id);
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    };
+    let text = String::from_utf8_lossy(&body);
+    match store
+        .inbox_put(
+            i64::from(id),
+            &text,
+            instance_id(),
+            crate::telegram::inbox::LEASE,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            // Sent again by Telegram: handled, or being handled, already.
+            running.finish(id);
+            return StatusCode::OK.into_response();
+        }
+        Err(e) => {
+            log::warn!("webhook: update {id} not stored, Telegram will send it again: {e:#}");
+            running.finish(id);
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store the update now\n",
+            )
+                .into_response();
+        }
+    }
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     if !response.status().is_success() {
-        // Not taken (stopping): Telegram sends it again, and it no longer counts as running.
-        running.finish(update.id.0);
+        // Not taken (stopping): the next instance takes it up from the inbox.
+        running.finish(id);
+        if let Err(e) = store.inbox_release(i64::from(id)).await {
+            log::warn!("webhook: update {id} not released in the inbox: {e:#}");
+        }
     }
     response
 }
@@ -465,6 +507,7 @@ pub async fn receive<R, Err, Key, L>(
     bot: R,
     running: &Running,
     webhook: Option<(L, &Webhook)>,
+    replay: Option<tokio::sync::mpsc::Receiver<Update>>,
     stop: &Stop,
 ) -> anyhow::Result<()>
 where
@@ -472,8 +515,9 @@ where
     R::GetUpdates: Send,
     Err: Send + Sync + 'static,
     Key: Hash + Eq + Clone + Send,
-    L: UpdateListener + Send,
-    L::Err: Debug,
+    L: UpdateListener + Send + 'static,
+    L::Err: Debug + Send,
+    for<'b> <L as AsUpdateStream<'b>>::Stream: Send,
 {
     match webhook {
         Some((updates, settings)) => {
@@ -482,6 +526,7 @@ where
             let updates = Hinted {
                 inner: updates,
                 hint: Some(hint),
+                replay,
             };
             let dispatching = dispatch(dispatcher, updates, stop);
             tokio::pin!(dispatching);
@@ -513,13 +558,20 @@ where
     }
 }
 
-/// A listener that passes on the dispatcher's hint of the update kinds it handles.
+/// A listener that passes on the dispatcher's hint of the update kinds it handles, and mixes
+/// in the updates taken up from the inbox (`replay`); it ends when `inner` ends.
 struct Hinted<L> {
     inner: L,
     hint: Option<tokio::sync::oneshot::Sender<Vec<AllowedUpdate>>>,
+    replay: Option<tokio::sync::mpsc::Receiver<Update>>,
 }
 
-impl<L: UpdateListener> UpdateListener for Hinted<L> {
+impl<L> UpdateListener for Hinted<L>
+where
+    L: UpdateListener + 'static,
+    L::Err: Send,
+    for<'b> <L as AsUpdateStream<'b>>::Stream: Send,
+{
     type Err = L::Err;
 
     fn stop_token(&mut self) -> teloxide::stop::StopToken {
@@ -536,12 +588,29 @@ impl<L: UpdateListener> UpdateListener for Hinted<L> {
     }
 }
 
-impl<'a, L: UpdateListener> AsUpdateStream<'a> for Hinted<L> {
+impl<'a, L> AsUpdateStream<'a> for Hinted<L>
+where
+    L: UpdateListener + 'static,
+    L::Err: Send,
+    for<'b> <L as AsUpdateStream<'b>>::Stream: Send,
+{
     type StreamErr = L::Err;
-    type Stream = <L as AsUpdateStream<'a>>::Stream;
+    type Stream = futures::stream::BoxStream<'a, Result<Update, L::Err>>;
 
     fn as_stream(&'a mut self) -> Self::Stream {
-        self.inner.as_stream()
+        use futures::StreamExt;
+        let inner = self.inner.as_stream();
+        let Some(rx) = self.replay.take() else {
+            return inner.boxed();
+        };
+        let inner = inner.map(Some).chain(futures::stream::once(async { None }));
+        let replayed = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|u| (Some(Ok(u)), rx))
+        });
+        futures::stream::select(inner, replayed)
+            .take_while(|item| std::future::ready(item.is_some()))
+            .filter_map(std::future::ready)
+            .boxed()
     }
 }
 
@@ -584,6 +653,7 @@ pub fn start_http(
     webhook: Option<&Webhook>,
     health: &Health,
     running: &Running,
+    inbox: &Inbox,
     stop: &Stop,
 ) -> anyhow::Result<(
     Option<impl UpdateListener<Err = std::convert::Infallible> + Send + use<>>,
@@ -608,7 +678,7 @@ pub fn start_http(
         }
         None => (None, None),
     };
-    let app = router(health.clone(), hook, running);
+    let app = router(health.clone(), hook, running, inbox);
     let (handle, own) = Stop::new();
     let outer = stop.clone();
     let until = async move {

@@ -351,6 +351,33 @@ pub trait Storage: Send + Sync {
     async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>>;
     /// Erases the text (and group key and media reference) of questions resolved more than
     /// `answered_keep_days` before `now`. Returns how many were erased.
+    /// Webhook mode: stores an update before Telegram is told it arrived, claimed by
+    /// `instance` for `lease`. `false`: it is stored already (Telegram sent it again), and it
+    /// is not to be handled again.
+    async fn inbox_put(
+        &self,
+        update_id: i64,
+        body: &str,
+        instance: &str,
+        lease: Duration,
+    ) -> anyhow::Result<bool>;
+    /// Marks a stored update as handled.
+    async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()>;
+    /// Gives up the claim on an unfinished update (it was not taken after all), so that
+    /// [`Storage::inbox_claim_stale`] hands it out at once.
+    async fn inbox_release(&self, update_id: i64) -> anyhow::Result<()>;
+    /// Extends the lease of every unfinished update `instance` has claimed.
+    async fn inbox_renew(&self, instance: &str, lease: Duration) -> anyhow::Result<u64>;
+    /// Claims for `instance` at most `limit` unfinished updates whose lease ran out (their
+    /// instance died), oldest first: (update id, body). Each is claimed by one instance only.
+    async fn inbox_claim_stale(
+        &self,
+        instance: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> anyhow::Result<Vec<(i64, String)>>;
+    /// Deletes handled updates marked done before `before`.
+    async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
     /// Chats whose last visit (or, without a profile, newest question) is before `before`:
     /// the retention clean-up forgets them. At most `limit`.
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>>;

@@ -81,6 +81,14 @@ impl OpenFile {
 
 /// SQLite has no time type; times are written in one fixed-width format so that comparing
 /// the strings in SQL compares the times (sqlx's own encoding varies the number of digits).
+/// When a lease taken at `now` runs out.
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(lease)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
@@ -709,6 +717,94 @@ impl Storage for SqliteStorage {
             }
         };
         rows.into_iter().map(ExportRow::try_from).collect()
+    }
+
+    async fn inbox_put(
+        &self,
+        update_id: i64,
+        body: &str,
+        instance: &str,
+        lease: Duration,
+    ) -> anyhow::Result<bool> {
+        self.check_file()?;
+        let now = now();
+        let until = lease_end(now, lease);
+        let mut conn = self.begin_write().await?;
+        let work = sqlx::query(
+            "INSERT INTO inbox (update_id, body, received_at, claimed_by, claimed_until) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
+        )
+        .bind(update_id)
+        .bind(body.replace('\0', ""))
+        .bind(ts(now))
+        .bind(instance)
+        .bind(ts(until))
+        .execute(&mut *conn)
+        .await
+        .map_err(anyhow::Error::from);
+        let done = Self::finish_write(conn, work).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL")
+            .bind(ts(now()))
+            .bind(update_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn inbox_release(&self, update_id: i64) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE inbox SET claimed_until = received_at WHERE update_id = ? AND done_at IS NULL",
+        )
+        .bind(update_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn inbox_renew(&self, instance: &str, lease: Duration) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE inbox SET claimed_until = ? WHERE claimed_by = ? AND done_at IS NULL",
+        )
+        .bind(ts(lease_end(now(), lease)))
+        .bind(instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn inbox_claim_stale(
+        &self,
+        instance: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> anyhow::Result<Vec<(i64, String)>> {
+        let now = now();
+        // One statement: SQLite runs writes one at a time, so two claimants cannot both win.
+        let mut rows: Vec<(i64, String)> = sqlx::query_as(
+            "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE update_id IN \
+             (SELECT update_id FROM inbox WHERE done_at IS NULL AND claimed_until < ? \
+             ORDER BY update_id LIMIT ?) RETURNING update_id, body",
+        )
+        .bind(instance)
+        .bind(ts(lease_end(now, lease)))
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.sort_unstable_by_key(|r| r.0);
+        Ok(rows)
+    }
+
+    async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM inbox WHERE done_at < ?")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {

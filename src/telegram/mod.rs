@@ -4,6 +4,7 @@
 //! dependency; handler tests inject one built on teloxide_tests' `MockBot`.
 
 pub mod desk;
+pub mod inbox;
 pub mod limits;
 pub mod polling;
 
@@ -131,7 +132,12 @@ pub fn tracked(handler: UpdateHandler<anyhow::Error>) -> UpdateHandler<anyhow::E
                 Some(running) => running.ticket(id),
                 None => Ticket::detached(id),
             };
-            polling::with_ticket(ticket, cont(deps)).await
+            let inbox = deps.try_get::<inbox::Inbox>();
+            let handled = polling::with_ticket(ticket, cont(deps)).await;
+            if let Some(inbox) = inbox {
+                inbox.done(id).await;
+            }
+            handled
         },
         dptree::HandlerSignature::Entry,
     );

@@ -742,3 +742,42 @@ async fn answer_with_teaches_the_question_without_phone_numbers_documents_or_nam
         "the question itself is kept: {taught}"
     );
 }
+
+#[tokio::test]
+async fn thirty_presses_of_talk_to_a_person_make_one_urgent_post_and_one_pin() {
+    let (d, _dir) = deps().await;
+    let k = d.conversation.knowledge();
+    let i = k.kb.entries.iter().position(|e| e.urgent).unwrap();
+    let press = MockCallbackQuery::new()
+        .data(format!("{:x}:U:{i}", k.kb.version))
+        .message(MockMessageText::new().text("?").build());
+    drop(k);
+    let mut bot = MockBot::new(press.clone(), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    let (mut urgent_posts, mut pins, mut told_open) = (0, 0, 0);
+    for n in 0..30 {
+        if n > 0 {
+            bot.update(press.clone());
+        }
+        bot.dispatch().await;
+        let r = bot.get_responses();
+        urgent_posts += posts(&r)
+            .iter()
+            .filter(|m| m.text().is_some_and(|t| t.contains("URGENT")))
+            .count();
+        pins += r.pinned_chat_messages.len();
+        told_open += r
+            .sent_messages
+            .iter()
+            .filter_map(|m| m.text())
+            .filter(|t| t.contains("уже у экспертов"))
+            .count();
+    }
+    assert_eq!((urgent_posts, pins), (1, 1), "one urgent post, pinned once");
+    assert!(
+        told_open >= 29,
+        "the further presses are told it is with the experts ({told_open})"
+    );
+    let open = d.conversation.store().open_questions(100, 0).await.unwrap();
+    assert_eq!(open.iter().filter(|q| q.urgent).count(), 1);
+}

@@ -344,7 +344,7 @@ async fn an_unmet_question_reaches_experts_and_their_answer_comes_back_across_re
 }
 
 /// The question number in an "unmet, saved as No. N" acknowledgement.
-fn ack_number(text: &str) -> Option<i64> {
+pub(crate) fn ack_number(text: &str) -> Option<i64> {
     let rest = &text[text.find("No. ")? + 4..];
     rest.split(|c: char| !c.is_ascii_digit())
         .next()?

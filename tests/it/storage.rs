@@ -152,6 +152,7 @@ suite!(
     a_message_delivered_twice_stores_one_question,
     inactive_chats_are_found_for_the_clean_up,
     open_posts_of_a_chat,
+    webhook_inbox_stores_once_and_hands_out_each_stale_update_once,
 );
 
 // ---- helpers ----
@@ -942,6 +943,75 @@ async fn open_posts_of_a_chat(s: S) {
     assert_eq!(s.open_posts_of(1, 1).await.unwrap(), [(-100, 11)]);
     s.set_status(c.id, QuestionStatus::Dismissed).await.unwrap();
     assert_eq!(s.open_posts_of(1, 10).await.unwrap(), [(-100, 10)]);
+}
+
+async fn webhook_inbox_stores_once_and_hands_out_each_stale_update_once(s: S) {
+    let lease = Duration::from_secs(30);
+    assert!(
+        s.inbox_put(1, "{\"update_id\":1}", "a", lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.inbox_put(1, "{\"update_id\":1}", "b", lease)
+            .await
+            .unwrap(),
+        "a redelivery is recognised"
+    );
+    for id in 2..52 {
+        // Instance "dead" stored these and stopped renewing.
+        assert!(
+            s.inbox_put(id, &format!("u{id}"), "dead", Duration::ZERO)
+                .await
+                .unwrap()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Two instances take up the dead one's updates at once: each update goes to one of them.
+    let (x, y) = tokio::join!(
+        s.inbox_claim_stale("b", lease, 100),
+        s.inbox_claim_stale("c", lease, 100)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    let mut all: Vec<i64> = x.iter().chain(&y).map(|r| r.0).collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (2..52).collect::<Vec<_>>(),
+        "each once, none of the live one's"
+    );
+    assert!(
+        x.iter()
+            .chain(&y)
+            .all(|(id, body)| *body == format!("u{id}"))
+    );
+    assert!(
+        s.inbox_claim_stale("d", lease, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Done ones are never handed out again; a released one is, at once.
+    for id in 2..52 {
+        s.inbox_done(id).await.unwrap();
+    }
+    s.inbox_release(1).await.unwrap();
+    assert_eq!(
+        s.inbox_claim_stale("d", lease, 100).await.unwrap(),
+        [(1, "{\"update_id\":1}".to_string())]
+    );
+    assert_eq!(s.inbox_renew("d", lease).await.unwrap(), 1);
+    assert_eq!(
+        s.inbox_renew("b", lease).await.unwrap(),
+        0,
+        "b's are all done"
+    );
+    s.inbox_done(1).await.unwrap();
+    assert_eq!(s.inbox_prune(Utc::now() - Days::hours(1)).await.unwrap(), 0);
+    assert_eq!(
+        s.inbox_prune(Utc::now() + Days::hours(1)).await.unwrap(),
+        51
+    );
 }
 
 // ---- backend-specific ----

@@ -83,6 +83,14 @@ enum Command {
         /// Warn about entries whose `checked` date is older than this many days
         #[arg(long, default_value_t = 180)]
         max_age_days: i64,
+        /// Record the Russian answers' current versions in stamps.toml first (see
+        /// dialogues/README.md, "Keeping languages in step")
+        #[arg(long)]
+        stamp: bool,
+        /// With --stamp: LANG or LANG:ENTRY whose translation is now up to date with the
+        /// Russian answer (repeatable)
+        #[arg(long, value_name = "LANG[:ENTRY]", requires = "stamp")]
+        translated: Vec<String>,
     },
     /// Answer one question (or one per line from stdin) with the matcher
     Ask {
@@ -179,8 +187,17 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Chat { lang, chat_id } => block_on(app::chat(lang, chat_id)),
-        Command::Check { dir, max_age_days } => {
+        Command::Check {
+            dir,
+            max_age_days,
+            stamp,
+            translated,
+        } => {
             let dir = dir.unwrap_or_else(default_dialogues);
+            if stamp && let Err(e) = write_stamps(&dir, &translated) {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
             check(&dir, max_age_days)
         }
         Command::Link { entry, bot } => with_kb(|kb| {
@@ -362,6 +379,48 @@ fn default_dialogues() -> PathBuf {
     std::env::var_os("JARDAM_DIALOGUES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("dialogues"))
+}
+
+/// `check --stamp`: the knowledge base must load (warnings aside) before stamps are written.
+fn write_stamps(dir: &std::path::Path, translated: &[String]) -> Result<(), String> {
+    let marks = translated
+        .iter()
+        .map(|t| {
+            let (lang, entry) = match t.split_once(':') {
+                Some((l, e)) => (l, Some(e.to_string())),
+                None => (t.as_str(), None),
+            };
+            let lang: Lang = lang.parse().map_err(|e| format!("--translated {t}: {e}"))?;
+            if lang == Lang::Ru {
+                return Err(format!(
+                    "--translated {t}: the Russian answers are the source"
+                ));
+            }
+            Ok((lang, entry))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let kb = match kb::load(dir, &CheckOptions::default()) {
+        Ok((kb, _)) => kb,
+        Err(e) => {
+            return Err(e
+                .0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"));
+        }
+    };
+    for (_, entry) in &marks {
+        if let Some(id) = entry
+            && kb.entry(id).is_none()
+        {
+            return Err(format!("--translated: '{id}' is not an entry"));
+        }
+    }
+    let today = chrono::Local::now().date_naive();
+    let changed = kb::stamps::write(dir, &kb, today, &marks)?;
+    eprintln!("stamps.toml: {changed} stamp(s) changed");
+    Ok(())
 }
 
 fn check(dir: &std::path::Path, max_age_days: i64) -> ExitCode {

@@ -146,8 +146,17 @@ impl Problems {
             severity,
         });
     }
-    fn has_errors(&self) -> bool {
+    pub(super) fn has_errors(&self) -> bool {
         self.0.iter().any(|p| p.severity == Severity::Error)
+    }
+
+    /// Every problem, one per line.
+    pub(super) fn lines(&self) -> String {
+        self.0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -289,6 +298,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
 
     if !problems.has_errors() {
         super::glossary::check(dir, &kb, &mut problems, &mut hash);
+        super::stamps::check(dir, &kb, &mut problems, &mut hash);
     }
     // Rendered length, now that titles, topics and interface texts are known.
     if !problems.has_errors() {
@@ -423,6 +433,7 @@ fn collect_entry_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>, problems
                         | "synonyms.toml"
                         | "danger.toml"
                         | "glossary.toml"
+                        | "stamps.toml"
                 ))
         {
             out.push(path);

@@ -7,6 +7,7 @@ mod glossary;
 pub mod html;
 mod load;
 mod render;
+pub mod stamps;
 mod vocab;
 
 pub use load::{CheckOptions, load};

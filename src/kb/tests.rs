@@ -1,6 +1,7 @@
 //! One broken fixture per validation rule: each asserts the message and the line.
 
 use super::{CheckOptions, INTERFACE_TEXTS, Severity, load};
+use crate::lang::Lang;
 use chrono::NaiveDate;
 use std::path::Path;
 
@@ -487,5 +488,77 @@ fn glossary_rejected_forms_warn_and_a_broken_glossary_fails_with_its_line() {
     assert_eq!(
         with_file("glossary.toml", empty),
         ["glossary.toml:1: term 'days' has no language"]
+    );
+}
+
+#[test]
+fn translation_stamps_tell_when_a_translation_falls_behind_the_russian_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("topics.toml"), TOPICS).unwrap();
+    std::fs::write(dir.path().join("interface.toml"), interface()).unwrap();
+    std::fs::create_dir_all(dir.path().join("stay")).unwrap();
+    let entry = dir.path().join("stay/registration.toml");
+    std::fs::write(&entry, ENTRY).unwrap();
+    let warnings = |dir: &std::path::Path| -> Vec<String> {
+        match load(dir, &opts()) {
+            Ok((_, w)) => w.iter().map(|p| p.message.clone()).collect(),
+            Err(e) => {
+                e.0.iter()
+                    .map(|p| format!("error {}: {}", p.line, p.message))
+                    .collect()
+            }
+        }
+    };
+    let stamp = |translated: &[(Lang, Option<String>)]| {
+        let (kb, _) = load(dir.path(), &opts()).unwrap();
+        super::stamps::write(dir.path(), &kb, opts().today, translated).unwrap()
+    };
+    assert_eq!(stamp(&[]), 1, "the first stamp");
+    assert!(
+        warnings(dir.path()).is_empty(),
+        "{:?}",
+        warnings(dir.path())
+    );
+
+    // The Russian answer changes: stamped, every translation falls behind until marked.
+    std::fs::write(
+        &entry,
+        ENTRY.replace("ru = \"<b>30</b> дней\"", "ru = \"<b>15</b> дней\""),
+    )
+    .unwrap();
+    assert_eq!(
+        warnings(dir.path()),
+        [
+            "ru answer any of stay.registration changed since it was stamped: run `jardam check --stamp`, then bring the translations up to date"
+        ]
+    );
+    assert_eq!(stamp(&[]), 1);
+    let w = warnings(dir.path());
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w[0].starts_with("ky answer any of stay.registration was translated from an older ru text (changed 2026-11-24)"), "{w:?}");
+    stamp(&[
+        (Lang::Ky, Some("stay.registration".into())),
+        (Lang::Uz, None),
+    ]);
+    let w = warnings(dir.path());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].starts_with("en answer any"), "{w:?}");
+
+    // A broken stamps file fails with its line.
+    let path = dir.path().join("stamps.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("variant = ", "varient = ")).unwrap();
+    let w = warnings(dir.path());
+    assert!(
+        w[0].starts_with("error ") && w[0].contains("varient"),
+        "{w:?}"
+    );
+    let twice = format!("{text}\n{}", &text[text.find("[[stamp]]").unwrap()..]);
+    std::fs::write(&path, twice).unwrap();
+    let w = warnings(dir.path());
+    assert!(
+        w.iter()
+            .any(|m| m.contains("a second stamp for stay.registration (any)")),
+        "{w:?}"
     );
 }

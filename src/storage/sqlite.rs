@@ -169,6 +169,17 @@ impl SqliteStorage {
     }
 
     /// Fails when the open file is no longer the one at its path.
+    /// Copies the log into the database file and empties it: with `secure_delete` the deleted
+    /// rows are then overwritten in the file, and no older copy of them stays in the log.
+    async fn truncate_wal(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            log::warn!("the SQLite log was not emptied after a deletion: {e}");
+        }
+    }
+
     fn check_file(&self) -> anyhow::Result<()> {
         self.file.as_ref().map_or(Ok(()), OpenFile::check)
     }
@@ -304,7 +315,9 @@ impl Storage for SqliteStorage {
             anyhow::Ok(posts)
         }
         .await;
-        Self::finish_write(conn, work).await
+        let posts = Self::finish_write(conn, work).await?;
+        self.truncate_wal().await;
+        Ok(posts)
     }
 
     async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
@@ -840,6 +853,9 @@ impl Storage for SqliteStorage {
         .bind(ts(cutoff))
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() > 0 {
+            self.truncate_wal().await;
+        }
         Ok(done.rows_affected())
     }
 }

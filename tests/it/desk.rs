@@ -781,3 +781,46 @@ async fn thirty_presses_of_talk_to_a_person_make_one_urgent_post_and_one_pin() {
     let open = d.conversation.store().open_questions(100, 0).await.unwrap();
     assert_eq!(open.iter().filter(|q| q.urgent).count(), 1);
 }
+
+#[tokio::test]
+async fn forget_after_answer_with_leaves_the_phone_number_nowhere_in_the_database_file() {
+    let (d, dir) = deps().await;
+    let text = format!("{UNMET}, мой телефон +996 700 918 273, звоните вечером");
+    let mut bot = MockBot::new(from_user(USER, &text), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let post = posts(&bot.get_responses()).pop().unwrap();
+    let data = button_data(&post, "Answer with ");
+    bot.update(
+        MockCallbackQuery::new()
+            .data(data)
+            .message(post)
+            .from(expert()),
+    );
+    bot.dispatch().await;
+    assert_eq!(d.conversation.store().learned().await.unwrap().len(), 1);
+    let v = format!("{:x}", d.conversation.knowledge().kb.version);
+    bot.update(
+        MockCallbackQuery::new()
+            .data(format!("{v}:D:y"))
+            .message(MockMessageText::new().text("?").build()),
+    );
+    bot.dispatch().await;
+    let store = d.conversation.store();
+    assert!(
+        store.learned().await.unwrap().is_empty(),
+        "the taught phrasing is gone"
+    );
+    store.close().await;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let raw = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        for trace in ["918 273", "звоните вечером"] {
+            assert!(
+                !raw.contains(trace),
+                "{trace} is still in {}",
+                path.display()
+            );
+        }
+    }
+}

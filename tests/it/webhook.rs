@@ -223,6 +223,7 @@ async fn a_wrong_or_missing_secret_is_refused_and_not_processed() {
     let mut help = fake.text_message(602, 602, "/help");
     help["update_id"] = 1_000.into();
     let help = help.to_string();
+    let refused_before = jardam::server::REFUSALS.counts().0;
     for secret in [
         None,
         Some("wrong"),
@@ -232,6 +233,8 @@ async fn a_wrong_or_missing_secret_is_refused_and_not_processed() {
         let (status, _) = bot.post(secret, help.as_bytes()).await;
         assert_eq!(status, 401, "secret {secret:?}");
     }
+    // Counted (and logged at most once a minute), not logged one by one.
+    assert!(jardam::server::REFUSALS.counts().0 >= refused_before + 4);
     // Same chat, so one worker in order: had any /help been taken, its answer would come
     // before this one's.
     bot.post_update(&fake.text_message(602, 602, "/start"))
@@ -530,5 +533,28 @@ async fn a_kill_in_webhook_mode_loses_no_acknowledged_update() {
         acknowledged.len()
     );
     store.close().await;
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_sends_no_headers_is_closed() {
+    let fake = FakeBotApi::start().await;
+    let bot = start_webhook(&fake).await;
+    // Half-open: a connection that never completes its headers.
+    let mut idle = TcpStream::connect(bot.addr).await.unwrap();
+    idle.write_all(b"POST /telegram/hook HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        jardam::server::HEADER_TIMEOUT + Duration::from_secs(10),
+        idle.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(closed.is_ok(), "still open after {:?}", started.elapsed());
+    // Meanwhile the server answers others.
+    assert_eq!(get(bot.addr, "/healthz").await.0, 200);
+    bot.stop().await;
     fake.shutdown().await;
 }

@@ -361,7 +361,8 @@ pub trait Storage: Send + Sync {
         instance: &str,
         lease: Duration,
     ) -> anyhow::Result<bool>;
-    /// Marks a stored update as handled.
+    /// Marks a stored update as handled, and drops its text (the id stays, so that a
+    /// redelivery is recognised until [`Storage::inbox_prune`]).
     async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()>;
     /// Gives up the claim on an unfinished update (it was not taken after all), so that
     /// [`Storage::inbox_claim_stale`] hands it out at once.

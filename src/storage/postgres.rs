@@ -572,10 +572,12 @@ impl Storage for PgStorage {
     }
 
     async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()> {
-        sqlx::query("UPDATE inbox SET done_at = now() WHERE update_id = $1 AND done_at IS NULL")
-            .bind(update_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE inbox SET done_at = now(), body = '' WHERE update_id = $1 AND done_at IS NULL",
+        )
+        .bind(update_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -760,11 +760,13 @@ impl Storage for SqliteStorage {
     }
 
     async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()> {
-        sqlx::query("UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL")
-            .bind(ts(now()))
-            .bind(update_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE inbox SET done_at = ?, body = '' WHERE update_id = ? AND done_at IS NULL",
+        )
+        .bind(ts(now()))
+        .bind(update_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -98,6 +98,26 @@ fn to_chat(r: &teloxide_tests::server::Responses, chat: i64) -> Vec<String> {
         .collect()
 }
 
+/// The person asks `text`; an expert presses the first "Answer with" button of its post.
+async fn ask_and_answer_with_first(
+    d: &Deps,
+    text: &str,
+) -> MockBot<anyhow::Error, teloxide_tests::mock_bot::DistributionKey> {
+    let mut bot = MockBot::new(from_user(USER, text), tree());
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let post = posts(&bot.get_responses()).pop().unwrap();
+    let data = button_data(&post, "Answer with ");
+    bot.update(
+        MockCallbackQuery::new()
+            .data(data)
+            .message(post)
+            .from(expert()),
+    );
+    bot.dispatch().await;
+    bot
+}
+
 fn button_data(m: &Message, label_part: &str) -> String {
     let markup = m.reply_markup().expect("buttons");
     for b in markup.inline_keyboard.iter().flatten() {
@@ -718,19 +738,7 @@ async fn answer_with_teaches_the_question_without_phone_numbers_documents_or_nam
     let text = format!(
         "{UNMET}? Меня зовут Нургуль Асанова, мой номер +996 555 123 456, паспорт AN1234567"
     );
-    let mut bot = MockBot::new(from_user(USER, &text), tree());
-    bot.dependencies(dptree::deps![d.clone()]);
-    bot.dispatch().await;
-    let post = posts(&bot.get_responses()).pop().unwrap();
-    // Whichever entry the post offers first.
-    let data = button_data(&post, "Answer with ");
-    bot.update(
-        MockCallbackQuery::new()
-            .data(data)
-            .message(post)
-            .from(expert()),
-    );
-    bot.dispatch().await;
+    let mut bot = ask_and_answer_with_first(&d, &text).await;
     let learned = d.conversation.store().learned().await.unwrap();
     assert_eq!(learned.len(), 1, "{learned:?}");
     let taught = &learned[0].1;
@@ -786,18 +794,7 @@ async fn thirty_presses_of_talk_to_a_person_make_one_urgent_post_and_one_pin() {
 async fn forget_after_answer_with_leaves_the_phone_number_nowhere_in_the_database_file() {
     let (d, dir) = deps().await;
     let text = format!("{UNMET}, мой телефон +996 700 918 273, звоните вечером");
-    let mut bot = MockBot::new(from_user(USER, &text), tree());
-    bot.dependencies(dptree::deps![d.clone()]);
-    bot.dispatch().await;
-    let post = posts(&bot.get_responses()).pop().unwrap();
-    let data = button_data(&post, "Answer with ");
-    bot.update(
-        MockCallbackQuery::new()
-            .data(data)
-            .message(post)
-            .from(expert()),
-    );
-    bot.dispatch().await;
+    let mut bot = ask_and_answer_with_first(&d, &text).await;
     assert_eq!(d.conversation.store().learned().await.unwrap().len(), 1);
     let v = format!("{:x}", d.conversation.knowledge().kb.version);
     bot.update(

@@ -738,7 +738,7 @@ async fn answer_with_teaches_the_question_without_phone_numbers_documents_or_nam
     let text = format!(
         "{UNMET}? Меня зовут Нургуль Асанова, мой номер +996 555 123 456, паспорт AN1234567"
     );
-    let mut bot = ask_and_answer_with_first(&d, &text).await;
+    ask_and_answer_with_first(&d, &text).await;
     let learned = d.conversation.store().learned().await.unwrap();
     assert_eq!(learned.len(), 1, "{learned:?}");
     let taught = &learned[0].1;

@@ -117,7 +117,7 @@ pub struct Post {
 }
 
 /// How many other wordings of a group's question its post quotes.
-const MAX_WORDINGS_SHOWN: usize = 4;
+pub(crate) const MAX_WORDINGS_SHOWN: usize = 4;
 
 /// The post of a group of open questions with the same text; `group[0]` is the first asked.
 /// Shows the number, language, country, how many people asked, the escaped text and the

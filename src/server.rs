@@ -420,36 +420,13 @@ async fn check_update(
         return StatusCode::OK.into_response();
     }
     // Stored before Telegram hears "received": a crash from here on loses nothing.
-    let Some(store) = inbox.store() else {
-        running.finish(id);
-        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    let store = match store_in_inbox(&inbox, id, &body).await {
+        Ok(store) => store,
+        Err(answer) => {
+            running.finish(id);
+            return answer;
+        }
     };
-    let text = String::from_utf8_lossy(&body);
-    match store
-        .inbox_put(
-            i64::from(id),
-            &text,
-            instance_id(),
-            crate::telegram::inbox::LEASE,
-        )
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            // Sent again by Telegram: handled, or being handled, already.
-            running.finish(id);
-            return StatusCode::OK.into_response();
-        }
-        Err(e) => {
-            log::warn!("webhook: update {id} not stored, Telegram will send it again: {e:#}");
-            running.finish(id);
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot store the update now\n",
-            )
-                .into_response();
-        }
-    }
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     if !response.status().is_success() {
         // Not taken (stopping): the next instance takes it up from the inbox.
@@ -459,6 +436,36 @@ async fn check_update(
         }
     }
     response
+}
+
+/// Commits update `id` to the inbox; otherwise the answer for Telegram: 503 while the
+/// database is not open or the write fails (Telegram sends it again), 200 for an update stored
+/// before (a redelivery: handled, or being handled, already).
+async fn store_in_inbox<'a>(
+    inbox: &'a Inbox,
+    id: u32,
+    body: &[u8],
+) -> Result<&'a Arc<dyn crate::storage::Storage>, Response> {
+    let Some(store) = inbox.store() else {
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response());
+    };
+    let text = String::from_utf8_lossy(body);
+    let lease = crate::telegram::inbox::LEASE;
+    match store
+        .inbox_put(i64::from(id), &text, instance_id(), lease)
+        .await
+    {
+        Ok(true) => Ok(store),
+        Ok(false) => Err(StatusCode::OK.into_response()),
+        Err(e) => {
+            log::warn!("webhook: update {id} not stored, Telegram will send it again: {e:#}");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store the update now\n",
+            )
+                .into_response())
+        }
+    }
 }
 
 /// The bot for the configured token and Bot API server (`TELOXIDE_API_URL`), with teloxide's

@@ -26,8 +26,9 @@ struct RawForms {
 #[serde(deny_unknown_fields)]
 struct RawTerm {
     id: String,
-    #[serde(default)]
-    note: String,
+    /// For curators; the check does not read it.
+    #[serde(default, rename = "note")]
+    _note: String,
     ky: Option<RawForms>,
     ru: Option<RawForms>,
     uz: Option<RawForms>,
@@ -97,7 +98,6 @@ pub(super) fn check(
                 format!("term '{}' is repeated (first at line {first})", t.id),
             );
         }
-        let _ = &t.note;
         let langs = [
             (Lang::Ky, t.ky),
             (Lang::Ru, t.ru),
@@ -167,15 +167,19 @@ pub(super) fn check(
         }
     }
     for e in &kb.entries {
-        for (&variant, answer) in &e.answers {
-            for r in &rejected {
-                if uses(answer.get(r.lang), &r.form) {
+        for lang in Lang::ALL {
+            let forms: Vec<&Rejected> = rejected.iter().filter(|r| r.lang == lang).collect();
+            if forms.is_empty() {
+                continue;
+            }
+            for (&variant, answer) in &e.answers {
+                let text = visible_lower(answer.get(lang));
+                for r in forms.iter().filter(|r| at_word_start(&text, &r.form)) {
                     problems.warn(
                         &e.file,
                         1,
                         format!(
-                            "answer {variant}/{} uses \"{}\"; the glossary ({}:{}, term '{}') uses \"{}\"",
-                            r.lang,
+                            "answer {variant}/{lang} uses \"{}\"; the glossary ({}:{}, term '{}') uses \"{}\"",
                             r.form,
                             r.file.file_name().unwrap_or_default().to_string_lossy(),
                             r.line,
@@ -185,15 +189,14 @@ pub(super) fn check(
                     );
                 }
             }
-        }
-        for r in &rejected {
-            if uses(e.title.get(r.lang), &r.form) {
+            let title = visible_lower(e.title.get(lang));
+            for r in forms.iter().filter(|r| at_word_start(&title, &r.form)) {
                 problems.warn(
                     &e.file,
                     1,
                     format!(
-                        "title ({}) uses \"{}\"; the glossary (term '{}') uses \"{}\"",
-                        r.lang, r.form, r.term, r.preferred
+                        "title ({lang}) uses \"{}\"; the glossary (term '{}') uses \"{}\"",
+                        r.form, r.term, r.preferred
                     ),
                 );
             }
@@ -201,10 +204,8 @@ pub(super) fn check(
     }
 }
 
-/// Whether `text` has `form` (lower case) starting at a word's start; endings may follow, so
-/// that a rejected stem catches its inflected forms too.
-fn uses(text: &str, form: &str) -> bool {
-    // The visible text: markup tags (and the URLs in them) are not words.
+/// `text` as it shows, lower-cased: markup tags (and the URLs in them) are not words.
+fn visible_lower(text: &str) -> String {
     let mut lower = String::with_capacity(text.len());
     let mut in_tag = false;
     for c in text.chars() {
@@ -218,6 +219,12 @@ fn uses(text: &str, form: &str) -> bool {
             _ => {}
         }
     }
+    lower
+}
+
+/// Whether `lower` (see [`visible_lower`]) has `form` starting at a word's start; endings may
+/// follow, so that a rejected stem catches its inflected forms too.
+fn at_word_start(lower: &str, form: &str) -> bool {
     lower.match_indices(form).any(|(at, _)| {
         lower[..at]
             .chars()
@@ -228,7 +235,11 @@ fn uses(text: &str, form: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::uses;
+    use super::{at_word_start, visible_lower};
+
+    fn uses(text: &str, form: &str) -> bool {
+        at_word_start(&visible_lower(text), form)
+    }
 
     #[test]
     fn a_rejected_form_matches_at_a_word_start_with_any_ending() {

@@ -20,7 +20,7 @@ use toml::Spanned;
 
 const FILE: &str = "stamps.toml";
 
-#[derive(Deserialize, Serialize, Clone)]
+#[derive(Deserialize, Serialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct Stamp {
     entry: String,
@@ -201,7 +201,7 @@ pub fn write(
                 uz: cur.clone(),
                 en: cur.clone(),
             });
-            let before = (s.ru.clone(), s.ky.clone(), s.uz.clone(), s.en.clone());
+            let before = s.clone();
             if s.ru != cur {
                 s.ru = cur.clone();
                 s.changed = today.to_string();
@@ -211,7 +211,7 @@ pub fn write(
                     s.set(*lang, cur.clone());
                 }
             }
-            if is_new || before != (s.ru.clone(), s.ky.clone(), s.uz.clone(), s.en.clone()) {
+            if is_new || before != s {
                 changed += 1;
             }
             out.push(s);

@@ -229,10 +229,8 @@ pub struct Matcher {
     /// Each class's texts: (text, its input), for the closest phrasing of a candidate.
     docs: Vec<Vec<(u32, Input)>>,
     doc_text: Vec<String>,
-    /// Skeleton word → languages whose phrasings use it (bit per language).
-    word_langs: HashMap<u64, u8, PreHashed>,
-    /// Skeleton word → (the last class seen using it, how many classes use it).
-    word_classes: HashMap<u64, (u32, u16), PreHashed>,
+    /// Skeleton word → where the phrasings use it.
+    words: HashMap<u64, WordUse, PreHashed>,
     params: Params,
 }
 
@@ -395,20 +393,22 @@ impl Matcher {
                 .enumerate()
                 .map(|(i, f)| (i as u16, *f)),
         );
-        let mut word_langs: HashMap<u64, u8, PreHashed> = HashMap::default();
-        let mut word_classes: HashMap<u64, (u32, u16), PreHashed> = HashMap::default();
+        let mut words: HashMap<u64, WordUse, PreHashed> = HashMap::default();
         let mut examples: Vec<(Vec<u64>, u32)> = Vec::with_capacity(corpus.texts.len());
         for &(class, lang, text) in &corpus.texts {
             let t = tag(&lexicon, text);
-            if let Some(lang) = lang {
-                for w in t.words.iter().filter(|w| w.len() > 1) {
-                    *word_langs.entry(hash_str(w)).or_default() |= 1 << lang.index();
-                }
-            }
             for w in &t.words {
-                let seen = word_classes.entry(hash_str(w)).or_insert((u32::MAX, 0));
-                if seen.0 != class {
-                    *seen = (class, seen.1.saturating_add(1));
+                let seen = words.entry(hash_str(w)).or_insert(WordUse {
+                    langs: 0,
+                    last_class: u32::MAX,
+                    classes: 0,
+                });
+                if let Some(lang) = lang.filter(|_| w.len() > 1) {
+                    seen.langs |= 1 << lang.index();
+                }
+                if seen.last_class != class {
+                    seen.last_class = class;
+                    seen.classes = seen.classes.saturating_add(1);
                 }
             }
             let mut f = Vec::new();
@@ -491,8 +491,7 @@ impl Matcher {
             model,
             docs,
             doc_text,
-            word_langs,
-            word_classes,
+            words,
             params,
         }
     }
@@ -503,11 +502,9 @@ impl Matcher {
     pub fn knows_word(&self, word: &str) -> bool {
         let sk = skeleton(&normalize(word));
         !sk.is_empty()
-            && sk.split(' ').all(|w| {
-                self.word_classes
-                    .get(&hash_str(w))
-                    .is_some_and(|&(_, n)| n >= 2)
-            })
+            && sk
+                .split(' ')
+                .all(|w| self.words.get(&hash_str(w)).is_some_and(|u| u.classes >= 2))
     }
 
     /// Number of classes (entries, gaps and background groups).
@@ -772,7 +769,7 @@ impl Matcher {
         // Words seen in one language's phrasings.
         let mut words = [0f32; 4];
         for w in sk.split(' ').filter(|w| w.len() > 1) {
-            if let Some(&mask) = self.word_langs.get(&hash_str(w)) {
+            if let Some(mask) = self.words.get(&hash_str(w)).map(|u| u.langs) {
                 let n = mask.count_ones() as f32;
                 for l in Lang::ALL {
                     if mask & (1 << l.index()) != 0 {
@@ -801,6 +798,15 @@ impl Matcher {
         }
         best
     }
+}
+
+/// How the phrasings use one skeleton word.
+struct WordUse {
+    /// The languages whose phrasings use it (a bit per language; words of two letters or more).
+    langs: u8,
+    /// The last class seen using it, and how many classes use it.
+    last_class: u32,
+    classes: u16,
 }
 
 /// Splits a text into skeleton words and tags them with concepts.

@@ -417,10 +417,7 @@ impl Storage for SqliteStorage {
         lease: Duration,
     ) -> anyhow::Result<bool> {
         let now = now();
-        let until = TimeDelta::from_std(lease)
-            .ok()
-            .and_then(|d| now.checked_add_signed(d))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let until = lease_end(now, lease);
         // One statement: SQLite runs writes one at a time, so the check and the claim cannot
         // interleave with another claimant's.
         let done = sqlx::query(

@@ -109,13 +109,14 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
             return Ok(());
         }
         // A person with many open posts: further questions join their newest own post.
-        if let Some(message) = own_post_to_join(deps, &q, chat).await? {
+        if let Some((message, mut group)) = own_post_to_join(deps, &q, chat).await? {
             store.set_expert_message(q.id, chat, message).await?;
-            let held = store.posted_as(chat, message).await?.len();
+            group.push(q);
             // Edited while each wording shows, then ever more rarely: a flood of questions
             // would otherwise be a flood of edits.
-            if held <= MAX_OPEN_POSTS_PER_PERSON + 4 || held.is_power_of_two() {
-                refresh_post(bot, deps, chat, message).await;
+            let held = group.len();
+            if held <= experts::MAX_WORDINGS_SHOWN + 1 || held.is_power_of_two() {
+                edit_post(bot, deps, chat, message, &group).await;
             }
             return Ok(());
         }
@@ -169,8 +170,12 @@ pub const MAX_OPEN_POSTS_PER_PERSON: usize = 3;
 /// The post `q` should join instead of getting its own: the newest of its asker's posts that
 /// holds only their open, not urgent questions, once they have
 /// [`MAX_OPEN_POSTS_PER_PERSON`] open posts. A post shared with other people is never joined:
-/// an expert's reply to it goes to everyone in it.
-async fn own_post_to_join(deps: &Deps, q: &Question, chat: i64) -> anyhow::Result<Option<i32>> {
+/// an expert's reply to it goes to everyone in it. Returns the post and the questions in it.
+async fn own_post_to_join(
+    deps: &Deps,
+    q: &Question,
+    chat: i64,
+) -> anyhow::Result<Option<(i32, Vec<Question>)>> {
     let store = deps.conversation.store();
     let posts: Vec<i32> = store
         .open_posts_of(q.chat_id, 2 * MAX_OPEN_POSTS_PER_PERSON as u32)
@@ -188,7 +193,7 @@ async fn own_post_to_join(deps: &Deps, q: &Question, chat: i64) -> anyhow::Resul
             .iter()
             .all(|h| h.chat_id == q.chat_id && !h.urgent && h.status == QuestionStatus::Open);
         if own && !held.is_empty() {
-            return Ok(Some(message));
+            return Ok(Some((message, held)));
         }
     }
     Ok(None)

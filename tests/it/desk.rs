@@ -99,23 +99,27 @@ fn to_chat(r: &teloxide_tests::server::Responses, chat: i64) -> Vec<String> {
 }
 
 /// The person asks `text`; an expert presses the first "Answer with" button of its post.
-async fn ask_and_answer_with_first(
-    d: &Deps,
-    text: &str,
-) -> MockBot<anyhow::Error, teloxide_tests::mock_bot::DistributionKey> {
+async fn ask_and_answer_with_first(d: &Deps, text: &str) -> Mock {
     let mut bot = MockBot::new(from_user(USER, text), tree());
     bot.dependencies(dptree::deps![d.clone()]);
     bot.dispatch().await;
     let post = posts(&bot.get_responses()).pop().unwrap();
-    let data = button_data(&post, "Answer with ");
+    press_as_expert(&mut bot, post, "Answer with ").await;
+    bot
+}
+
+type Mock = MockBot<anyhow::Error, teloxide_tests::mock_bot::DistributionKey>;
+
+/// An expert presses the button of `message` whose label contains `label_part`.
+async fn press_as_expert(bot: &mut Mock, message: Message, label_part: &str) {
+    let data = button_data(&message, label_part);
     bot.update(
         MockCallbackQuery::new()
             .data(data)
-            .message(post)
+            .message(message)
             .from(expert()),
     );
     bot.dispatch().await;
-    bot
 }
 
 fn button_data(m: &Message, label_part: &str) -> String {
@@ -194,14 +198,7 @@ async fn unmet_question_is_posted_and_the_expert_reply_reaches_the_person() {
     assert!(to_chat(&r, USER).is_empty(), "nothing sent without asking");
     let ask = r.sent_messages.last().unwrap().clone();
     assert!(ask.text().unwrap().contains("already answered"));
-    let again = button_data(&ask, "Send again");
-    bot.update(
-        MockCallbackQuery::new()
-            .data(again)
-            .message(ask)
-            .from(expert()),
-    );
-    bot.dispatch().await;
+    press_as_expert(&mut bot, ask, "Send again").await;
     let r = bot.get_responses();
     assert_eq!(to_chat(&r, USER).first().unwrap(), "<b>Ответ эксперта</b>");
     assert_eq!(
@@ -239,14 +236,7 @@ async fn answer_with_an_entry_teaches_the_matcher() {
     bot.dependencies(dptree::deps![d.clone()]);
     bot.dispatch().await;
     let post = posts(&bot.get_responses()).pop().unwrap();
-    let data = button_data(&post, &format!("Answer with {near}"));
-    bot.update(
-        MockCallbackQuery::new()
-            .data(data)
-            .message(post)
-            .from(expert()),
-    );
-    bot.dispatch().await;
+    press_as_expert(&mut bot, post, &format!("Answer with {near}")).await;
     let r = bot.get_responses();
     let got = to_chat(&r, USER).pop().unwrap();
     assert!(got.starts_with("<b>Ответ эксперта</b>"), "{got}");
@@ -439,13 +429,7 @@ async fn dismiss_closes_the_question_and_urgent_cases_are_pinned() {
     bot.dependencies(dptree::deps![d.clone()]);
     bot.dispatch().await;
     let post = posts(&bot.get_responses()).pop().unwrap();
-    bot.update(
-        MockCallbackQuery::new()
-            .data(button_data(&post, "Dismiss"))
-            .message(post)
-            .from(expert()),
-    );
-    bot.dispatch().await;
+    press_as_expert(&mut bot, post, "Dismiss").await;
     let r = bot.get_responses();
     assert_eq!(
         to_chat(&r, EXPERTS).pop().unwrap(),
@@ -548,13 +532,7 @@ async fn a_dismissed_question_can_still_be_answered_and_long_texts_reach_experts
     let store = d.conversation.store();
     assert_eq!(store.question(1).await.unwrap().unwrap().text, long);
 
-    bot.update(
-        MockCallbackQuery::new()
-            .data(button_data(&post, "Dismiss"))
-            .message(post.clone())
-            .from(expert()),
-    );
-    bot.dispatch().await;
+    press_as_expert(&mut bot, post.clone(), "Dismiss").await;
     bot.update(in_expert_chat("Sorry, one more thing.").reply_to_message(post));
     bot.dispatch().await;
     let r = bot.get_responses();

@@ -1,8 +1,8 @@
 //! Building the application from the configuration: the knowledge base, storage, the
 //! conversation, and the Telegram dispatcher or the terminal console around them.
 
+use crate::bot::{Conversation, Event};
 use crate::config::Config;
-use crate::conversation::{Conversation, Event};
 use crate::kb::{self, CheckOptions};
 use crate::lang::Lang;
 use crate::server;
@@ -121,6 +121,12 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
                     match store.erase_old_texts(chrono::Utc::now(), keep).await {
                         Ok(0) => {}
                         Ok(n) => log::info!("texts of {n} resolved question(s) erased"),
+                        Err(e) => log::warn!("retention clean-up failed: {e:#}"),
+                    }
+                    let before = chrono::Utc::now() - crate::bot::state::STATE_KEEP;
+                    match store.erase_chat_states(before).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("{n} old chat state(s) erased"),
                         Err(e) => log::warn!("retention clean-up failed: {e:#}"),
                     }
                     // With JARDAM_KEEP_TEXTS_DAYS unset (0) this also removes texts kept while
@@ -270,7 +276,7 @@ pub async fn chat(lang: Option<Lang>, chat_id: i64) -> anyhow::Result<()> {
             vec![Event::Menu]
         }
         None => vec![Event::Start {
-            payload: None,
+            entry: None,
             language_code: None,
         }],
     };

@@ -1,10 +1,8 @@
 //! The terminal adapter: the same conversation as in Telegram, buttons shown as numbered
 //! choices. Type a number to press a button, a command such as /menu, or any question.
 
-use crate::conversation::{Action, Conversation, Event, Output};
-use crate::telegram::{Cmd, command_event};
+use crate::bot::{Action, Conversation, Event, Output};
 use std::io::{BufRead, Write};
-use teloxide::utils::command::BotCommands;
 
 /// Strips the HTML of a reply for the terminal and turns entities back into characters.
 pub fn plain(html: &str) -> String {
@@ -96,11 +94,8 @@ pub async fn run(
 
 /// A typed line as an event: one of the bot's commands, or a question.
 pub fn command(text: &str) -> Event {
-    match Cmd::parse(text, "") {
-        Ok(cmd) => command_event(cmd, None),
-        Err(_) => Event::Text {
-            text: text.to_string(),
-            language_code: None,
-        },
-    }
+    Event::command(text).unwrap_or_else(|| Event::Text {
+        text: text.to_string(),
+        language_code: None,
+    })
 }

@@ -2,14 +2,14 @@
 //! exports and learned phrasings. Plain text for the terminal, HTML and buttons for the expert
 //! chat (sent by the Telegram adapter), CSV and JSON for researchers.
 
-use crate::conversation::Button;
+use crate::bot::Button;
 use crate::kb::KnowledgeBase;
+use crate::kb::html::escape;
 use crate::lang::Lang;
 use crate::storage::{ExportRow, Question, QuestionKind, Storage};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use teloxide::utils::html::escape;
 
 /// Telegram refuses messages longer than 4,096 characters (UTF-16 units, after the HTML is
 /// parsed) and captions longer than 1,024.

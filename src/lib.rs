@@ -6,15 +6,14 @@
 //!   Neither knows anything of Telegram or databases.
 
 pub mod app;
+pub mod bot;
 pub mod chat;
 pub mod config;
-pub mod conversation;
 pub mod eval;
 pub mod experts;
 pub mod flood;
 pub mod kb;
 pub mod lang;
-pub mod links;
 pub mod matcher;
 pub mod server;
 pub mod storage;

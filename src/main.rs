@@ -206,7 +206,7 @@ fn main() -> ExitCode {
         }),
         Command::Qr { entry, output, bot } => with_kb(|kb| {
             let url = link(kb, bot, &entry)?;
-            jardam::links::write_qr(&url, &output).map_err(|e| format!("{e:#}"))?;
+            jardam::telegram::links::write_qr(&url, &output).map_err(|e| format!("{e:#}"))?;
             println!("{} → {}", url, output.display());
             Ok(())
         }),
@@ -269,7 +269,7 @@ fn link(kb: &KnowledgeBase, bot: Option<String>, entry: &str) -> Result<String, 
     let bot = bot
         .or_else(|| std::env::var("JARDAM_BOT_USERNAME").ok())
         .ok_or("the bot's username is unknown: pass --bot NAME or set JARDAM_BOT_USERNAME")?;
-    jardam::links::deep_link(kb, &bot, entry).map_err(|e| format!("{e:#}"))
+    jardam::telegram::links::deep_link(kb, &bot, entry).map_err(|e| format!("{e:#}"))
 }
 
 fn ask(

@@ -7,8 +7,8 @@
 //! handlers finish for up to [`GRACE`], then returns so that the database can be closed. A
 //! second signal stops waiting.
 
+use crate::bot::Conversation;
 use crate::config::{Secret, Webhook};
-use crate::conversation::Conversation;
 use crate::telegram::desk::instance_id;
 use crate::telegram::inbox::Inbox;
 use crate::telegram::polling::{self, Polling, Running};

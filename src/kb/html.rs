@@ -24,6 +24,22 @@ pub const TELEGRAM_TAGS: &[&str] = &[
     "tg-emoji",
 ];
 
+/// `text` as plain text inside HTML: the three characters Telegram's HTML gives a meaning
+/// (`&`, `<`, `>`) written as entities, so that a person's or an expert's words are shown as
+/// they were typed and can never break or inject markup.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Returns the first problem with `text` as Telegram HTML, if any.
 pub fn validate(text: &str) -> Result<(), String> {
     let mut stack: Vec<String> = Vec::new();

@@ -62,7 +62,10 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("feedback_thanks", &[]),
     ("feedback_missing", &[]),
     ("help", &[]),
-    ("privacy", &["answered_days", "inactive_days"]),
+    (
+        "privacy",
+        &["answered_days", "inactive_days", "state_hours"],
+    ),
     ("forget_confirm", &[]),
     ("forget_done", &[]),
     ("forget_cancelled", &[]),

@@ -2,8 +2,8 @@
 //! `jardam check` measures exactly this rendering against Telegram's 4096-character limit.
 
 use super::{Entry, KnowledgeBase};
+use crate::kb::html::escape;
 use crate::lang::{Lang, Variant};
-use teloxide::utils::html::escape;
 
 /// How many sources the footer under an answer lists; the rest are a tap or `ask --json` away.
 pub const MAX_SOURCES_SHOWN: usize = 3;

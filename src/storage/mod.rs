@@ -250,8 +250,8 @@ pub trait Storage: Send + Sync {
     ) -> anyhow::Result<()>;
     /// Sets `last_seen` to now, creating an empty profile if there is none.
     async fn touch(&self, chat_id: i64) -> anyhow::Result<()>;
-    /// Deletes the profile, questions, kept FAQ texts, feedback and the phrasings taught from
-    /// the chat's questions; the daily counters stay. Returns the expert posts of the deleted
+    /// Deletes the profile, chat state, questions, kept FAQ texts, feedback and the phrasings
+    /// taught from the chat's questions; the daily counters stay. Returns the expert posts of the deleted
     /// questions (chat, message), to be marked as deleted.
     async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>>;
 
@@ -285,6 +285,18 @@ pub trait Storage: Send + Sync {
     async fn release_claim(&self, id: i64, instance: &str) -> anyhow::Result<()>;
     /// Open questions with this group key, oldest first; none for an empty key.
     async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>>;
+    /// The post of a group: the expert message (in `expert_chat`) of the oldest open, not
+    /// urgent question with this group key that is posted there. One indexed row, however
+    /// many people asked: a surge of one question costs each new asker the same.
+    async fn group_post(&self, group_key: &str, expert_chat: i64) -> anyhow::Result<Option<i32>>;
+    /// Takes the right to re-render expert post (chat, message) now: true for one caller
+    /// when the post was not refreshed (by any instance) within `every`.
+    async fn claim_post_refresh(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        every: Duration,
+    ) -> anyhow::Result<bool>;
     /// Open questions, urgent first, then oldest first.
     async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>>;
     async fn count_open(&self) -> anyhow::Result<i64>;
@@ -379,6 +391,18 @@ pub trait Storage: Send + Sync {
     ) -> anyhow::Result<Vec<(i64, String)>>;
     /// Deletes handled updates marked done before `before`.
     async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
+    /// The chat's state between two messages as the conversation wrote it, if it was written
+    /// after `since` (an older one is as good as none).
+    async fn chat_state(
+        &self,
+        chat_id: i64,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>>;
+    /// Writes the chat's state (`None` deletes it).
+    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> anyhow::Result<()>;
+    /// Deletes chat states written, and post refresh marks taken, before `before`. Returns
+    /// how many chat states.
+    async fn erase_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
     /// Chats whose last visit (or, without a profile, newest question) is before `before`:
     /// the retention clean-up forgets them. At most `limit`.
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>>;

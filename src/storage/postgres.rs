@@ -17,6 +17,9 @@ use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use std::time::Duration;
 
+mod inbox;
+mod state;
+
 pub struct PgStorage {
     pool: PgPool,
 }
@@ -148,7 +151,13 @@ impl Storage for PgStorage {
             .bind(chat_id)
             .execute(&mut *tx)
             .await?;
-        for table in ["questions", "faq_texts", "feedback", "profiles"] {
+        for table in [
+            "questions",
+            "faq_texts",
+            "feedback",
+            "profiles",
+            "chat_states",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = $1"))
                 .bind(chat_id)
                 .execute(&mut *tx)
@@ -557,50 +566,19 @@ impl Storage for PgStorage {
         instance: &str,
         lease: Duration,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO inbox (update_id, body, received_at, claimed_by, claimed_until) \
-             VALUES ($1, $2, now(), $3, now() + make_interval(secs => $4)) \
-             ON CONFLICT (update_id) DO NOTHING",
-        )
-        .bind(update_id)
-        .bind(body.replace('\0', ""))
-        .bind(instance)
-        .bind(lease.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.put_in_inbox(update_id, body, instance, lease).await
     }
 
     async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE inbox SET done_at = now(), body = '' WHERE update_id = $1 AND done_at IS NULL",
-        )
-        .bind(update_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.inbox_mark_done(update_id).await
     }
 
     async fn inbox_release(&self, update_id: i64) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE inbox SET claimed_until = received_at WHERE update_id = $1 AND done_at IS NULL",
-        )
-        .bind(update_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.inbox_give_up(update_id).await
     }
 
     async fn inbox_renew(&self, instance: &str, lease: Duration) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "UPDATE inbox SET claimed_until = now() + make_interval(secs => $2) \
-             WHERE claimed_by = $1 AND done_at IS NULL",
-        )
-        .bind(instance)
-        .bind(lease.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        self.inbox_extend(instance, lease).await
     }
 
     async fn inbox_claim_stale(
@@ -609,28 +587,40 @@ impl Storage for PgStorage {
         lease: Duration,
         limit: u32,
     ) -> anyhow::Result<Vec<(i64, String)>> {
-        // SKIP LOCKED: two instances claiming at once get different rows.
-        let mut rows: Vec<(i64, String)> = sqlx::query_as(
-            "UPDATE inbox SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2) \
-             WHERE update_id IN (SELECT update_id FROM inbox WHERE done_at IS NULL \
-             AND claimed_until < now() ORDER BY update_id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING update_id, body",
-        )
-        .bind(instance)
-        .bind(lease.as_secs_f64())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.sort_unstable_by_key(|r| r.0);
-        Ok(rows)
+        self.inbox_take_stale(instance, lease, limit).await
     }
 
     async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
-        let done = sqlx::query("DELETE FROM inbox WHERE done_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.inbox_delete_done(before).await
+    }
+
+    async fn chat_state(
+        &self,
+        chat_id: i64,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        self.read_chat_state(chat_id, since).await
+    }
+
+    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> anyhow::Result<()> {
+        self.write_chat_state(chat_id, state).await
+    }
+
+    async fn erase_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        self.delete_chat_states(before).await
+    }
+
+    async fn group_post(&self, group_key: &str, expert_chat: i64) -> anyhow::Result<Option<i32>> {
+        self.lead_post(group_key, expert_chat).await
+    }
+
+    async fn claim_post_refresh(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        every: Duration,
+    ) -> anyhow::Result<bool> {
+        self.take_post_refresh(chat_id, message_id, every).await
     }
 
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {

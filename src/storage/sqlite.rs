@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod inbox;
+mod state;
+
 pub struct SqliteStorage {
     pool: SqlitePool,
     /// The database file as it was opened; `None` in memory.
@@ -79,8 +82,6 @@ impl OpenFile {
     }
 }
 
-/// SQLite has no time type; times are written in one fixed-width format so that comparing
-/// the strings in SQL compares the times (sqlx's own encoding varies the number of digits).
 /// When a lease taken at `now` runs out.
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     TimeDelta::from_std(lease)
@@ -89,6 +90,8 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// SQLite has no time type; times are written in one fixed-width format so that comparing
+/// the strings in SQL compares the times (sqlx's own encoding varies the number of digits).
 fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
@@ -306,7 +309,13 @@ impl Storage for SqliteStorage {
                 .bind(chat_id)
                 .execute(&mut *conn)
                 .await?;
-            for table in ["questions", "faq_texts", "feedback", "profiles"] {
+            for table in [
+                "questions",
+                "faq_texts",
+                "feedback",
+                "profiles",
+                "chat_states",
+            ] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = ?"))
                     .bind(chat_id)
                     .execute(&mut *conn)
@@ -736,56 +745,19 @@ impl Storage for SqliteStorage {
         instance: &str,
         lease: Duration,
     ) -> anyhow::Result<bool> {
-        self.check_file()?;
-        let now = now();
-        let until = lease_end(now, lease);
-        let mut conn = self.begin_write().await?;
-        let work = sqlx::query(
-            "INSERT INTO inbox (update_id, body, received_at, claimed_by, claimed_until) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
-        )
-        .bind(update_id)
-        .bind(body.replace('\0', ""))
-        .bind(ts(now))
-        .bind(instance)
-        .bind(ts(until))
-        .execute(&mut *conn)
-        .await
-        .map_err(anyhow::Error::from);
-        let done = Self::finish_write(conn, work).await?;
-        Ok(done.rows_affected() == 1)
+        self.put_in_inbox(update_id, body, instance, lease).await
     }
 
     async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE inbox SET done_at = ?, body = '' WHERE update_id = ? AND done_at IS NULL",
-        )
-        .bind(ts(now()))
-        .bind(update_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.inbox_mark_done(update_id).await
     }
 
     async fn inbox_release(&self, update_id: i64) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE inbox SET claimed_until = received_at WHERE update_id = ? AND done_at IS NULL",
-        )
-        .bind(update_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.inbox_give_up(update_id).await
     }
 
     async fn inbox_renew(&self, instance: &str, lease: Duration) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "UPDATE inbox SET claimed_until = ? WHERE claimed_by = ? AND done_at IS NULL",
-        )
-        .bind(ts(lease_end(now(), lease)))
-        .bind(instance)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        self.inbox_extend(instance, lease).await
     }
 
     async fn inbox_claim_stale(
@@ -794,29 +766,40 @@ impl Storage for SqliteStorage {
         lease: Duration,
         limit: u32,
     ) -> anyhow::Result<Vec<(i64, String)>> {
-        let now = now();
-        // One statement: SQLite runs writes one at a time, so two claimants cannot both win.
-        let mut rows: Vec<(i64, String)> = sqlx::query_as(
-            "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE update_id IN \
-             (SELECT update_id FROM inbox WHERE done_at IS NULL AND claimed_until < ? \
-             ORDER BY update_id LIMIT ?) RETURNING update_id, body",
-        )
-        .bind(instance)
-        .bind(ts(lease_end(now, lease)))
-        .bind(ts(now))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.sort_unstable_by_key(|r| r.0);
-        Ok(rows)
+        self.inbox_take_stale(instance, lease, limit).await
     }
 
     async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
-        let done = sqlx::query("DELETE FROM inbox WHERE done_at < ?")
-            .bind(ts(before))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.inbox_delete_done(before).await
+    }
+
+    async fn chat_state(
+        &self,
+        chat_id: i64,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        self.read_chat_state(chat_id, since).await
+    }
+
+    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> anyhow::Result<()> {
+        self.write_chat_state(chat_id, state).await
+    }
+
+    async fn erase_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        self.delete_chat_states(before).await
+    }
+
+    async fn group_post(&self, group_key: &str, expert_chat: i64) -> anyhow::Result<Option<i32>> {
+        self.lead_post(group_key, expert_chat).await
+    }
+
+    async fn claim_post_refresh(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        every: Duration,
+    ) -> anyhow::Result<bool> {
+        self.take_post_refresh(chat_id, message_id, every).await
     }
 
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {

@@ -556,7 +556,7 @@ pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerR
         let text =
             k.kb.interface
                 .fill("expert_already_answered", l, &[("number", &number)]);
-        let buttons = vec![vec![crate::conversation::Button::cb(
+        let buttons = vec![vec![crate::bot::Button::cb(
             k.kb.t("expert_btn_send_again", l),
             experts::data::send_again(posted[0].id, msg.id.0),
         )]];

@@ -6,12 +6,13 @@
 pub mod desk;
 pub mod inbox;
 pub mod limits;
+pub mod links;
 pub mod polling;
 
 pub use limits::TgBot;
 
+use crate::bot::{Action, Button, Conversation, Event, Output};
 use crate::config::Config;
-use crate::conversation::{Action, Button, Conversation, Event, Output};
 use crate::experts::ExpertAction;
 use crate::lang::Lang;
 use crate::storage::{MediaRef, QuestionKind};
@@ -51,7 +52,7 @@ pub enum Cmd {
 pub fn command_event(cmd: Cmd, language_code: Option<String>) -> Event {
     match cmd {
         Cmd::Start(payload) => Event::Start {
-            payload: Some(payload.trim().to_string()).filter(|p| !p.is_empty()),
+            entry: Some(links::decode_start(payload.trim())).filter(|p| !p.is_empty()),
             language_code,
         },
         Cmd::Help => Event::Help,
@@ -381,7 +382,7 @@ async fn on_inline(bot: TgBot, q: InlineQuery, deps: Deps) -> HandlerResult {
             if !username.is_empty() {
                 let link = format!(
                     "https://t.me/{username}?start={}",
-                    crate::conversation::encode_start(&e.id)
+                    links::encode_start(&e.id)
                 );
                 text.push_str("\n\n");
                 text.push_str(&kb.interface.fill("shared_by", lang, &[("link", &link)]));

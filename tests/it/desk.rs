@@ -1,8 +1,8 @@
 //! The expert workflow on teloxide_tests' MockBot: unmet question → post in the expert chat →
 //! reply or "Answer with" → the person gets the answer; grouping, refusals, /export, /forget.
 
+use jardam::bot::Conversation;
 use jardam::config::Config;
-use jardam::conversation::Conversation;
 use jardam::kb::{self, CheckOptions};
 use jardam::lang::Lang;
 use jardam::matcher::Status;

@@ -5,7 +5,7 @@
 //! A failing input is shrunk to a small one and saved in `tests/it/fuzz.regressions`, which
 //! every later run replays first: commit that file, and the crash stays a regression test.
 
-use jardam::conversation::{Conversation, Event, Knowledge};
+use jardam::bot::{Conversation, Event, Knowledge};
 use jardam::experts::ExpertAction;
 use jardam::kb::{self, CheckOptions};
 use jardam::matcher::{Matcher, Status};

@@ -3,7 +3,7 @@
 //! again when the database is back, without a restart.
 
 use crate::storage::PgTestDb;
-use jardam::conversation::{Conversation, Event, Knowledge};
+use jardam::bot::{Conversation, Event, Knowledge};
 use jardam::kb::{self, CheckOptions};
 use jardam::lang::Lang;
 use std::sync::Arc;

@@ -153,6 +153,9 @@ suite!(
     inactive_chats_are_found_for_the_clean_up,
     open_posts_of_a_chat,
     webhook_inbox_stores_once_and_hands_out_each_stale_update_once,
+    chat_states_are_per_chat_replaced_expire_and_are_forgotten,
+    a_groups_post_is_its_oldest_open_questions,
+    a_post_refresh_is_taken_once_per_interval,
 );
 
 // ---- helpers ----
@@ -276,7 +279,13 @@ async fn forget_deletes_one_chat_only(s: S) {
         .await
         .unwrap();
 
+    for chat in [1, 2] {
+        s.set_chat_state(chat, Some("{\"v\":\"1\"}")).await.unwrap();
+    }
     let posts = s.forget(1).await.unwrap();
+    let long_ago = Utc::now() - chrono::TimeDelta::days(1);
+    assert_eq!(s.chat_state(1, long_ago).await.unwrap(), None);
+    assert!(s.chat_state(2, long_ago).await.unwrap().is_some());
     assert_eq!(posts, [(GROUP_CHAT, 501)], "the post to mark as deleted");
     let learned: Vec<String> = s
         .learned()
@@ -1227,4 +1236,105 @@ async fn sqlite_refuses_questions_once_its_file_is_deleted() {
         "a question written into a deleted file is lost at the next restart"
     );
     assert!(s.ping().await.is_err());
+}
+
+async fn chat_states_are_per_chat_replaced_expire_and_are_forgotten(s: S) {
+    let before = Utc::now() - chrono::TimeDelta::seconds(60);
+    assert_eq!(s.chat_state(1, before).await.unwrap(), None);
+    let hostile = "{\"text\":\"'); DROP TABLE chat_states; --\\u0000 \u{1F600} \u{0}\"}";
+    s.set_chat_state(1, Some(hostile)).await.unwrap();
+    s.set_chat_state(2, Some("two")).await.unwrap();
+    assert_eq!(
+        s.chat_state(1, before).await.unwrap().as_deref(),
+        Some(hostile.replace('\0', "").as_str())
+    );
+    s.set_chat_state(1, Some("one, later")).await.unwrap();
+    assert_eq!(
+        s.chat_state(1, before).await.unwrap().as_deref(),
+        Some("one, later")
+    );
+    assert_eq!(
+        s.chat_state(2, before).await.unwrap().as_deref(),
+        Some("two")
+    );
+    // Written before `since`: as good as none.
+    tick().await;
+    let after = Utc::now();
+    assert_eq!(s.chat_state(1, after).await.unwrap(), None);
+    s.set_chat_state(2, None).await.unwrap();
+    assert_eq!(s.chat_state(2, before).await.unwrap(), None);
+    s.set_chat_state(2, None).await.unwrap();
+    // The clean-up erases the old ones only.
+    s.set_chat_state(3, Some("new")).await.unwrap();
+    assert_eq!(s.erase_chat_states(after).await.unwrap(), 1);
+    assert_eq!(s.chat_state(1, before).await.unwrap(), None);
+    assert_eq!(
+        s.chat_state(3, before).await.unwrap().as_deref(),
+        Some("new")
+    );
+}
+
+async fn a_groups_post_is_its_oldest_open_questions(s: S) {
+    assert_eq!(
+        s.group_post("patent price?", GROUP_CHAT).await.unwrap(),
+        None
+    );
+    let urgent_one = s.add_question(urgent(9, "Patent price?")).await.unwrap();
+    s.set_expert_message(urgent_one.id, GROUP_CHAT, 10)
+        .await
+        .unwrap();
+    let a = s.add_question(question(1, "Patent price?")).await.unwrap();
+    // Not posted yet: no post to join.
+    assert_eq!(
+        s.group_post("patent price?", GROUP_CHAT).await.unwrap(),
+        None
+    );
+    s.set_expert_message(a.id, GROUP_CHAT, 11).await.unwrap();
+    let b = s.add_question(question(2, "patent price?")).await.unwrap();
+    s.set_expert_message(b.id, GROUP_CHAT, 11).await.unwrap();
+    assert_eq!(
+        s.group_post("patent price?", GROUP_CHAT).await.unwrap(),
+        Some(11),
+        "the urgent post is never joined"
+    );
+    assert_eq!(s.group_post("patent price?", -5).await.unwrap(), None);
+    assert_eq!(s.group_post("", GROUP_CHAT).await.unwrap(), None);
+    // The lead answered: the next open one's post.
+    s.mark_answered(a.id, "x", "e").await.unwrap();
+    let c = s.add_question(question(3, "patent price?")).await.unwrap();
+    s.set_expert_message(c.id, GROUP_CHAT, 12).await.unwrap();
+    assert_eq!(
+        s.group_post("patent price?", GROUP_CHAT).await.unwrap(),
+        Some(11)
+    );
+    s.mark_answered(b.id, "x", "e").await.unwrap();
+    assert_eq!(
+        s.group_post("patent price?", GROUP_CHAT).await.unwrap(),
+        Some(12)
+    );
+}
+
+async fn a_post_refresh_is_taken_once_per_interval(s: S) {
+    let every = Duration::from_millis(300);
+    assert!(s.claim_post_refresh(GROUP_CHAT, 5, every).await.unwrap());
+    assert!(!s.claim_post_refresh(GROUP_CHAT, 5, every).await.unwrap());
+    // Another post is its own.
+    assert!(s.claim_post_refresh(GROUP_CHAT, 6, every).await.unwrap());
+    tokio::time::sleep(every + Duration::from_millis(50)).await;
+    assert!(s.claim_post_refresh(GROUP_CHAT, 5, every).await.unwrap());
+    // Many claimants at once, on a new post and on one refreshed long ago: one wins each.
+    // (An interval far longer than the claims can take, however loaded the machine.)
+    let long = Duration::from_secs(600);
+    for post in [7, 5] {
+        if post == 5 {
+            s.erase_chat_states(Utc::now() + chrono::TimeDelta::seconds(1))
+                .await
+                .unwrap();
+        }
+        let claims =
+            futures::future::join_all((0..8).map(|_| s.claim_post_refresh(GROUP_CHAT, post, long)))
+                .await;
+        let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
+        assert_eq!(won, 1, "post {post}");
+    }
 }

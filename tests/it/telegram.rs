@@ -1,7 +1,7 @@
 //! Handler tests on teloxide_tests' MockBot (which serialises its tests).
 
+use jardam::bot::{Conversation, Knowledge};
 use jardam::config::Config;
-use jardam::conversation::{Conversation, Knowledge};
 use jardam::kb::{self, CheckOptions};
 use jardam::telegram::limits::{DEFAULT_SEND_RATE, Limits};
 use jardam::telegram::{self, Deps};

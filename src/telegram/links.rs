@@ -1,6 +1,6 @@
-//! Deep links to one answer, and QR codes of them for posters and leaflets.
+//! Deep links to one answer (`t.me/<bot>?start=<payload>`), and QR codes of them for posters
+//! and leaflets.
 
-use crate::conversation::encode_start;
 use crate::kb::KnowledgeBase;
 use anyhow::{Context, bail};
 use qrcode::QrCode;
@@ -21,6 +21,16 @@ pub fn deep_link(kb: &KnowledgeBase, bot_username: &str, entry_id: &str) -> anyh
         "https://t.me/{bot}?start={}",
         encode_start(entry_id)
     ))
+}
+
+/// Deep-link payloads may use only `A-Za-z0-9_-`; entry ids use `.` where the payload uses `_`.
+pub fn encode_start(entry_id: &str) -> String {
+    entry_id.replace('.', "_")
+}
+
+/// The entry id of a deep link's payload.
+pub fn decode_start(payload: &str) -> String {
+    payload.replace('_', ".")
 }
 
 /// Writes the QR code of `link` as PNG or SVG, chosen by the file's extension.
@@ -72,6 +82,17 @@ mod tests {
         );
         assert!(deep_link(&kb(), "jardam_bot", "stay.nowhere").is_err());
         assert!(deep_link(&kb(), "x y", "stay.term").is_err());
+    }
+
+    #[test]
+    fn every_entry_id_survives_a_deep_link() {
+        for e in &kb().entries {
+            let payload = encode_start(&e.id);
+            let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            assert!(payload.chars().all(allowed), "{payload}");
+            assert!(payload.len() <= 64, "{payload}");
+            assert_eq!(decode_start(&payload), e.id);
+        }
     }
 
     #[test]

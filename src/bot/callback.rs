@@ -1,0 +1,272 @@
+//! The callback data of people's buttons, as one enum, parsed once.
+//!
+//! On the wire it is `<version>:<action>[:args]` (at most 64 bytes, Telegram's limit); the
+//! version is the knowledge base's content hash, so that a button of an older knowledge base
+//! is recognised after a reload. Language, country and `/forget` buttons do not depend on the
+//! content and are honoured whatever their version; the others point at topics and entries by
+//! position, and an old one gets a fresh menu instead of the wrong entry.
+
+use crate::lang::{Country, Lang, Variant};
+use std::fmt;
+
+/// What a person's button does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Callback {
+    /// The interface language; in onboarding the country picker follows.
+    Language {
+        lang: Lang,
+        onboarding: bool,
+    },
+    /// The country (`None`: skipped); in onboarding the welcome follows.
+    Country {
+        country: Option<Country>,
+        onboarding: bool,
+    },
+    /// The answer to "delete everything about me?".
+    Forget {
+        confirmed: bool,
+    },
+    Menu,
+    /// A topic, by position in the knowledge base.
+    Topic(usize),
+    /// An entry's answer, by position (the variant by the person's country).
+    Entry(usize),
+    /// An entry's answer in one variant.
+    EntryVariant(usize, Variant),
+    /// An entry's answer for the country just chosen (which is saved too).
+    EntryForCountry(usize, Country),
+    /// 👍 / 👎 under an answer.
+    Feedback {
+        entry: usize,
+        helpful: bool,
+    },
+    /// "Related questions" of an entry.
+    Related(usize),
+    /// "Ask an expert" under an entry's answer.
+    AskExpert(usize),
+    /// "None of these — ask an expert": the last question goes to the experts.
+    NoneOfThese,
+    /// "Talk to a person now" under an urgent entry.
+    Urgent(usize),
+}
+
+/// What a button's data turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pressed {
+    Now(Callback),
+    /// A button of another version of the knowledge base, or data that is no button of ours
+    /// (forged, or from a version of the bot that wrote it differently).
+    Stale,
+}
+
+impl Callback {
+    /// The data to put on a button of the knowledge base with this `version`.
+    pub fn data(self, version: u16) -> String {
+        format!("{version:x}:{self}")
+    }
+
+    /// Whether the button means the same in every version of the content.
+    fn survives_reload(self) -> bool {
+        matches!(
+            self,
+            Callback::Language { .. } | Callback::Country { .. } | Callback::Forget { .. }
+        )
+    }
+
+    /// Reads a button's data against the knowledge base's current `version`.
+    pub fn parse(data: &str, version: u16) -> Pressed {
+        let Some((v, rest)) = data.split_once(':') else {
+            return Pressed::Stale;
+        };
+        match Callback::parse_action(rest) {
+            Some(c) if c.survives_reload() || u16::from_str_radix(v, 16) == Ok(version) => {
+                Pressed::Now(c)
+            }
+            _ => Pressed::Stale,
+        }
+    }
+
+    fn parse_action(s: &str) -> Option<Callback> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let index = |s: &str| -> Option<usize> {
+            // Digits only: `+1` or ` 1` are not ours.
+            s.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| s.parse().ok())
+                .flatten()
+        };
+        let onboarding = |rest: &[&str]| match rest {
+            [] => Some(false),
+            ["o"] => Some(true),
+            _ => None,
+        };
+        let country = |s: &str| Country::ALL.into_iter().find(|c| c.code() == s);
+        Some(match parts.as_slice() {
+            ["L", code, rest @ ..] => Callback::Language {
+                lang: Lang::ALL.into_iter().find(|l| l.code() == *code)?,
+                onboarding: onboarding(rest)?,
+            },
+            ["C", code, rest @ ..] => Callback::Country {
+                country: match *code {
+                    "skip" => None,
+                    c => Some(country(c)?),
+                },
+                onboarding: onboarding(rest)?,
+            },
+            ["D", "y"] => Callback::Forget { confirmed: true },
+            ["D", "n"] => Callback::Forget { confirmed: false },
+            ["M"] => Callback::Menu,
+            ["T", i] => Callback::Topic(index(i)?),
+            ["E", i] => Callback::Entry(index(i)?),
+            ["E", i, v] => Callback::EntryVariant(
+                index(i)?,
+                Variant::ALL.into_iter().find(|x| x.code() == *v)?,
+            ),
+            ["W", i, c] => Callback::EntryForCountry(index(i)?, country(c)?),
+            ["F", i, "1"] => Callback::Feedback {
+                entry: index(i)?,
+                helpful: true,
+            },
+            ["F", i, "0"] => Callback::Feedback {
+                entry: index(i)?,
+                helpful: false,
+            },
+            ["R", i] => Callback::Related(index(i)?),
+            ["X", i] => Callback::AskExpert(index(i)?),
+            ["N"] => Callback::NoneOfThese,
+            ["U", i] => Callback::Urgent(index(i)?),
+            _ => return None,
+        })
+    }
+}
+
+/// The action part of the data (without the version).
+impl fmt::Display for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = |onboarding: bool| if onboarding { ":o" } else { "" };
+        match *self {
+            Callback::Language { lang, onboarding } => {
+                write!(f, "L:{}{}", lang.code(), o(onboarding))
+            }
+            Callback::Country {
+                country,
+                onboarding,
+            } => write!(
+                f,
+                "C:{}{}",
+                country.map_or("skip", Country::code),
+                o(onboarding)
+            ),
+            Callback::Forget { confirmed } => {
+                write!(f, "D:{}", if confirmed { "y" } else { "n" })
+            }
+            Callback::Menu => f.write_str("M"),
+            Callback::Topic(i) => write!(f, "T:{i}"),
+            Callback::Entry(i) => write!(f, "E:{i}"),
+            Callback::EntryVariant(i, v) => write!(f, "E:{i}:{}", v.code()),
+            Callback::EntryForCountry(i, c) => write!(f, "W:{i}:{}", c.code()),
+            Callback::Feedback { entry, helpful } => {
+                write!(f, "F:{entry}:{}", if helpful { 1 } else { 0 })
+            }
+            Callback::Related(i) => write!(f, "R:{i}"),
+            Callback::AskExpert(i) => write!(f, "X:{i}"),
+            Callback::NoneOfThese => f.write_str("N"),
+            Callback::Urgent(i) => write!(f, "U:{i}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Callback> {
+        let mut v = vec![Callback::Menu, Callback::NoneOfThese];
+        for lang in Lang::ALL {
+            for onboarding in [false, true] {
+                v.push(Callback::Language { lang, onboarding });
+            }
+        }
+        for country in Country::ALL.map(Some).into_iter().chain([None]) {
+            for onboarding in [false, true] {
+                v.push(Callback::Country {
+                    country,
+                    onboarding,
+                });
+            }
+        }
+        for i in [0, 7, 999] {
+            v.extend([
+                Callback::Topic(i),
+                Callback::Entry(i),
+                Callback::Related(i),
+                Callback::AskExpert(i),
+                Callback::Urgent(i),
+                Callback::Feedback {
+                    entry: i,
+                    helpful: true,
+                },
+                Callback::Feedback {
+                    entry: i,
+                    helpful: false,
+                },
+            ]);
+            v.extend(Variant::ALL.map(|x| Callback::EntryVariant(i, x)));
+            v.extend(Country::ALL.map(|c| Callback::EntryForCountry(i, c)));
+        }
+        v.extend([
+            Callback::Forget { confirmed: true },
+            Callback::Forget { confirmed: false },
+        ]);
+        v
+    }
+
+    #[test]
+    fn every_button_reads_back_as_itself_and_fits_telegrams_limit() {
+        let version = u16::MAX;
+        for c in all() {
+            let data = c.data(version);
+            assert!(data.len() <= 64, "{data}");
+            assert_eq!(Callback::parse(&data, version), Pressed::Now(c), "{data}");
+        }
+    }
+
+    #[test]
+    fn an_old_versions_buttons_are_stale_except_those_that_do_not_depend_on_content() {
+        for c in all() {
+            let expected = if c.survives_reload() {
+                Pressed::Now(c)
+            } else {
+                Pressed::Stale
+            };
+            assert_eq!(Callback::parse(&c.data(1), 2), expected, "{c}");
+        }
+    }
+
+    #[test]
+    fn forged_data_is_stale() {
+        for data in [
+            "",
+            ":",
+            "abc",
+            "1:",
+            "1:E",
+            "1:E:x",
+            "1:E:+1",
+            "1:E: 1",
+            "1:E:1:zz",
+            "1:F:1:2",
+            "1:L:xx",
+            "1:L:ru:x",
+            "1:C:mars",
+            "1:D:maybe",
+            "1:T:1:2",
+            "zz:M",
+            "1:E:-1",
+            "1:E:99999999999999999999999",
+        ] {
+            assert_eq!(Callback::parse(data, 1), Pressed::Stale, "{data:?}");
+        }
+        assert_eq!(Callback::parse("1:M", 1), Pressed::Now(Callback::Menu));
+    }
+}

@@ -4,7 +4,9 @@
 //!
 //! What it reports, per scenario: throughput (updates handled per second of wall time),
 //! handler latency percentiles, and the bot process's peak memory. Scenarios: Jardam on SQLite
-//! (burst, a paced load, the paced load with one chat flooding), the bare teloxide dispatcher
+//! (burst, a paced load, the paced load with one chat flooding, and a surge: with an expert
+//! chat, 20,000 updates from 4,000 chats, one in five the same question the FAQ cannot answer,
+//! reporting the posts and edits in the expert chat), the bare teloxide dispatcher
 //! and polling with an echo handler (the ceiling
 //! that teloxide, HTTP and the fake impose), Jardam on PostgreSQL, and two Jardam instances
 //! sharing one PostgreSQL database.
@@ -43,6 +45,8 @@
 //! - Flood: in one scenario, one more chat sends 40 messages at once as the paced load starts
 //!   (the flood limit lets 8 through, then 2 a second). Its replies are not measured; the other
 //!   chats' latency is compared with the same paced load without it.
+//! - CPU: the bot process's user and system time over the scenario (the fake runs in its
+//!   own), divided by the updates.
 //! - Memory: the bot process's `VmRSS` before the bot is built, and `VmHWM` (peak resident set)
 //!   at the end of the scenario, from /proc/self/status; the peak is reset (`5` written to
 //!   /proc/self/clear_refs) before each scenario. The difference is what the bot added. The
@@ -91,11 +95,20 @@ const UNMET: [&str; 2] = [
     "cheap plane tickets to Istanbul",
     "where can I buy a used car in Bishkek",
 ];
+/// The surge: the day a new rule is announced, everyone asks the same thing the FAQ does not
+/// answer yet.
+const SURGE: &str = "is it true that from january migrants need a new card for the metro";
+/// The expert chat of the surge scenario.
+const EXPERTS: i64 = -100_900;
+/// Telegram's group limit is 20 messages a minute: one edit of a post every 3 s at most.
+const EDIT_WINDOW: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Script {
     Jardam,
     Echo,
+    /// Jardam with an expert chat, one update in five the same unmet question.
+    Surge,
 }
 
 /// One step of a chat's script.
@@ -104,8 +117,17 @@ enum Step {
     Button(String),
 }
 
-fn steps(kb_version: u16) -> Vec<Step> {
+fn steps(kb_version: u16, script: Script) -> Vec<Step> {
     let button = |action: &str| Step::Button(format!("{kb_version:x}:{action}"));
+    if script == Script::Surge {
+        return vec![
+            Step::Text(ANSWERED[0]),
+            Step::Text(ANSWERED[1]),
+            Step::Text(SURGE),
+            Step::Text(ANSWERED[2]),
+            Step::Text("/help"),
+        ];
+    }
     vec![
         Step::Text("/start"),
         button("L:en:o"),
@@ -204,6 +226,19 @@ async fn run_all() -> anyhow::Result<()> {
         )
         .await?,
     );
+    // 20,000 updates: 4,000 chats of 5 steps, one of them the surge question.
+    let surge_chats = (updates * 2 / 25).max(1);
+    rows.push(
+        scenario(
+            "Jardam, SQLite, surge 1 in 5",
+            Script::Surge,
+            &[sqlite("surge.db")],
+            surge_chats,
+            0,
+            0,
+        )
+        .await?,
+    );
     rows.push(
         scenario(
             "echo dispatcher, burst",
@@ -272,9 +307,10 @@ async fn scenario(
     rate: usize,
     flood: usize,
 ) -> anyhow::Result<Row> {
+    let per_chat = if script == Script::Surge { 5 } else { PER_CHAT };
     println!(
         "\n== {name}: {} updates from {chats} chats",
-        chats * PER_CHAT
+        chats * per_chat
     );
     reset_peak();
     let rss_before_mb = proc_status_mb("VmRSS");
@@ -286,10 +322,10 @@ async fn scenario(
         .env("LOAD_FLOOD", flood.to_string())
         .env(
             "LOAD_SCRIPT",
-            if script == Script::Echo {
-                "echo"
-            } else {
-                "jardam"
+            match script {
+                Script::Echo => "echo",
+                Script::Jardam => "jardam",
+                Script::Surge => "surge",
             },
         )
         .stdin(std::process::Stdio::piped())
@@ -312,12 +348,14 @@ async fn scenario(
     let mut bots = Vec::new();
     for (url, database) in urls.iter().zip(databases) {
         bots.push(match script {
-            Script::Jardam => start_jardam(url, database).await?,
+            Script::Jardam => start_jardam(url, database, None).await?,
+            Script::Surge => start_jardam(url, database, Some(EXPERTS)).await?,
             Script::Echo => start_echo(url),
         });
     }
+    let cpu_before = cpu_seconds();
     to_child.write_all(b"go\n").await?;
-    let mut result = None;
+    let mut result: Option<Value> = None;
     while let Some(line) = from_child.next_line().await? {
         match line.strip_prefix("RESULT ") {
             Some(json) => {
@@ -328,6 +366,11 @@ async fn scenario(
         }
     }
     let peak_mb = proc_status_mb("VmHWM");
+    if let Some(r) = result.as_mut() {
+        // The bots' CPU in this process (the fake runs in its own), calibration included.
+        let updates = r["updates"].as_f64().unwrap_or(0.0) + per_chat as f64;
+        r["cpu_us_per_update"] = ((cpu_seconds() - cpu_before) / updates * 1e6).into();
+    }
     for bot in &bots {
         // Initiated for all before waiting for any, so the instances stop together.
         let _ = bot.token.shutdown();
@@ -365,18 +408,22 @@ fn client(url: &str) -> Bot {
     Bot::new(TOKEN).set_api_url(url)
 }
 
-/// The bot as `jardam run` builds it, with our long polling.
-async fn start_jardam(url: &str, database: &str) -> anyhow::Result<RunningBot> {
-    let vars = HashMap::from([
+/// The bot as `jardam run` builds it, with our long polling; with `experts`, its expert chat.
+async fn start_jardam(
+    url: &str,
+    database: &str,
+    experts: Option<i64>,
+) -> anyhow::Result<RunningBot> {
+    let mut vars = HashMap::from([
         ("DATABASE_URL".to_owned(), database.to_owned()),
         ("JARDAM_DIALOGUES".to_owned(), "dialogues".to_owned()),
     ]);
+    if let Some(chat) = experts {
+        vars.insert("JARDAM_EXPERT_CHAT".to_owned(), chat.to_string());
+    }
     let config = Config::from_vars(vars).map_err(|e| anyhow::anyhow!("{e}"))?;
     let conversation = jardam::app::build(&config).await?;
-    let deps = Deps {
-        conversation,
-        config: Arc::new(config),
-    };
+    let deps = Deps::new(conversation, Arc::new(config));
     let client = client(url);
     let bot = TgBot::new(client.clone(), NO_LIMITS);
     let background = jardam::app::spawn_background(bot.clone(), deps.clone());
@@ -446,6 +493,25 @@ fn proc_status_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time (user and system) this process has used, from /proc/self/stat (in clock ticks of
+/// 1/100 s, Linux's USER_HZ); 0 where there is no procfs.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Resets VmHWM to the current RSS, so that each scenario's peak is its own.
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -454,7 +520,7 @@ fn reset_peak() -> bool {
 fn report(rows: &[Row], chats: usize) {
     let num = |r: &Row, k: &str| r.result[k].as_f64().unwrap_or(f64::NAN);
     println!(
-        "\n{:<34} {:>8} {:>9} {:>10} {:>7} {:>7} {:>7} {:>8} {:>9} {:>8} {:>8} {:>7}",
+        "\n{:<34} {:>8} {:>9} {:>10} {:>7} {:>7} {:>7} {:>8} {:>9} {:>8} {:>8} {:>7} {:>10}",
         "scenario",
         "updates",
         "handled",
@@ -466,11 +532,12 @@ fn report(rows: &[Row], chats: usize) {
         "RSS0 MB",
         "peak MB",
         "bot MB",
-        "errors"
+        "errors",
+        "CPU µs/upd"
     );
     for r in rows {
         println!(
-            "{:<34} {:>8} {:>9} {:>10.0} {:>7.1} {:>7.1} {:>7.1} {:>8.1} {:>9.1} {:>8.1} {:>8.1} {:>7}",
+            "{:<34} {:>8} {:>9} {:>10.0} {:>7.1} {:>7.1} {:>7.1} {:>8.1} {:>9.1} {:>8.1} {:>8.1} {:>7} {:>10.0}",
             r.name,
             r.result["updates"],
             r.result["handled"],
@@ -483,6 +550,7 @@ fn report(rows: &[Row], chats: usize) {
             r.peak_mb,
             r.peak_mb - r.rss_before_mb,
             r.result["errors"],
+            num(r, "cpu_us_per_update"),
         );
     }
     let rate = |prefix: &str| {
@@ -504,6 +572,29 @@ fn report(rows: &[Row], chats: usize) {
     );
     if let (Some(j), Some(e)) = (rate("Jardam, SQLite, burst"), rate("echo")) {
         println!("Jardam (SQLite) ÷ echo dispatcher: {:.2}", j / e);
+    }
+    if let (Some(surge), Some(burst)) = (
+        row_named(rows, "Jardam, SQLite, surge"),
+        row_named(rows, "Jardam, SQLite, burst"),
+    ) {
+        println!(
+            "Surge ÷ burst (SQLite): {:.2} updates/s, CPU per update {:.2}×; expert chat: {} \
+             post(s), {} edit(s), at most {} edit(s) of one post within {EDIT_WINDOW:?}",
+            num(surge, "updates_per_s") / num(burst, "updates_per_s"),
+            num(surge, "cpu_us_per_update") / num(burst, "cpu_us_per_update"),
+            surge.result["expert_posts"],
+            surge.result["expert_edits"],
+            surge.result["max_edits_per_window"],
+        );
+    }
+    if let Some(echo) = row_named(rows, "echo") {
+        for r in rows.iter().filter(|r| r.name.starts_with("Jardam")) {
+            println!(
+                "CPU per update ÷ echo handler's: {:.2} ({})",
+                num(r, "cpu_us_per_update") / num(echo, "cpu_us_per_update"),
+                r.name
+            );
+        }
     }
     if let (Some(j), Some(e)) = (rate("Jardam, PostgreSQL, burst"), rate("echo")) {
         println!("Jardam (PostgreSQL) ÷ echo dispatcher: {:.2}", j / e);
@@ -539,6 +630,10 @@ fn report(rows: &[Row], chats: usize) {
     );
 }
 
+fn row_named<'a>(rows: &'a [Row], prefix: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r.name.starts_with(prefix))
+}
+
 // ===== the fake Telegram's side (child process) =====
 
 /// A reply: the calls that count as the bot answering an update.
@@ -556,13 +651,15 @@ async fn fake_main() -> anyhow::Result<()> {
     let flood = env_usize("LOAD_FLOOD", 0);
     let script = match std::env::var("LOAD_SCRIPT").as_deref() {
         Ok("echo") => Script::Echo,
+        Ok("surge") => Script::Surge,
         _ => Script::Jardam,
     };
     let kb_version = jardam::kb::load("dialogues".as_ref(), &Default::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .0
         .version;
-    let steps = steps(kb_version);
+    let steps = steps(kb_version, script);
+    let per_chat_steps = steps.len();
     let mut fakes = Vec::new();
     for _ in 0..instances {
         fakes.push(FakeBotApi::start().await);
@@ -585,7 +682,7 @@ async fn fake_main() -> anyhow::Result<()> {
                 }]
             })
             .collect(),
-        Script::Jardam => {
+        Script::Jardam | Script::Surge => {
             let mut per_step = Vec::new();
             for (i, step) in steps.iter().enumerate() {
                 let before = out.replies_of(&fakes[0], calibration_chat).len();
@@ -607,7 +704,7 @@ async fn fake_main() -> anyhow::Result<()> {
             per_step
         }
     };
-    if script == Script::Jardam {
+    if script != Script::Echo {
         println!("replies per step (calibration chat): {per_step:?}");
     }
     anyhow::ensure!(
@@ -616,12 +713,12 @@ async fn fake_main() -> anyhow::Result<()> {
     );
     // The echo bot needs no calibration chat: one reply per update by construction.
     let calibration: HashMap<String, usize> = match script {
-        Script::Jardam => count_methods(per_step.iter().flatten()),
+        Script::Jardam | Script::Surge => count_methods(per_step.iter().flatten()),
         Script::Echo => HashMap::new(),
     };
 
     // Built before the clock starts, so that the burst is pushed as fast as possible.
-    let mut planned = Vec::with_capacity(chats * PER_CHAT);
+    let mut planned = Vec::with_capacity(chats * per_chat_steps);
     for (i, step) in steps.iter().enumerate() {
         for chat in 1..=chats as i64 {
             let fake = (chat as usize) % instances;
@@ -674,9 +771,9 @@ async fn fake_main() -> anyhow::Result<()> {
             complete &= fake.wait_calls(method, *n, left).await.is_some();
         }
     }
-    // The flood's replies count in the totals above: wait until every chat of the fleet has
-    // its own.
-    while flood > 0 && complete {
+    // The flood's replies count in the totals above, and so do the posts and edits in the
+    // expert chat: wait until every chat of the fleet has its own.
+    while (flood > 0 || script == Script::Surge) && complete {
         let per_chat: usize = per_step.iter().map(Vec::len).sum();
         let mut replies: HashMap<i64, usize> = HashMap::new();
         for c in fakes[0].calls().iter().filter(|c| is_reply(&c.method)) {
@@ -699,6 +796,43 @@ async fn fake_main() -> anyhow::Result<()> {
 
     let mut result = out.analyse(&fakes, &per_step, started, calibration_chat);
     result["complete"] = complete.into();
+    if script == Script::Surge {
+        let calls = fakes[0].calls();
+        let to_experts = |method: &str| {
+            calls
+                .iter()
+                .filter(|c| c.method == method && c.chat_id() == Some(EXPERTS))
+                .collect::<Vec<_>>()
+        };
+        result["expert_posts"] = to_experts("sendMessage").len().into();
+        let edits = to_experts("editMessageText");
+        result["expert_edits"] = edits.len().into();
+        let mut by_post: HashMap<i64, Vec<Instant>> = HashMap::new();
+        for e in &edits {
+            let post = e
+                .body
+                .get("message_id")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            by_post.entry(post).or_default().push(e.at);
+        }
+        let most = by_post
+            .values()
+            .map(|times| {
+                (0..times.len())
+                    .map(|i| {
+                        times[i..]
+                            .iter()
+                            .take_while(|t| t.duration_since(times[i]) < EDIT_WINDOW)
+                            .count()
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0);
+        result["max_edits_per_window"] = most.into();
+    }
     result["push_s"] = pushed_in.as_secs_f64().into();
     if rate > 0 {
         result["offered_per_s"] = rate.into();

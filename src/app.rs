@@ -208,10 +208,7 @@ pub async fn serve(
     if let Err(e) = telegram::register_commands(&bot, &conversation).await {
         log::warn!("command menus not registered: {e:#}");
     }
-    let deps = Deps {
-        conversation,
-        config: Arc::new(config),
-    };
+    let deps = Deps::new(conversation, Arc::new(config));
     let background = spawn_background(bot.clone(), deps.clone());
     let settings = deps.config.clone();
     // Webhook mode: updates are stored as they come; those of a stopped instance are taken up.

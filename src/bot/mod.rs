@@ -10,6 +10,7 @@
 //! - [`guard`]: database calls the conversation can do without.
 
 pub mod callback;
+pub mod desk;
 pub mod guard;
 pub mod knowledge;
 pub mod reply;

@@ -8,10 +8,12 @@
 //! question. What the posts say is rendered by [`crate::experts`].
 
 use super::{Deps, HandlerResult, TgBot, keyboard};
+use crate::bot::desk::unanswered;
+use crate::bot::desk::{Delivery, Placement, Sent};
 use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, OnQuestion, Post};
 use crate::storage::{Question, QuestionKind, QuestionStatus};
 use std::collections::HashSet;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use teloxide::prelude::*;
 use teloxide::types::{
@@ -77,82 +79,52 @@ fn expert_name(user: Option<&User>) -> String {
 }
 
 /// Posts question `id` to the expert chat, unless it is already posted, resolved, or being
-/// posted by another instance. A question with the same text as one already posted and open
-/// joins that post ("asked by N people") instead of getting its own.
+/// posted by another instance (see [`crate::bot::Conversation::place_question`]): a question like one
+/// already posted and open joins that post ("asked by N people") instead of getting its own.
 pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<()> {
     let Some(chat) = deps.config.expert_chat else {
         // No expert chat configured: the question waits in the database (`jardam queue`).
         return Ok(());
     };
-    let store = deps.conversation.store();
-    let Some(q) = store.question(id).await? else {
-        return Ok(());
-    };
-    if q.status != QuestionStatus::Open || q.expert_message_id.is_some() {
-        return Ok(());
-    }
-    if !store
-        .claim_for_posting(id, instance_id(), POST_LEASE)
+    let conversation = &deps.conversation;
+    let q = match conversation
+        .place_question(id, chat, instance_id(), POST_LEASE)
         .await?
     {
-        return Ok(());
-    }
-    if q.kind == QuestionKind::Text && !q.urgent {
-        let lead = store
-            .open_group(&q.group_key)
-            .await?
-            .into_iter()
-            .find(|g| g.id != q.id && g.expert_chat_id == Some(chat) && !g.urgent);
-        if let Some(message) = lead.and_then(|g| g.expert_message_id) {
-            store.set_expert_message(q.id, chat, message).await?;
+        Placement::Nothing => return Ok(()),
+        Placement::JoinedGroup { message } => {
             refresh_post(bot, deps, chat, message).await;
             return Ok(());
         }
-        // A person with many open posts: further questions join their newest own post.
-        if let Some((message, mut group)) = own_post_to_join(deps, &q, chat).await? {
-            store.set_expert_message(q.id, chat, message).await?;
-            group.push(q);
-            // Edited while each wording shows, then ever more rarely: a flood of questions
-            // would otherwise be a flood of edits.
-            let held = group.len();
-            if held <= experts::MAX_WORDINGS_SHOWN + 1 || held.is_power_of_two() {
+        Placement::JoinedOwn {
+            message,
+            group,
+            edit,
+        } => {
+            if edit {
                 edit_post(bot, deps, chat, message, &group).await;
             }
             return Ok(());
         }
-    }
-    let k = deps.conversation.knowledge();
+        Placement::New(q) => q,
+    };
+    let k = conversation.knowledge();
     let post = experts::render_post(&k.kb, lang(deps), std::slice::from_ref(&q));
     let message = match send_post(bot, ChatId(chat), &q, &post).await {
         Ok(m) => m,
         Err(e) => {
-            if let Err(e) = store.release_claim(q.id, instance_id()).await {
-                log::warn!("claim on question {} not released: {e:#}", q.id);
-            }
+            conversation.post_failed(q.id, instance_id()).await;
             return Err(e);
         }
     };
-    // The mapping is what lets a reply find the question, and what keeps the question from
-    // being posted again: worth a few tries.
-    let mut tries = 0;
-    loop {
-        match store.set_expert_message(q.id, chat, message.0).await {
-            Ok(()) => break,
-            Err(e) if tries < 3 => {
-                tries += 1;
-                log::warn!("question {} posted, mapping not stored yet: {e:#}", q.id);
-                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
-            }
-            Err(e) => {
-                // Without its mapping the post is an orphan: a reply to it would find no
-                // question, and the question is posted again by the re-posting task. Take it
-                // back, so that experts see one post per question.
-                if let Err(d) = bot.delete_message(ChatId(chat), message).await {
-                    log::warn!("orphan post of question {} not deleted: {d}", q.id);
-                }
-                return Err(e);
-            }
+    if let Err(e) = conversation.posted(&q, chat, message.0).await {
+        // Without its mapping the post is an orphan: a reply to it would find no question,
+        // and the question is posted again by the re-posting task. Take it back, so that
+        // experts see one post per question.
+        if let Err(d) = bot.delete_message(ChatId(chat), message).await {
+            log::warn!("orphan post of question {} not deleted: {d}", q.id);
         }
+        return Err(e);
     }
     if q.urgent {
         if let Err(e) = bot.pin_chat_message(ChatId(chat), message).await {
@@ -161,42 +133,6 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
     }
     log::info!("question {} posted to the expert chat", q.id);
     Ok(())
-}
-
-/// Open posts one person may have in the expert chat before their further text questions
-/// join the newest of them (see [`own_post_to_join`]).
-pub const MAX_OPEN_POSTS_PER_PERSON: usize = 3;
-
-/// The post `q` should join instead of getting its own: the newest of its asker's posts that
-/// holds only their open, not urgent questions, once they have
-/// [`MAX_OPEN_POSTS_PER_PERSON`] open posts. A post shared with other people is never joined:
-/// an expert's reply to it goes to everyone in it. Returns the post and the questions in it.
-async fn own_post_to_join(
-    deps: &Deps,
-    q: &Question,
-    chat: i64,
-) -> anyhow::Result<Option<(i32, Vec<Question>)>> {
-    let store = deps.conversation.store();
-    let posts: Vec<i32> = store
-        .open_posts_of(q.chat_id, 2 * MAX_OPEN_POSTS_PER_PERSON as u32)
-        .await?
-        .into_iter()
-        .filter(|&(c, _)| c == chat)
-        .map(|(_, m)| m)
-        .collect();
-    if posts.len() < MAX_OPEN_POSTS_PER_PERSON {
-        return Ok(None);
-    }
-    for message in posts {
-        let held = store.posted_as(chat, message).await?;
-        let own = held
-            .iter()
-            .all(|h| h.chat_id == q.chat_id && !h.urgent && h.status == QuestionStatus::Open);
-        if own && !held.is_empty() {
-            return Ok(Some((message, held)));
-        }
-    }
-    Ok(None)
 }
 
 /// Sends a post: long texts in full first; voice messages and photos copied with the post as
@@ -237,26 +173,73 @@ async fn send_post(
     Ok(bot.send_to(chat, req).await?.id)
 }
 
-/// The open questions posted as `message`; `None` (logged) when they cannot be read.
-async fn open_in_post(deps: &Deps, chat: i64, message: i32) -> Option<Vec<Question>> {
-    match deps.conversation.store().posted_as(chat, message).await {
-        Ok(g) => Some(
-            g.into_iter()
-                .filter(|q| q.status == QuestionStatus::Open)
-                .collect(),
-        ),
-        Err(e) => {
-            log::warn!("post not read: {e:#}");
-            None
-        }
+/// How often one expert post is re-rendered at most ("asked by N people"), across instances:
+/// a surge of askers is one edit every few seconds, within Telegram's 20 a minute in a group.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(3);
+
+/// The posts this instance will refresh once [`REFRESH_EVERY`] has passed.
+#[derive(Default)]
+pub struct Refreshes {
+    due: Mutex<HashSet<(i64, i32)>>,
+}
+
+impl Refreshes {
+    /// Marks a post as due; false when it was already.
+    fn mark(&self, chat: i64, message: i32) -> bool {
+        self.due
+            .lock()
+            .expect("refresh lock")
+            .insert((chat, message))
+    }
+
+    fn unmark(&self, chat: i64, message: i32) {
+        self.due
+            .lock()
+            .expect("refresh lock")
+            .remove(&(chat, message));
     }
 }
 
-/// Re-renders a group's post after someone else asked the same ("asked by N people").
+/// Re-renders a group's post after someone else asked the same: at once when no instance
+/// did within [`REFRESH_EVERY`] and the send limits have room now, else once later, however
+/// many more join meanwhile. Refreshes never wait for the send limits: answers to people go
+/// first.
 async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
-    if let Some(group) = open_in_post(deps, chat, message).await {
+    if try_refresh(bot, deps, chat, message).await || !deps.refreshes.mark(chat, message) {
+        return;
+    }
+    let (bot, deps) = (bot.clone(), deps.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(REFRESH_EVERY).await;
+            // Unmarked first: a question joining during the refresh schedules the next one.
+            deps.refreshes.unmark(chat, message);
+            if try_refresh(&bot, &deps, chat, message).await || !deps.refreshes.mark(chat, message)
+            {
+                return;
+            }
+        }
+    });
+}
+
+/// Refreshes the post now if that is allowed; false when it is to be tried later.
+async fn try_refresh(bot: &TgBot, deps: &Deps, chat: i64, message: i32) -> bool {
+    let store = deps.conversation.store();
+    match store.claim_post_refresh(chat, message, REFRESH_EVERY).await {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(e) => {
+            log::warn!("post refresh not claimed: {e:#}");
+            return false;
+        }
+    }
+    if !bot.may_send_now(ChatId(chat)) {
+        return false;
+    }
+    if let Some(group) = deps.conversation.open_in_post(chat, message).await {
         edit_post(bot, deps, chat, message, &group).await;
     }
+    true
 }
 
 /// Writes `group`'s post over `message`; nothing for an empty group.
@@ -280,7 +263,9 @@ async fn edit_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32, group: &[Q
 /// re-rendered without theirs; any other loses its text and buttons, so that nothing of the
 /// person stays with the experts. A failure is logged (the question itself is already deleted).
 pub async fn withdraw_post(bot: &TgBot, deps: &Deps, chat: ChatId, message: MessageId) {
-    let others = open_in_post(deps, chat.0, message.0)
+    let others = deps
+        .conversation
+        .open_in_post(chat.0, message.0)
         .await
         .unwrap_or_default();
     if !others.is_empty() {
@@ -319,14 +304,6 @@ pub async fn post_unposted(bot: &TgBot, deps: &Deps) -> anyhow::Result<usize> {
     Ok(pending.len())
 }
 
-/// What happened to an answer, counted per person.
-#[derive(Default, Debug)]
-struct Sent {
-    delivered: usize,
-    blocked: usize,
-    failed: usize,
-}
-
 fn blocked(e: &RequestError) -> bool {
     matches!(
         e,
@@ -339,114 +316,21 @@ fn blocked(e: &RequestError) -> bool {
     )
 }
 
-impl Sent {
-    /// Records one send's outcome for every question of that person.
-    async fn record(
-        &mut self,
-        deps: &Deps,
-        ids: &[i64],
-        result: Result<(), RequestError>,
-    ) -> anyhow::Result<()> {
-        let store = deps.conversation.store();
-        match result {
-            Ok(()) => {
-                self.delivered += 1;
-                for &id in ids {
-                    store.set_delivery(id, true).await?;
-                }
-            }
-            Err(e) if blocked(&e) => {
-                self.blocked += 1;
-                for &id in ids {
-                    store.set_delivery(id, false).await?;
-                }
-            }
-            Err(e) => {
-                self.failed += 1;
-                log::warn!("an expert answer was not sent: {e}");
-            }
+/// A send's result as the desk records it.
+fn delivery(result: Result<(), RequestError>) -> Delivery {
+    match result {
+        Ok(()) => Delivery::Delivered,
+        Err(e) if blocked(&e) => Delivery::Blocked,
+        Err(e) => {
+            log::warn!("an expert answer was not sent: {e}");
+            Delivery::Failed
         }
-        Ok(())
-    }
-
-    /// The confirmation for the expert chat.
-    fn report(&self, deps: &Deps) -> String {
-        let k = deps.conversation.knowledge();
-        let l = lang(deps);
-        let mut lines = Vec::new();
-        let count = |key: &str, n: usize| k.kb.interface.fill(key, l, &[("count", &n.to_string())]);
-        if self.delivered > 0 || (self.blocked == 0 && self.failed == 0) {
-            lines.push(count("expert_delivered", self.delivered));
-        }
-        if self.blocked > 0 {
-            lines.push(count("expert_not_delivered", self.blocked));
-        }
-        if self.failed > 0 {
-            lines.push(count("expert_send_failed", self.failed));
-        }
-        escape(&lines.join("\n"))
     }
 }
 
-/// The questions of a post that an answer should reach: those not answered yet, grouped by
-/// person (someone who asked twice gets one answer).
-fn by_person(questions: &[Question]) -> Vec<(i64, Vec<&Question>)> {
-    let mut out: Vec<(i64, Vec<&Question>)> = Vec::new();
-    for q in questions {
-        match out.iter_mut().find(|(chat, _)| *chat == q.chat_id) {
-            Some((_, qs)) => qs.push(q),
-            None => out.push((q.chat_id, vec![q])),
-        }
-    }
-    out
-}
-
-fn unanswered(questions: Vec<Question>) -> Vec<Question> {
-    questions
-        .into_iter()
-        .filter(|q| matches!(q.status, QuestionStatus::Open | QuestionStatus::Dismissed))
-        .collect()
-}
-
-/// One person an answer goes to, with the questions it answers.
-struct Person {
-    chat: i64,
-    lang: crate::lang::Lang,
-    ids: Vec<i64>,
-}
-
-/// The people of `questions`, each once however often they asked. With `stored` (answer,
-/// expert), each question is first marked answered, and a person whose questions another
-/// expert answered at the same moment is left out (only one answer goes out); without, the
-/// questions are already answered (sending again).
-async fn people(
-    deps: &Deps,
-    questions: &[Question],
-    stored: Option<(&str, &str)>,
-) -> anyhow::Result<Vec<Person>> {
-    let store = deps.conversation.store();
-    let mut out = Vec::new();
-    for (chat, qs) in by_person(questions) {
-        let mut ids = Vec::new();
-        for q in &qs {
-            match stored {
-                Some((answer, expert)) => {
-                    if store.mark_answered(q.id, answer, expert).await? {
-                        ids.push(q.id);
-                    }
-                }
-                None => ids.push(q.id),
-            }
-        }
-        if !ids.is_empty() {
-            out.push(Person {
-                chat,
-                lang: qs[0].lang,
-                ids,
-            });
-        }
-    }
-    Ok(out)
+/// The confirmation of `sent` for the expert chat.
+fn report(deps: &Deps, sent: &Sent) -> String {
+    sent.report(&deps.conversation.knowledge().kb, lang(deps))
 }
 
 /// The expert's text (HTML) under the header "Answer from an expert" in each person's language.
@@ -457,12 +341,14 @@ async fn deliver_text(
     html: &str,
     expert: &str,
 ) -> anyhow::Result<Sent> {
-    let k = deps.conversation.knowledge();
+    let c = &deps.conversation;
+    let k = c.knowledge();
     let mut sent = Sent::default();
-    for p in people(deps, questions, Some((html, expert))).await? {
+    for p in c.answer_to(questions, Some((html, expert))).await? {
         let header = escape(k.kb.t("expert_answer_header", p.lang));
         let result = send_with_header(bot, ChatId(p.chat), &header, html).await;
-        sent.record(deps, &p.ids, result).await?;
+        c.record_delivery(&mut sent, &p.ids, delivery(result))
+            .await?;
     }
     Ok(sent)
 }
@@ -575,7 +461,7 @@ pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerR
         sent.blocked,
         sent.failed
     );
-    say(&bot, msg.chat.id, Some(msg.id), sent.report(&deps)).await?;
+    say(&bot, msg.chat.id, Some(msg.id), report(&deps, &sent)).await?;
     close_post(&bot, msg.chat.id, replied.id).await;
     Ok(())
 }
@@ -633,16 +519,9 @@ pub async fn on_expert_callback(
             .fill("expert_already_answered", l, &[("number", &number)]);
     match on {
         OnQuestion::Dismiss => {
-            let open: Vec<Question> = posted
-                .into_iter()
-                .filter(|q| q.status == QuestionStatus::Open)
-                .collect();
-            if open.is_empty() {
+            if !deps.conversation.dismiss(posted).await? {
                 bot.answer_callback_query(q.id).text(already).await?;
                 return Ok(());
-            }
-            for o in &open {
-                store.set_status(o.id, QuestionStatus::Dismissed).await?;
             }
             bot.answer_callback_query(q.id).await?;
             let text =
@@ -665,8 +544,8 @@ pub async fn on_expert_callback(
             }
             bot.answer_callback_query(q.id).await?;
             let sent = answer_with_entry(&bot, &deps, &targets, &entry, &expert).await?;
-            let mut report = sent.report(&deps);
-            if learn(&deps, &targets, &entry, &expert).await? {
+            let mut report = report(&deps, &sent);
+            if deps.conversation.learn(&targets, &entry, &expert).await? {
                 report.push('\n');
                 report.push_str(&escape(&k.kb.interface.fill(
                     "expert_learned",
@@ -685,7 +564,7 @@ pub async fn on_expert_callback(
             // The new reply is copied as the expert wrote it: the bot keeps no copy of texts
             // it did not deliver.
             let mut sent = Sent::default();
-            for p in people(&deps, &answered, None).await? {
+            for p in deps.conversation.answer_to(&answered, None).await? {
                 let header = escape(k.kb.t("expert_answer_header", p.lang));
                 let result = async {
                     let to = ChatId(p.chat);
@@ -700,9 +579,11 @@ pub async fn on_expert_callback(
                     Ok(())
                 }
                 .await;
-                sent.record(&deps, &p.ids, result).await?;
+                deps.conversation
+                    .record_delivery(&mut sent, &p.ids, delivery(result))
+                    .await?;
             }
-            say(&bot, chat, Some(message.id), sent.report(&deps)).await?;
+            say(&bot, chat, Some(message.id), report(&deps, &sent)).await?;
         }
     }
     close_post(&bot, chat, message.id).await;
@@ -720,7 +601,11 @@ async fn answer_with_entry(
     let k = deps.conversation.knowledge();
     let stored = format!("FAQ: {entry}");
     let mut sent = Sent::default();
-    for p in people(deps, questions, Some((&stored, expert))).await? {
+    for p in deps
+        .conversation
+        .answer_to(questions, Some((&stored, expert)))
+        .await?
+    {
         // The entry was checked before; gone in a reload since, the empty text fails the send,
         // which the expert then sees as not sent.
         let reply = deps
@@ -738,43 +623,11 @@ async fn answer_with_entry(
             )
             .await
             .map(|_| ());
-        sent.record(deps, &p.ids, result).await?;
+        deps.conversation
+            .record_delivery(&mut sent, &p.ids, delivery(result))
+            .await?;
     }
     Ok(sent)
-}
-
-/// Teaches the matcher the questions' texts as phrasings of `entry`, on this instance now and
-/// on the others at their next refresh. Voice messages, photos and urgent cases teach nothing.
-async fn learn(
-    deps: &Deps,
-    questions: &[Question],
-    entry: &str,
-    expert: &str,
-) -> anyhow::Result<bool> {
-    let store = deps.conversation.store();
-    let k = deps.conversation.knowledge();
-    let mut taught = HashSet::new();
-    for q in questions {
-        if q.kind != QuestionKind::Text || q.urgent {
-            continue;
-        }
-        // Phones, document numbers, names and addresses stay out of what the matcher and
-        // `/learned` keep.
-        let text = crate::text::strip_personal(&q.text, |w| k.matcher.knows_word(w));
-        if text.trim().is_empty() {
-            continue;
-        }
-        if taught.insert(text.clone()) {
-            store
-                .add_learned(&text, entry, expert, Some(q.chat_id))
-                .await?;
-        }
-    }
-    if taught.is_empty() {
-        return Ok(false);
-    }
-    deps.conversation.refresh_learned().await?;
-    Ok(true)
 }
 
 /// An expert command; from anyone else, a polite refusal.

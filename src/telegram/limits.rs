@@ -73,6 +73,15 @@ impl Limiter {
         }
     }
 
+    /// Takes a place for a message to `chat` if every limit has room now; false (and nothing
+    /// taken from the overall rate) when one has not. For sends that may as well wait for a
+    /// quieter moment, so that they never queue before answers to people.
+    pub fn try_now(&self, chat: ChatId) -> bool {
+        (chat.0 >= 0 || self.per_group.check_key(&chat.0).is_ok())
+            && self.per_chat.check_key(&chat.0).is_ok()
+            && self.overall.check().is_ok()
+    }
+
     /// Waits until a message to `chat` is within every limit.
     pub async fn wait(&self, chat: ChatId) {
         if self.sends.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
@@ -117,6 +126,11 @@ impl TgBot {
         &self.bot
     }
 
+    /// Whether a message (or an edit) to `chat` may go out now; see [`Limiter::try_now`].
+    pub fn may_send_now(&self, chat: ChatId) -> bool {
+        self.limiter.try_now(chat)
+    }
+
     /// Sends a request that creates a message in `chat` (sendMessage, copyMessage,
     /// sendDocument…), once the limits allow it.
     pub async fn send_to<R>(
@@ -144,11 +158,8 @@ impl Deref for TgBot {
 mod tests {
     use super::*;
 
-    /// Whether a message to `chat` may go out now, taking its place if so.
     fn admits(l: &Limiter, chat: i64) -> bool {
-        (chat >= 0 || l.per_group.check_key(&chat).is_ok())
-            && l.per_chat.check_key(&chat).is_ok()
-            && l.overall.check().is_ok()
+        l.try_now(ChatId(chat))
     }
 
     #[test]

@@ -70,6 +70,18 @@ pub fn command_event(cmd: Cmd, language_code: Option<String>) -> Event {
 pub struct Deps {
     pub conversation: Arc<Conversation>,
     pub config: Arc<Config>,
+    /// Expert posts due for a refresh (see [`desk::REFRESH_EVERY`]).
+    pub refreshes: Arc<desk::Refreshes>,
+}
+
+impl Deps {
+    pub fn new(conversation: Arc<Conversation>, config: Arc<Config>) -> Deps {
+        Deps {
+            conversation,
+            config,
+            refreshes: Arc::default(),
+        }
+    }
 }
 
 pub(crate) type HandlerResult = anyhow::Result<()>;

@@ -44,10 +44,10 @@ async fn deps() -> (Deps, tempfile::TempDir) {
             .await
             .unwrap();
     }
-    let deps = Deps {
-        conversation: Arc::new(conversation),
-        config: Arc::new(Config::from_vars(vars).unwrap()),
-    };
+    let deps = Deps::new(
+        Arc::new(conversation),
+        Arc::new(Config::from_vars(vars).unwrap()),
+    );
     (deps, dir)
 }
 
@@ -552,10 +552,10 @@ async fn listed_experts_use_the_commands_privately() {
         ("JARDAM_EXPERT_LANG".to_string(), "en".to_string()),
         ("JARDAM_EXPERTS".to_string(), "77, 78".to_string()),
     ]);
-    let d = Deps {
-        conversation: base.conversation.clone(),
-        config: Arc::new(Config::from_vars(vars).unwrap()),
-    };
+    let d = Deps::new(
+        base.conversation.clone(),
+        Arc::new(Config::from_vars(vars).unwrap()),
+    );
     d.conversation
         .store()
         .add_learned("прописка кайда", "stay.registration", "Aida (4242)", None)
@@ -607,10 +607,10 @@ async fn listed_experts_use_the_commands_privately() {
         ),
     ]);
     let version = d.conversation.knowledge().kb.version;
-    let b = Deps {
-        conversation: d.conversation.clone(),
-        config: Arc::new(Config::from_vars(vars).unwrap()),
-    };
+    let b = Deps::new(
+        d.conversation.clone(),
+        Arc::new(Config::from_vars(vars).unwrap()),
+    );
     bot.dependencies(dptree::deps![b]);
     bot.update(from_user(77, "/reload"));
     bot.dispatch().await;
@@ -654,7 +654,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 #[tokio::test]
 async fn one_persons_many_questions_join_their_newest_post_past_the_cap() {
-    use jardam::telegram::desk::MAX_OPEN_POSTS_PER_PERSON;
+    use jardam::bot::desk::MAX_OPEN_POSTS_PER_PERSON;
     let (d, _dir) = deps().await;
     // Each differs in a number, so none groups with another by its wording.
     let texts: Vec<String> = (1..=7).map(|i| format!("{UNMET}, вопрос {i}")).collect();

@@ -19,10 +19,10 @@ async fn deps() -> (Deps, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}?mode=rwc", dir.path().join("bot.db").display());
     let store = jardam::storage::connect(&url).await.unwrap();
-    let deps = Deps {
-        conversation: Arc::new(Conversation::new(Knowledge::new(kb, &[]), store)),
-        config: Arc::new(Config::from_vars(HashMap::new()).unwrap()),
-    };
+    let deps = Deps::new(
+        Arc::new(Conversation::new(Knowledge::new(kb, &[]), store)),
+        Arc::new(Config::from_vars(HashMap::new()).unwrap()),
+    );
     (deps, dir)
 }
 

@@ -558,3 +558,188 @@ async fn a_connection_that_sends_no_headers_is_closed() {
     bot.stop().await;
     fake.shutdown().await;
 }
+
+/// `jardam run` in webhook mode on `port` with the database at `url`, experts in `EXPERTS`.
+fn start_instance(fake: &FakeBotApi, url: &str, port: u16) -> crate::e2e::Bot {
+    crate::e2e::Bot(
+        std::process::Command::new(env!("CARGO_BIN_EXE_jardam"))
+            .arg("run")
+            .env("TELOXIDE_TOKEN", "123456:TEST")
+            .env("TELOXIDE_API_URL", fake.url())
+            .env("DATABASE_URL", url)
+            .env("JARDAM_DIALOGUES", "dialogues")
+            .env("JARDAM_EXPERT_CHAT", INSTANCE_EXPERTS.to_string())
+            .env(
+                "JARDAM_WEBHOOK_URL",
+                format!("https://bot.example.org{PATH}"),
+            )
+            .env("JARDAM_WEBHOOK_SECRET", SECRET)
+            .env("JARDAM_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("jardam run starts"),
+    )
+}
+
+const INSTANCE_EXPERTS: i64 = -100_777;
+
+/// Posts `update` to the instance at `addr`, as Telegram would, and expects it taken.
+async fn push_to(addr: SocketAddr, update: &Value) {
+    static NEXT_ID: AtomicI64 = AtomicI64::new(900_000);
+    let mut update = update.clone();
+    update["update_id"] = NEXT_ID.fetch_add(1, Ordering::Relaxed).into();
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-Telegram-Bot-Api-Secret-Token", SECRET),
+    ];
+    let (status, body) = request(addr, "POST", PATH, &headers, update.to_string().as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The bot's first message to `chat` (sent, or edited into) whose text contains `contains`,
+/// once it is there: its id and its buttons as (label, callback data).
+async fn sent_with(fake: &FakeBotApi, chat: i64, contains: &str) -> (i32, Vec<(String, String)>) {
+    let call = fake
+        .wait_for(
+            |c| {
+                matches!(c.method.as_str(), "sendMessage" | "editMessageText")
+                    && c.is_ok()
+                    && c.chat_id() == Some(chat)
+                    && c.text().is_some_and(|t| t.contains(contains))
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|| {
+            let calls: Vec<_> = fake
+                .calls()
+                .iter()
+                .filter(|c| c.method != "getUpdates")
+                .map(|c| (c.method.clone(), c.outcome, c.text().map(str::to_string)))
+                .collect();
+            panic!("no message with {contains:?} to {chat}; calls: {calls:?}")
+        });
+    let id = match call.body.get("message_id").and_then(Value::as_i64) {
+        Some(id) => id,
+        None => fake
+            .messages(chat)
+            .into_iter()
+            .rev()
+            .find(|m| m["text"].as_str().is_some_and(|t| t.contains(contains)))
+            .and_then(|m| m["message_id"].as_i64())
+            .expect("the sent message is kept"),
+    };
+    let markup = match &call.body["reply_markup"] {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        v => v.clone(),
+    };
+    let buttons = markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| {
+            Some((
+                b["text"].as_str()?.to_string(),
+                b["callback_data"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    (id as i32, buttons)
+}
+
+fn button<'a>(buttons: &'a [(String, String)], label_part: &str) -> &'a str {
+    buttons
+        .iter()
+        .find(|(l, _)| l.contains(label_part))
+        .map(|(_, d)| d.as_str())
+        .unwrap_or_else(|| panic!("no button {label_part:?} in {buttons:?}"))
+}
+
+/// Two bot processes on one PostgreSQL, a chat's updates alternating between them: what one
+/// instance remembers of the chat (the last question, "waiting for your question") is what
+/// the other acts on.
+#[tokio::test]
+async fn two_instances_on_one_database_behave_as_one() {
+    let Some(db) = crate::storage::PgTestDb::create().await else {
+        return;
+    };
+    let fake = FakeBotApi::start().await;
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+    // One after the other: the first creates the schema.
+    let _a = start_instance(&fake, &db.url, ports[0]);
+    fake.wait_calls("setWebhook", 1, WAIT)
+        .await
+        .expect("A is up");
+    let _b = start_instance(&fake, &db.url, ports[1]);
+    fake.wait_calls("setWebhook", 2, WAIT)
+        .await
+        .expect("B is up");
+    let [a, b]: [SocketAddr; 2] =
+        [0, 1].map(|i| format!("127.0.0.1:{}", ports[i]).parse().unwrap());
+    const CHAT: i64 = 4_242;
+    let question = "how do I register my address in Moscow";
+
+    // A asks for the country, B shows the answer; 👎 pressed on A, and B offers to pass on
+    // the question only A saw.
+    let press = |message: i32, buttons: &[(String, String)], label: &str| {
+        fake.callback(CHAT, CHAT, message, button(buttons, label))
+    };
+    push_to(a, &fake.text_message(CHAT, CHAT, question)).await;
+    let (asked, countries) = sent_with(&fake, CHAT, "Which country").await;
+    push_to(b, &press(asked, &countries, "Russia")).await;
+    let (answer, buttons) = sent_with(&fake, CHAT, "Checked").await;
+    push_to(a, &press(answer, &buttons, "👎")).await;
+    let (sorry, offer) = sent_with(&fake, CHAT, "Sorry").await;
+    // "Send to an expert", pressed on B: stored with the text B never saw.
+    push_to(b, &press(sorry, &offer, "expert")).await;
+    sent_with(&fake, CHAT, "No. ").await;
+    let store = jardam::storage::connect(&db.url).await.unwrap();
+    let open = store.open_questions(10, 0).await.unwrap();
+    assert_eq!(
+        open.iter().map(|q| q.text.as_str()).collect::<Vec<_>>(),
+        [question]
+    );
+
+    // "Ask an expert" on B; the next text, on A, goes to the experts, not to the FAQ.
+    push_to(b, &press(answer, &buttons, "Ask an expert")).await;
+    sent_with(&fake, CHAT, "Write your question").await;
+    let second = "how do I register my address in Kazan, the landlord refuses";
+    push_to(a, &fake.text_message(CHAT, CHAT, second)).await;
+    tokio::time::timeout(WAIT, async {
+        while store.count_open().await.unwrap() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the second text is stored for the experts");
+    let open = store.open_questions(10, 0).await.unwrap();
+    assert!(open.iter().any(|q| q.text == second), "{open:?}");
+    // Each question posted once to the experts, by one instance or the other.
+    let posted = || {
+        fake.calls_of("sendMessage")
+            .iter()
+            .filter(|c| c.is_ok() && c.chat_id() == Some(INSTANCE_EXPERTS))
+            .count()
+    };
+    tokio::time::timeout(WAIT, async {
+        while posted() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("both questions are posted");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(posted(), 2);
+    store.close().await;
+    db.drop().await;
+    fake.shutdown().await;
+}

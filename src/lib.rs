@@ -19,5 +19,4 @@ pub mod matcher;
 pub mod server;
 pub mod storage;
 pub mod telegram;
-pub mod testing;
 pub mod text;

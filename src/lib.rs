@@ -17,6 +17,7 @@ pub mod lang;
 pub mod links;
 pub mod matcher;
 pub mod server;
+pub mod stop;
 pub mod storage;
 pub mod telegram;
 pub mod text;

@@ -33,7 +33,8 @@ use teloxide::requests::Requester;
 use teloxide::types::{AllowedUpdate, Update, UpdateKind};
 use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+
+pub use crate::stop::{Stop, StopHandle};
 
 /// Updates are a few kilobytes; the limit only keeps a hostile client from filling memory.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -108,95 +109,6 @@ impl Refusals {
             self.body.load(Ordering::Relaxed),
             self.flood.load(Ordering::Relaxed),
         )
-    }
-}
-
-// ---- stopping ----
-
-const RUNNING: u8 = 0;
-const GRACEFUL: u8 = 1;
-const NOW: u8 = 2;
-
-/// A request to stop, observed by everything that must wind down (the dispatcher, the HTTP
-/// server, background tasks).
-#[derive(Clone)]
-pub struct Stop(watch::Receiver<u8>);
-
-/// Asks for a stop; see [`Stop::new`].
-#[derive(Clone)]
-pub struct StopHandle(Arc<watch::Sender<u8>>);
-
-impl StopHandle {
-    /// Stop taking work and let running work finish.
-    pub fn stop(&self) {
-        self.0.send_if_modified(|s| {
-            let changed = *s < GRACEFUL;
-            *s = (*s).max(GRACEFUL);
-            changed
-        });
-    }
-
-    /// Stop without waiting for running work.
-    pub fn stop_now(&self) {
-        self.0.send_replace(NOW);
-    }
-}
-
-impl Stop {
-    /// A stop that happens when the handle says so (tests, embedding).
-    pub fn new() -> (StopHandle, Stop) {
-        let (tx, rx) = watch::channel(RUNNING);
-        (StopHandle(Arc::new(tx)), Stop(rx))
-    }
-
-    /// A stop on SIGINT or SIGTERM; a second signal means "now". Must be called inside the
-    /// runtime. Installing the handlers replaces the default of dying at once, so call it
-    /// early: a signal during start-up (migrations) then stops gracefully too.
-    pub fn on_signals() -> std::io::Result<Stop> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let (handle, stop) = Stop::new();
-        tokio::spawn(async move {
-            loop {
-                let name = tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
-                };
-                if handle.0.borrow().eq(&RUNNING) {
-                    log::info!(
-                        "{name}: stopping; running handlers may finish (a second signal stops at once)"
-                    );
-                    handle.stop();
-                } else {
-                    log::warn!("{name} again: stopping without waiting for running handlers");
-                    handle.stop_now();
-                }
-            }
-        });
-        Ok(stop)
-    }
-
-    pub fn is_requested(&self) -> bool {
-        *self.0.borrow() >= GRACEFUL
-    }
-
-    /// Resolves once a stop is requested.
-    pub async fn requested(&self) {
-        self.reached(GRACEFUL).await
-    }
-
-    /// Resolves once a stop without waiting is requested.
-    pub async fn now(&self) {
-        self.reached(NOW).await
-    }
-
-    async fn reached(&self, level: u8) {
-        let mut rx = self.0.clone();
-        if rx.wait_for(|s| *s >= level).await.is_err() {
-            // The handle is gone, so nobody can ask any more.
-            std::future::pending::<()>().await;
-        }
     }
 }
 
@@ -778,17 +690,5 @@ mod tests {
         );
         health.set_stopping();
         assert_eq!(health.check().await, Err("stopping"));
-    }
-
-    #[tokio::test]
-    async fn a_second_stop_is_now() {
-        let (handle, stop) = Stop::new();
-        assert!(!stop.is_requested());
-        handle.stop();
-        stop.requested().await;
-        assert!(stop.is_requested());
-        assert_eq!(*stop.0.borrow(), GRACEFUL);
-        handle.stop_now();
-        stop.now().await;
     }
 }

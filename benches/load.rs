@@ -53,11 +53,11 @@
 //!   allocator keeps freed memory, so only the first scenario starts from a clean process; the
 //!   later ones' peaks include what earlier scenarios left resident.
 
+use fake_bot_api::{Call, FakeBotApi};
 use jardam::config::Config;
 use jardam::telegram::limits::Limits;
 use jardam::telegram::polling::{Polling, Running};
 use jardam::telegram::{Deps, TgBot};
-use jardam::testing::fake_bot_api::{Call, FakeBotApi};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -16,7 +16,7 @@ pub mod kb;
 pub mod lang;
 pub mod matcher;
 pub mod server;
+pub mod stop;
 pub mod storage;
 pub mod telegram;
-pub mod testing;
 pub mod text;

@@ -8,32 +8,34 @@
 //! second signal stops waiting.
 
 use crate::bot::Conversation;
-use crate::config::{Secret, Webhook};
-use crate::telegram::desk::instance_id;
+use crate::config::Webhook;
 use crate::telegram::inbox::Inbox;
 use crate::telegram::polling::{self, Polling, Running};
 use axum::{
     Router,
-    body::{Body, Bytes},
-    extract::{DefaultBodyLimit, Request, State},
-    http::{StatusCode, request::Parts},
+    extract::{Request, State},
+    http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
-use serde_json::Value;
 use std::fmt::Debug;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use teloxide::dispatching::Dispatcher;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::requests::Requester;
-use teloxide::types::{AllowedUpdate, Update, UpdateKind};
+use teloxide::types::{AllowedUpdate, Update};
 use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+
+mod guard;
+
+pub use crate::stop::{Stop, StopHandle};
+use guard::guard_webhook;
+pub use guard::{REFUSALS, Refusal, Refusals};
 
 /// Updates are a few kilobytes; the limit only keeps a hostile client from filling memory.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -45,160 +47,12 @@ pub const GRACE: Duration = Duration::from_secs(10);
 /// A database that does not answer within this is as good as down for a load balancer.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
-
 /// How long a client may take to send a request's headers; a connection that sends none is
 /// closed then (half-open connections would otherwise pile up).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request may take from its headers to the response, body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Refused webhook requests, counted; logged at most once a minute, not one by one (a hostile
-/// client would otherwise fill the log).
-pub struct Refusals {
-    secret: AtomicU64,
-    body: AtomicU64,
-    flood: AtomicU64,
-    last_logged: Mutex<Option<Instant>>,
-}
-
-/// The process's count of refused webhook requests.
-pub static REFUSALS: Refusals = Refusals {
-    secret: AtomicU64::new(0),
-    body: AtomicU64::new(0),
-    flood: AtomicU64::new(0),
-    last_logged: Mutex::new(None),
-};
-
-/// Why a webhook request was refused or dropped.
-#[derive(Clone, Copy, Debug)]
-pub enum Refusal {
-    /// Without the right secret token.
-    Secret,
-    /// Not an update.
-    Body,
-    /// An update of a chat that has its share of updates running.
-    Flood,
-}
-
-impl Refusals {
-    pub fn note(&self, why: Refusal) {
-        match why {
-            Refusal::Secret => &self.secret,
-            Refusal::Body => &self.body,
-            Refusal::Flood => &self.flood,
-        }
-        .fetch_add(1, Ordering::Relaxed);
-        let mut last = self.last_logged.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-            *last = Some(Instant::now());
-            let (s, b, f) = self.counts();
-            log::warn!(
-                "webhook: refused so far: {s} without the secret token, {b} not updates, {f} \
-                 dropped of flooding chats (logged at most once a minute)"
-            );
-        }
-    }
-
-    /// Refused so far: (without the secret, not updates, dropped of flooding chats).
-    pub fn counts(&self) -> (u64, u64, u64) {
-        (
-            self.secret.load(Ordering::Relaxed),
-            self.body.load(Ordering::Relaxed),
-            self.flood.load(Ordering::Relaxed),
-        )
-    }
-}
-
-// ---- stopping ----
-
-const RUNNING: u8 = 0;
-const GRACEFUL: u8 = 1;
-const NOW: u8 = 2;
-
-/// A request to stop, observed by everything that must wind down (the dispatcher, the HTTP
-/// server, background tasks).
-#[derive(Clone)]
-pub struct Stop(watch::Receiver<u8>);
-
-/// Asks for a stop; see [`Stop::new`].
-#[derive(Clone)]
-pub struct StopHandle(Arc<watch::Sender<u8>>);
-
-impl StopHandle {
-    /// Stop taking work and let running work finish.
-    pub fn stop(&self) {
-        self.0.send_if_modified(|s| {
-            let changed = *s < GRACEFUL;
-            *s = (*s).max(GRACEFUL);
-            changed
-        });
-    }
-
-    /// Stop without waiting for running work.
-    pub fn stop_now(&self) {
-        self.0.send_replace(NOW);
-    }
-}
-
-impl Stop {
-    /// A stop that happens when the handle says so (tests, embedding).
-    pub fn new() -> (StopHandle, Stop) {
-        let (tx, rx) = watch::channel(RUNNING);
-        (StopHandle(Arc::new(tx)), Stop(rx))
-    }
-
-    /// A stop on SIGINT or SIGTERM; a second signal means "now". Must be called inside the
-    /// runtime. Installing the handlers replaces the default of dying at once, so call it
-    /// early: a signal during start-up (migrations) then stops gracefully too.
-    pub fn on_signals() -> std::io::Result<Stop> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let (handle, stop) = Stop::new();
-        tokio::spawn(async move {
-            loop {
-                let name = tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
-                };
-                if handle.0.borrow().eq(&RUNNING) {
-                    log::info!(
-                        "{name}: stopping; running handlers may finish (a second signal stops at once)"
-                    );
-                    handle.stop();
-                } else {
-                    log::warn!("{name} again: stopping without waiting for running handlers");
-                    handle.stop_now();
-                }
-            }
-        });
-        Ok(stop)
-    }
-
-    pub fn is_requested(&self) -> bool {
-        *self.0.borrow() >= GRACEFUL
-    }
-
-    /// Resolves once a stop is requested.
-    pub async fn requested(&self) {
-        self.reached(GRACEFUL).await
-    }
-
-    /// Resolves once a stop without waiting is requested.
-    pub async fn now(&self) {
-        self.reached(NOW).await
-    }
-
-    async fn reached(&self, level: u8) {
-        let mut rx = self.0.clone();
-        if rx.wait_for(|s| *s >= level).await.is_err() {
-            // The handle is gone, so nobody can ask any more.
-            std::future::pending::<()>().await;
-        }
-    }
-}
 
 /// Runs the dispatcher on `listener` until the listener ends or a stop is requested, then
 /// lets the running handlers finish (at most [`GRACE`], or until a second signal).
@@ -338,133 +192,6 @@ async fn time_limit(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(response) => response,
         Err(_) => (StatusCode::REQUEST_TIMEOUT, "request took too long\n").into_response(),
-    }
-}
-
-/// Checks in front of teloxide's webhook handler, outermost first: the body limit, the secret
-/// (before the body is read), then the body must be an update.
-fn guard_webhook(hook: Router, secret: &Secret, running: &Running, inbox: &Inbox) -> Router {
-    let secret: Arc<[u8]> = secret.expose().as_bytes().into();
-    // `route_layer`, so that unknown paths still get 404 rather than 401.
-    hook.route_layer(middleware::from_fn_with_state(
-        (running.clone(), inbox.clone()),
-        check_update,
-    ))
-    .route_layer(middleware::from_fn_with_state(secret, check_secret))
-    .route_layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-}
-
-async fn check_secret(State(secret): State<Arc<[u8]>>, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(SECRET_HEADER)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !constant_time_eq(given, &secret) {
-        REFUSALS.note(Refusal::Secret);
-        return (StatusCode::UNAUTHORIZED, "wrong or missing secret token\n").into_response();
-    }
-    next.run(req).await
-}
-
-/// Comparing secrets byte by byte with an early exit would tell an attacker, through the
-/// response time, how much of a guess is right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Rejects bodies that are not updates with 400 (teloxide would answer 200, and log the body,
-/// which may hold a user's message), and answers updates of kinds this version cannot read with
-/// 200 without handing them on, since redelivery would not help.
-async fn check_update(
-    State((running, inbox)): State<(Running, Inbox)>,
-    parts: Parts,
-    body: Bytes,
-    next: Next,
-) -> Response {
-    // From the bytes, not through a `Value`: teloxide's update parser needs borrowed keys.
-    let update: Update = match serde_json::from_slice(&body) {
-        Ok(u) => u,
-        Err(e) => {
-            // The error's kind and position only: its text may quote a user's message.
-            log::debug!(
-                "webhook: refused a body that is not an update ({} bytes, {:?} error at line {} \
-                 column {})",
-                body.len(),
-                e.classify(),
-                e.line(),
-                e.column()
-            );
-            REFUSALS.note(Refusal::Body);
-            return (StatusCode::BAD_REQUEST, "not a Telegram update\n").into_response();
-        }
-    };
-    if matches!(update.kind, UpdateKind::Error(_)) {
-        let value: Value = serde_json::from_slice(&body).unwrap_or_default();
-        let kind = value
-            .as_object()
-            .and_then(|o| o.keys().find(|k| *k != "update_id"))
-            .map_or("(none)", String::as_str);
-        log::warn!(
-            "webhook: ignored update {} of kind {kind}: unknown to this version or unreadable",
-            update.id.0
-        );
-        return StatusCode::OK.into_response();
-    }
-    // A chat with its share of updates running has the rest dropped (answered 200, so that
-    // Telegram does not send them again): its per-chat queue would otherwise fill and hold up
-    // the dispatcher, and with it every chat. The person has been told to slow down.
-    let id = update.id.0;
-    if !running.admit(id, update.chat().map(|c| c.id.0)) {
-        REFUSALS.note(Refusal::Flood);
-        return StatusCode::OK.into_response();
-    }
-    // Stored before Telegram hears "received": a crash from here on loses nothing.
-    let store = match store_in_inbox(&inbox, id, &body).await {
-        Ok(store) => store,
-        Err(answer) => {
-            running.finish(id);
-            return answer;
-        }
-    };
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    if !response.status().is_success() {
-        // Not taken (stopping): the next instance takes it up from the inbox.
-        running.finish(id);
-        if let Err(e) = store.inbox_release(i64::from(id)).await {
-            log::warn!("webhook: update {id} not released in the inbox: {e:#}");
-        }
-    }
-    response
-}
-
-/// Commits update `id` to the inbox; otherwise the answer for Telegram: 503 while the
-/// database is not open or the write fails (Telegram sends it again), 200 for an update stored
-/// before (a redelivery: handled, or being handled, already).
-async fn store_in_inbox<'a>(
-    inbox: &'a Inbox,
-    id: u32,
-    body: &[u8],
-) -> Result<&'a Arc<dyn crate::storage::Storage>, Response> {
-    let Some(store) = inbox.store() else {
-        return Err((StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response());
-    };
-    let text = String::from_utf8_lossy(body);
-    let lease = crate::telegram::inbox::LEASE;
-    match store
-        .inbox_put(i64::from(id), &text, instance_id(), lease)
-        .await
-    {
-        Ok(true) => Ok(store),
-        Ok(false) => Err(StatusCode::OK.into_response()),
-        Err(e) => {
-            log::warn!("webhook: update {id} not stored, Telegram will send it again: {e:#}");
-            Err((
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot store the update now\n",
-            )
-                .into_response())
-        }
     }
 }
 
@@ -761,14 +488,6 @@ pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-        assert!(!constant_time_eq(b"", b"a"));
-    }
-
     #[tokio::test]
     async fn not_ready_while_starting_or_stopping() {
         let health = Health::new();
@@ -778,17 +497,5 @@ mod tests {
         );
         health.set_stopping();
         assert_eq!(health.check().await, Err("stopping"));
-    }
-
-    #[tokio::test]
-    async fn a_second_stop_is_now() {
-        let (handle, stop) = Stop::new();
-        assert!(!stop.is_requested());
-        handle.stop();
-        stop.requested().await;
-        assert!(stop.is_requested());
-        assert_eq!(*stop.0.borrow(), GRACEFUL);
-        handle.stop_now();
-        stop.now().await;
     }
 }

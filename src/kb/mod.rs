@@ -3,6 +3,7 @@
 //! Knows nothing of Telegram or databases. [`load`] either returns a knowledge base that passed
 //! every check, or every problem found, as `file:line: message`.
 
+mod entry;
 mod glossary;
 pub mod html;
 mod load;

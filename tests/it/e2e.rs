@@ -1,7 +1,7 @@
 //! End to end: the real `jardam run` binary against our fake Bot API on 127.0.0.1, walking a
 //! newcomer's whole session, then a restart in between that keeps the person's settings.
 
-use jardam::testing::fake_bot_api::{Call, FakeBotApi};
+use fake_bot_api::{Call, FakeBotApi};
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -443,7 +443,7 @@ async fn a_kill_in_a_burst_of_unmet_questions_loses_none_and_stores_none_twice()
 
 #[tokio::test]
 async fn replies_survive_dropped_connections_server_errors_and_rate_limits_and_arrive_once() {
-    use jardam::testing::fake_bot_api::Fault;
+    use fake_bot_api::Fault;
     let fake = FakeBotApi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let _bot = start_bot(&fake, &dir.path().join("faults.db"));

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use jardam::testing::fake_bot_api::{FakeBotApi, Fault, Outcome};
+use fake_bot_api::{FakeBotApi, Fault, Outcome};
 use serde_json::{Value, json};
 use teloxide::{
     ApiError, RequestError,

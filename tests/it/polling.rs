@@ -1,8 +1,8 @@
 //! Our long-polling listener against the fake Bot API: the offset passes only handled updates,
 //! no more than a bounded number of updates is taken in, and each update is handled once.
 
+use fake_bot_api::FakeBotApi;
 use jardam::telegram::polling::{MAX_RUNNING, Polling, Running};
-use jardam::testing::fake_bot_api::FakeBotApi;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,10 +3,10 @@
 //! stopped with SIGTERM.
 
 use crate::e2e::start_bot as start_polling;
+use fake_bot_api::{FakeBotApi, Fault};
 use jardam::app;
 use jardam::config::Config;
 use jardam::server::{MAX_BODY_BYTES, Stop, StopHandle};
-use jardam::testing::fake_bot_api::{FakeBotApi, Fault};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -13,9 +13,13 @@
 //! message it never saw) it is lenient instead, because a false failure there would be the
 //! fake's bug, not the bot's.
 //!
+//! It is a crate of its own, a dev-dependency of the bot, and takes Telegram's rules (the HTML
+//! tags, the length limits, the error texts) from Telegram's documentation, not from the bot's
+//! code: a rule the bot gets wrong then fails here instead of passing on both sides.
+//!
 //! ```no_run
 //! use std::time::Duration;
-//! use jardam::testing::fake_bot_api::FakeBotApi;
+//! use fake_bot_api::FakeBotApi;
 //!
 //! # async fn demo() {
 //! let fake = FakeBotApi::start().await;
@@ -62,14 +66,20 @@ use tokio::{
     task::JoinHandle,
 };
 
+mod telegram;
+
+use telegram::{
+    BLOCKED_BY_USER, BUTTON_DATA_INVALID, CALLBACK_DATA_BYTES, CAPTION_TOO_LONG, HTML_TAGS,
+    KICKED_FROM_GROUP, KICKED_FROM_SUPERGROUP, MAX_BODY_BYTES, MAX_CAPTION_LEN, MAX_TEXT_LEN,
+    METHOD_NOT_FOUND, NO_CHAT_ID, NO_MESSAGE_ID, NOT_MODIFIED, OTHER_POLLER, TEXT_EMPTY,
+    TEXT_TOO_LONG, UPDATES_LIMIT, WEBHOOK_ACTIVE,
+};
+
 /// The username `getMe` reports until [`FakeBotApi::set_bot_username`] changes it.
 pub const DEFAULT_BOT_USERNAME: &str = "jardam_test_bot";
 
 /// Used as the bot's user id until a request reveals the id embedded in the token.
 const DEFAULT_BOT_ID: i64 = 100_000;
-
-/// Telegram's own upload limit; axum's 2 MB default would reject legitimate documents.
-const MAX_BODY_BYTES: usize = 50 << 20;
 
 /// Only recent messages are needed (for edits, callbacks and copies); keeping every message of a
 /// 50,000-update benchmark would be wasted memory.
@@ -883,17 +893,13 @@ impl FakeState {
             | "pinChatMessage"
             | "sendChatAction"
             | "deleteMessage" => self.chat_method(method, p),
-            _ => error(404, "Not Found: method not found"),
+            _ => error(404, METHOD_NOT_FOUND),
         }
     }
 
     fn get_updates(&mut self, p: &Value) -> Reply {
         if !self.webhook_url.is_empty() {
-            return error(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; use \
-                 deleteWebhook to delete the webhook first",
-            );
+            return error(409, WEBHOOK_ACTIVE);
         }
         if let Some(kinds) = p.get("allowed_updates").and_then(Value::as_array) {
             let kinds: HashSet<String> = kinds
@@ -924,7 +930,9 @@ impl FakeState {
         let limit = p
             .get("limit")
             .and_then(as_i64_loose)
-            .map_or(100, |l| l.clamp(1, 100)) as usize;
+            .map_or(*UPDATES_LIMIT.end(), |l| {
+                l.clamp(*UPDATES_LIMIT.start(), *UPDATES_LIMIT.end())
+            }) as usize;
         let timeout = p
             .get("timeout")
             .and_then(as_i64_loose)
@@ -962,15 +970,15 @@ impl FakeState {
             Some(id) => chat_id_of(id),
             // Edits of inline-mode messages have no chat: they return `true`.
             None if p.get("inline_message_id").is_some() => return self.edit_inline(method, p),
-            None => return bad_request("chat_id is empty"),
+            None => return bad_request(NO_CHAT_ID),
         };
         if self.blocked.contains(&chat_id) {
             return if chat_id > 0 {
-                error(403, "Forbidden: bot was blocked by the user")
+                error(403, BLOCKED_BY_USER)
             } else if is_supergroup(chat_id) {
-                error(403, "Forbidden: bot was kicked from the supergroup chat")
+                error(403, KICKED_FROM_SUPERGROUP)
             } else {
-                error(403, "Forbidden: bot was kicked from the group chat")
+                error(403, KICKED_FROM_GROUP)
             };
         }
         match method {
@@ -990,12 +998,12 @@ impl FakeState {
     }
 
     fn send_message(&mut self, chat_id: i64, p: &Value) -> Reply {
-        let text = match checked_text(p, "text", 4096, "message is too long") {
+        let text = match checked_text(p, "text", MAX_TEXT_LEN, TEXT_TOO_LONG) {
             Ok(text) => text,
             Err(reply) => return reply,
         };
         if text.trim().is_empty() {
-            return bad_request("message text is empty");
+            return bad_request(TEXT_EMPTY);
         }
         let markup = match inline_markup(p) {
             Ok(markup) => markup,
@@ -1012,11 +1020,11 @@ impl FakeState {
 
     fn edit_message(&mut self, method: &str, chat_id: i64, p: &Value) -> Reply {
         let Some(message_id) = message_id(p) else {
-            return bad_request("message identifier is not specified");
+            return bad_request(NO_MESSAGE_ID);
         };
         let text = if method == "editMessageText" {
-            match checked_text(p, "text", 4096, "message is too long") {
-                Ok(text) if text.trim().is_empty() => return bad_request("message text is empty"),
+            match checked_text(p, "text", MAX_TEXT_LEN, TEXT_TOO_LONG) {
+                Ok(text) if text.trim().is_empty() => return bad_request(TEXT_EMPTY),
                 Ok(text) => Some(text),
                 Err(reply) => return reply,
             }
@@ -1046,10 +1054,7 @@ impl FakeState {
             .as_deref()
             .is_none_or(|t| message.get("text").and_then(Value::as_str) == Some(t));
         if unchanged_text && message.get("reply_markup") == markup.as_ref() {
-            return bad_request(
-                "message is not modified: specified new message content and reply markup are \
-                 exactly the same as a current content and reply markup of the message",
-            );
+            return bad_request(NOT_MODIFIED);
         }
         let fields = message
             .as_object_mut()
@@ -1068,7 +1073,7 @@ impl FakeState {
 
     fn edit_inline(&mut self, method: &str, p: &Value) -> Reply {
         if method == "editMessageText" {
-            if let Err(reply) = checked_text(p, "text", 4096, "message is too long") {
+            if let Err(reply) = checked_text(p, "text", MAX_TEXT_LEN, TEXT_TOO_LONG) {
                 return reply;
             }
         }
@@ -1087,7 +1092,7 @@ impl FakeState {
         let Some(media) = p.get(field) else {
             return bad_request(&format!("there is no {field} in the request"));
         };
-        let caption = match checked_text(p, "caption", 1024, "message caption is too long") {
+        let caption = match checked_text(p, "caption", MAX_CAPTION_LEN, CAPTION_TOO_LONG) {
             Ok(caption) => caption,
             Err(reply) => return reply,
         };
@@ -1142,7 +1147,7 @@ impl FakeState {
         let from_chat = p.get("from_chat_id").map(chat_id_of);
         let original = match (from_chat, message_id(p)) {
             (Some(from_chat), Some(id)) => self.find_message(from_chat, id).cloned(),
-            _ => return bad_request("message identifier is not specified"),
+            _ => return bad_request(NO_MESSAGE_ID),
         };
         let markup = match inline_markup(p) {
             Ok(markup) => markup,
@@ -1272,11 +1277,7 @@ async fn long_poll(shared: &Shared, request: PollRequest) -> Response {
         {
             let mut st = shared.lock();
             if st.poll_generation != request.generation && !st.closed {
-                return error_response(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make sure that only one \
-                     bot instance is running",
-                );
+                return error_response(409, OTHER_POLLER);
             }
             if !st.queue.is_empty() || st.closed || tokio::time::Instant::now() >= request.deadline
             {
@@ -1679,8 +1680,7 @@ fn strip_html(src: &str) -> Result<String, String> {
                         .find(|c: char| c.is_whitespace() || c == '/')
                         .unwrap_or(tag.len());
                     let name = tag[..name_end].to_ascii_lowercase();
-                    let Some(known) = crate::kb::html::TELEGRAM_TAGS.iter().find(|t| **t == name)
-                    else {
+                    let Some((known, _)) = HTML_TAGS.iter().find(|(t, _)| *t == name) else {
                         return Err(format!(
                             "Unsupported start tag \"{name}\" at byte offset {i}"
                         ));
@@ -1753,9 +1753,9 @@ fn inline_markup(p: &Value) -> Result<Option<Value>, Reply> {
         if button
             .get("callback_data")
             .and_then(Value::as_str)
-            .is_some_and(|data| data.is_empty() || data.len() > 64)
+            .is_some_and(|data| !CALLBACK_DATA_BYTES.contains(&data.len()))
         {
-            return Err(bad_request("BUTTON_DATA_INVALID"));
+            return Err(bad_request(BUTTON_DATA_INVALID));
         }
     }
     Ok(Some(markup.clone()))
@@ -1891,6 +1891,10 @@ mod tests {
                 .contains("Unmatched end tag")
         );
         assert!(strip_html("1 < 2").is_err());
+        assert_eq!(
+            strip_html("<tg-spoiler>a</tg-spoiler><blockquote expandable>b</blockquote>").unwrap(),
+            "ab"
+        );
     }
 
     #[test]

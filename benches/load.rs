@@ -1,6 +1,7 @@
 //! Load benchmark: a burst of updates from many chats through the real handler tree, against a
 //! fake Telegram Bot API on loopback. Run with `cargo bench --bench load`; `LOAD_UPDATES=5000`
-//! for a quick run (10 updates per chat, so 500 chats), `LOAD_SKIP_PG=1` without PostgreSQL.
+//! for a quick run (10 updates per chat, so 500 chats), `LOAD_SKIP_PG=1` without PostgreSQL,
+//! `LOAD_SURGE_UPDATES` for the size of the surge scenario.
 //!
 //! What it reports, per scenario: throughput (updates handled per second of wall time),
 //! handler latency percentiles, and the bot process's peak memory. Scenarios: Jardam on SQLite
@@ -226,8 +227,9 @@ async fn run_all() -> anyhow::Result<()> {
         )
         .await?,
     );
-    // 20,000 updates: 4,000 chats of 5 steps, one of them the surge question.
-    let surge_chats = (updates * 2 / 25).max(1);
+    // 20,000 updates (LOAD_SURGE_UPDATES): 4,000 chats of 5 steps, one of them the surge
+    // question.
+    let surge_chats = (env_usize("LOAD_SURGE_UPDATES", 20_000) / 5).max(1);
     rows.push(
         scenario(
             "Jardam, SQLite, surge 1 in 5",

@@ -371,14 +371,26 @@ async fn an_update_pushed_just_before_sigterm_is_answered_once() {
     fake.shutdown().await;
 }
 
-/// `jardam run` in webhook mode on `port`, with the database `db`.
+/// `jardam run` in webhook mode on `port`, with the SQLite database `db`.
 fn start_webhook_binary(fake: &FakeBotApi, db: &std::path::Path, port: u16) -> crate::e2e::Bot {
+    let url = format!("sqlite:{}?mode=rwc", db.display());
+    start_instance(fake, &url, port, &[])
+}
+
+/// `jardam run` in webhook mode on `port`, with the database at `url` and `env` besides.
+fn start_instance(
+    fake: &FakeBotApi,
+    url: &str,
+    port: u16,
+    env: &[(&str, &str)],
+) -> crate::e2e::Bot {
     crate::e2e::Bot(
         std::process::Command::new(env!("CARGO_BIN_EXE_jardam"))
             .arg("run")
+            .envs(env.iter().copied())
             .env("TELOXIDE_TOKEN", "123456:TEST")
             .env("TELOXIDE_API_URL", fake.url())
-            .env("DATABASE_URL", format!("sqlite:{}?mode=rwc", db.display()))
+            .env("DATABASE_URL", url)
             .env("JARDAM_DIALOGUES", "dialogues")
             .env(
                 "JARDAM_WEBHOOK_URL",
@@ -559,31 +571,6 @@ async fn a_connection_that_sends_no_headers_is_closed() {
     fake.shutdown().await;
 }
 
-/// `jardam run` in webhook mode on `port` with the database at `url`, experts in `EXPERTS`.
-fn start_instance(fake: &FakeBotApi, url: &str, port: u16) -> crate::e2e::Bot {
-    crate::e2e::Bot(
-        std::process::Command::new(env!("CARGO_BIN_EXE_jardam"))
-            .arg("run")
-            .env("TELOXIDE_TOKEN", "123456:TEST")
-            .env("TELOXIDE_API_URL", fake.url())
-            .env("DATABASE_URL", url)
-            .env("JARDAM_DIALOGUES", "dialogues")
-            .env("JARDAM_EXPERT_CHAT", INSTANCE_EXPERTS.to_string())
-            .env(
-                "JARDAM_WEBHOOK_URL",
-                format!("https://bot.example.org{PATH}"),
-            )
-            .env("JARDAM_WEBHOOK_SECRET", SECRET)
-            .env("JARDAM_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("jardam run starts"),
-    )
-}
-
 const INSTANCE_EXPERTS: i64 = -100_777;
 
 /// Posts `update` to the instance at `addr`, as Telegram would, and expects it taken.
@@ -674,12 +661,14 @@ async fn two_instances_on_one_database_behave_as_one() {
             l.local_addr().unwrap().port()
         })
         .collect();
+    let chat = INSTANCE_EXPERTS.to_string();
+    let experts = [("JARDAM_EXPERT_CHAT", chat.as_str())];
     // One after the other: the first creates the schema.
-    let _a = start_instance(&fake, &db.url, ports[0]);
+    let _a = start_instance(&fake, &db.url, ports[0], &experts);
     fake.wait_calls("setWebhook", 1, WAIT)
         .await
         .expect("A is up");
-    let _b = start_instance(&fake, &db.url, ports[1]);
+    let _b = start_instance(&fake, &db.url, ports[1], &experts);
     fake.wait_calls("setWebhook", 2, WAIT)
         .await
         .expect("B is up");

@@ -11,7 +11,6 @@ pub mod chat;
 pub mod config;
 pub mod eval;
 pub mod experts;
-pub mod flood;
 pub mod kb;
 pub mod lang;
 pub mod matcher;

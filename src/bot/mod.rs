@@ -41,8 +41,6 @@ pub struct Conversation {
     /// Whether an expert chat is configured: without one, questions are saved for experts,
     /// not "passed" to them.
     experts: bool,
-    /// The per-chat flood limit (in this process: each instance paces what it receives).
-    flood: crate::flood::FloodLimit,
     guard: guard::Guard,
     /// Whether texts of questions the FAQ answered are kept (`JARDAM_KEEP_TEXTS_DAYS` > 0);
     /// by default only the daily counters remember them.
@@ -63,7 +61,6 @@ impl Conversation {
             experts: true,
             keep_faq_texts: false,
             retention: crate::storage::Retention::default(),
-            flood: crate::flood::FloodLimit::default(),
             guard: guard::Guard::default(),
         }
     }
@@ -95,11 +92,6 @@ impl Conversation {
     pub fn keeping_faq_texts(mut self, keep: bool) -> Conversation {
         self.keep_faq_texts = keep;
         self
-    }
-
-    /// Whether a message of `chat` may be handled now, or must wait (see [`crate::flood`]).
-    pub fn admit(&self, chat: i64) -> crate::flood::Admission {
-        self.flood.admit(chat)
     }
 
     pub fn knowledge(&self) -> Arc<Knowledge> {

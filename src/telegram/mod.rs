@@ -4,6 +4,7 @@
 //! dependency; handler tests inject one built on teloxide_tests' `MockBot`.
 
 pub mod desk;
+pub mod flood;
 pub mod inbox;
 pub mod limits;
 pub mod links;
@@ -72,6 +73,8 @@ pub struct Deps {
     pub config: Arc<Config>,
     /// Expert posts due for a refresh (see [`desk::REFRESH_EVERY`]).
     pub refreshes: Arc<desk::Refreshes>,
+    /// The per-chat flood limit (in this process: each instance paces what it receives).
+    pub flood: Arc<flood::FloodLimit>,
 }
 
 impl Deps {
@@ -80,6 +83,7 @@ impl Deps {
             conversation,
             config,
             refreshes: Arc::default(),
+            flood: Arc::default(),
         }
     }
 }
@@ -296,7 +300,7 @@ const MAX_FLOOD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// chat are handled in order, other chats in parallel); the first one gets "please slow down".
 /// The update is released meanwhile, so that the polling offset does not wait for it.
 async fn pace(bot: &TgBot, deps: &Deps, chat: ChatId) {
-    if let crate::flood::Admission::Wait { delay, warn } = deps.conversation.admit(chat.0) {
+    if let flood::Admission::Wait { delay, warn } = deps.flood.admit(chat.0) {
         polling::release_current();
         if warn {
             let reply = deps.conversation.slow_down(chat.0).await;

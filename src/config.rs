@@ -130,6 +130,12 @@ impl Config {
         Self::from_vars(std::env::vars().collect())
     }
 
+    /// The knowledge base's directory as [`Config::dialogues`] reads it, for the commands that
+    /// need nothing else of the configuration (`check`, `ask`, `link`…).
+    pub fn dialogues_from_env() -> PathBuf {
+        PathBuf::from(std::env::var("JARDAM_DIALOGUES").unwrap_or_else(|_| "dialogues".into()))
+    }
+
     /// The configuration of `jardam run`; `webhook` is its `--webhook` flag.
     pub fn for_run(webhook: bool) -> Result<Config, ConfigError> {
         Self::from_vars_for_run(std::env::vars().collect(), webhook)

@@ -42,8 +42,8 @@ enum Command {
     Link {
         /// The entry id, e.g. stay.registration
         entry: String,
-        /// The bot's username (default: $JARDAM_BOT_USERNAME)
-        #[arg(long)]
+        /// The bot's username
+        #[arg(long, env = "JARDAM_BOT_USERNAME")]
         bot: Option<String>,
     },
     /// Render the QR code of an answer's deep link as PNG or SVG
@@ -53,8 +53,8 @@ enum Command {
         /// The output file: .png or .svg
         #[arg(short, long)]
         output: PathBuf,
-        /// The bot's username (default: $JARDAM_BOT_USERNAME)
-        #[arg(long)]
+        /// The bot's username
+        #[arg(long, env = "JARDAM_BOT_USERNAME")]
         bot: Option<String>,
     },
     /// List the open questions for experts, urgent first, then oldest
@@ -193,7 +193,7 @@ fn main() -> ExitCode {
             stamp,
             translated,
         } => {
-            let dir = dir.unwrap_or_else(default_dialogues);
+            let dir = dir.unwrap_or_else(jardam::config::Config::dialogues_from_env);
             if stamp && let Err(e) = write_stamps(&dir, &translated) {
                 eprintln!("{e}");
                 return ExitCode::FAILURE;
@@ -247,7 +247,7 @@ fn main() -> ExitCode {
 /// Loads the knowledge base from `JARDAM_DIALOGUES` (or ./dialogues) and runs `f` on it;
 /// an invalid knowledge base stops the command with the `check` messages.
 fn with_kb(f: impl FnOnce(&KnowledgeBase) -> Result<(), String>) -> ExitCode {
-    let dir = default_dialogues();
+    let dir = jardam::config::Config::dialogues_from_env();
     let kb = match kb::load(&dir, &CheckOptions::default()) {
         Ok((kb, _)) => kb,
         Err(e) => {
@@ -266,9 +266,8 @@ fn with_kb(f: impl FnOnce(&KnowledgeBase) -> Result<(), String>) -> ExitCode {
 
 /// The deep link for `entry`, with the bot's username from `--bot` or the configuration.
 fn link(kb: &KnowledgeBase, bot: Option<String>, entry: &str) -> Result<String, String> {
-    let bot = bot
-        .or_else(|| std::env::var("JARDAM_BOT_USERNAME").ok())
-        .ok_or("the bot's username is unknown: pass --bot NAME or set JARDAM_BOT_USERNAME")?;
+    let bot =
+        bot.ok_or("the bot's username is unknown: pass --bot NAME or set JARDAM_BOT_USERNAME")?;
     jardam::telegram::links::deep_link(kb, &bot, entry).map_err(|e| format!("{e:#}"))
 }
 
@@ -373,12 +372,6 @@ fn init_logging() {
     let mut builder = pretty_env_logger::formatted_builder();
     builder.parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
     let _ = builder.try_init();
-}
-
-fn default_dialogues() -> PathBuf {
-    std::env::var_os("JARDAM_DIALOGUES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("dialogues"))
 }
 
 /// `check --stamp`: the knowledge base must load (warnings aside) before stamps are written.

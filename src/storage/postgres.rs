@@ -3,11 +3,13 @@
 //! Lease times (`claimed_until`) use the database's clock, not the instance's: instances may
 //! disagree about the time, the database is the one clock they all see.
 
+use super::rows::{
+    CountRow, ExportDbRow, FeedbackRow, LearnedRow, MissedRow, ProfileRow, QUESTION_COLUMNS,
+    QuestionRow, StatsRows, candidates_json, country_code, questions, select_questions,
+};
 use super::{
-    CountRow, Delivery, ExportDbRow, ExportRow, FeedbackRow, Learned, LearnedRow, MissedRow,
-    NewQuestion, Profile, ProfileRow, QUESTION_COLUMNS, Question, QuestionRow, QuestionStatus,
-    Stats, StatsRows, Storage, TOP_MISSED, candidates_json, country_code, day_start, now,
-    questions, select_questions,
+    Delivery, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus, Stats, Storage,
+    TOP_MISSED, day_start, now,
 };
 use crate::lang::{Country, Lang};
 use anyhow::Context;

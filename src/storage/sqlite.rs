@@ -1,85 +1,31 @@
 //! The SQLite backend: one file (or memory), one instance.
 
+use super::rows::{
+    LearnedRow, ProfileRow, QUESTION_COLUMNS, QuestionRow, candidates_json, questions,
+    select_questions,
+};
 use super::{
-    CountRow, Delivery, ExportDbRow, ExportRow, FeedbackRow, Learned, LearnedRow, MissedRow,
-    NewQuestion, Profile, ProfileRow, QUESTION_COLUMNS, Question, QuestionRow, QuestionStatus,
-    Stats, StatsRows, Storage, TOP_MISSED, candidates_json, country_code, day_start, now,
-    questions, select_questions,
+    Delivery, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus, Stats, Storage,
+    now,
 };
 use crate::lang::{Country, Lang};
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use file::OpenFile;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::{Sqlite, SqlitePool};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
+mod file;
 mod inbox;
+mod reports;
 mod state;
 
 pub struct SqliteStorage {
     pool: SqlitePool,
     /// The database file as it was opened; `None` in memory.
     file: Option<OpenFile>,
-}
-
-/// Which file the pool has open. A file deleted or replaced under a running bot still takes
-/// writes (into the unlinked inode) that vanish at the next restart, so every write that a
-/// promise depends on first checks that the path still names this file.
-struct OpenFile {
-    path: PathBuf,
-    dev: u64,
-    ino: u64,
-}
-
-/// Below this much free space on the database's file system the bot reports itself not ready:
-/// SQLite needs room for its write-ahead log before a question can be committed.
-const MIN_FREE_BYTES: u64 = 256 * 1024;
-
-impl OpenFile {
-    fn of(path: &Path) -> anyhow::Result<OpenFile> {
-        let m = std::fs::metadata(path)
-            .with_context(|| format!("cannot read the SQLite file {}", path.display()))?;
-        Ok(OpenFile {
-            path: path.to_path_buf(),
-            dev: m.dev(),
-            ino: m.ino(),
-        })
-    }
-
-    /// Fails when the path no longer names the file that is open.
-    fn check(&self) -> anyhow::Result<()> {
-        match std::fs::metadata(&self.path) {
-            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => Ok(()),
-            Ok(_) => anyhow::bail!(
-                "the SQLite file {} was replaced while the bot was running",
-                self.path.display()
-            ),
-            Err(e) => anyhow::bail!(
-                "the SQLite file {} is gone or unreadable: {e}",
-                self.path.display()
-            ),
-        }
-    }
-
-    /// Fails when the file system is (nearly) full.
-    fn check_space(&self) -> anyhow::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let st = rustix::fs::statvfs(dir).context("cannot read the free space")?;
-        let free = st.f_bavail.saturating_mul(st.f_frsize);
-        anyhow::ensure!(
-            free >= MIN_FREE_BYTES,
-            "only {free} bytes free next to the SQLite file {}",
-            self.path.display()
-        );
-        Ok(())
-    }
 }
 
 /// When a lease taken at `now` runs out.
@@ -97,123 +43,11 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 impl SqliteStorage {
-    pub async fn connect(url: &str) -> anyhow::Result<SqliteStorage> {
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut options = SqliteConnectOptions::from_str(url)
-            .context("bad SQLite URL")?
-            .create_if_missing(true)
-            // Writers wait for each other instead of failing at once with "database is locked".
-            .busy_timeout(Duration::from_secs(10))
-            // Deleted rows (a person's /forget, the retention clean-up) are overwritten, not
-            // left readable in free pages of the file.
-            .pragma("secure_delete", "on");
-        let filename = options.get_filename().to_path_buf();
-        let pool = if in_memory {
-            // Every connection to ":memory:" is a database of its own, so there must be exactly
-            // one, and it must never be closed for idleness or age: that would drop the data.
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options)
-                .await
-        } else {
-            // WAL lets readers work while one connection writes; NORMAL sync is safe with WAL
-            // (a power cut may lose the last commits, never corrupt the file).
-            options = options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options)
-                .await
-        }
-        .context("cannot open the SQLite database")?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .context("cannot migrate the SQLite database")?;
-        let file = if in_memory {
-            None
-        } else {
-            Some(OpenFile::of(&filename)?)
-        };
-        Ok(SqliteStorage { pool, file })
-    }
-
-    /// A connection inside `BEGIN IMMEDIATE` (the write lock taken at once, so no snapshot
-    /// conflict surfaces half-way). Finish it with [`finish_write`].
-    async fn begin_write(&self) -> anyhow::Result<PoolConnection<Sqlite>> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        Ok(conn)
-    }
-
-    /// Commits when `work` succeeded; otherwise, or when the commit fails, rolls back. A failed
-    /// COMMIT (a full disk) leaves SQLite's transaction open, holding the write lock, and a
-    /// later commit on that connection would store what was refused: such a connection is
-    /// rolled back, and closed if even that fails, never handed out again as it is.
-    async fn finish_write<T>(
-        mut conn: PoolConnection<Sqlite>,
-        work: anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        let committed = match work {
-            Ok(v) => match sqlx::query("COMMIT").execute(&mut *conn).await {
-                Ok(_) => return Ok(v),
-                Err(e) => anyhow::Error::from(e).context("the commit failed"),
-            },
-            Err(e) => e,
-        };
-        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-            let _ = conn.close().await;
-        }
-        Err(committed)
-    }
-
-    /// Fails when the open file is no longer the one at its path.
-    /// Copies the log into the database file and empties it: with `secure_delete` the deleted
-    /// rows are then overwritten in the file, and no older copy of them stays in the log.
-    async fn truncate_wal(&self) {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await
-        {
-            log::warn!("the SQLite log was not emptied after a deletion: {e}");
-        }
-    }
-
-    fn check_file(&self) -> anyhow::Result<()> {
-        self.file.as_ref().map_or(Ok(()), OpenFile::check)
-    }
-
     async fn fetch_questions<'q>(
         &self,
         query: sqlx::query::QueryAs<'q, Sqlite, QuestionRow, SqliteArguments<'q>>,
     ) -> anyhow::Result<Vec<Question>> {
         questions(query.fetch_all(&self.pool).await?)
-    }
-
-    /// Counter totals per value of `column` ("" included only if `with_empty`).
-    async fn counts(
-        &self,
-        column: &str,
-        with_empty: bool,
-        since: NaiveDate,
-    ) -> anyhow::Result<Vec<CountRow>> {
-        let skip = if with_empty {
-            String::new()
-        } else {
-            format!("AND {column} <> ''")
-        };
-        let sql = format!(
-            "SELECT {column} AS key, SUM(count) AS n FROM daily_counts \
-             WHERE day >= ? {skip} GROUP BY {column} ORDER BY n DESC, {column}"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(since)
-            .fetch_all(&self.pool)
-            .await?)
     }
 }
 
@@ -224,27 +58,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
-        if let Some(f) = &self.file {
-            f.check()?;
-            f.check_space()?;
-        }
-        // A real read of a table and a real committed write.
-        let mut conn = self.begin_write().await?;
-        let work: anyhow::Result<()> = async {
-            sqlx::query("SELECT COUNT(*) FROM questions WHERE id < 0")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO readiness (id, checked_at) VALUES (1, ?) \
-                 ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
-            )
-            .bind(ts(now()))
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
-        }
-        .await;
-        Self::finish_write(conn, work).await
+        self.check_ready().await
     }
 
     async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>> {
@@ -575,19 +389,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn faq_texts(&self) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT entry, text FROM faq_texts ORDER BY created_at, id")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        self.kept_faq_texts().await
     }
 
     async fn erase_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
-        let done = sqlx::query("DELETE FROM faq_texts WHERE created_at < ?")
-            .bind(ts(before))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.delete_faq_texts(before).await
     }
 
     async fn record_feedback(
@@ -671,71 +477,16 @@ impl Storage for SqliteStorage {
         country: Option<Country>,
         outcome: &str,
     ) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO daily_counts (day, entry, topic, lang, country, outcome, count) \
-             VALUES (?, ?, ?, ?, ?, ?, 1) \
-             ON CONFLICT (day, entry, topic, lang, country, outcome) \
-             DO UPDATE SET count = daily_counts.count + 1",
-        )
-        .bind(day)
-        .bind(entry)
-        .bind(topic)
-        .bind(lang.code())
-        .bind(country_code(country))
-        .bind(outcome)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.increment_counter(day, entry, topic, lang, country, outcome)
+            .await
     }
 
     async fn stats(&self, since: NaiveDate) -> anyhow::Result<Stats> {
-        let from = ts(day_start(since));
-        let feedback = sqlx::query_as::<_, FeedbackRow>(
-            "SELECT entry, SUM(CASE WHEN helpful THEN 1 ELSE 0 END) AS up, \
-             SUM(CASE WHEN helpful THEN 0 ELSE 1 END) AS down \
-             FROM feedback WHERE created_at >= ? GROUP BY entry \
-             ORDER BY COUNT(*) DESC, entry",
-        )
-        .bind(&from)
-        .fetch_all(&self.pool)
-        .await?;
-        // Dismissed questions are left out: those are spam or off topic, not gaps in the FAQ.
-        let missed = sqlx::query_as::<_, MissedRow>(
-            "SELECT MAX(text) AS text, COUNT(*) AS n FROM questions \
-             WHERE created_at >= ? AND group_key <> '' AND status <> 'dismissed' \
-             GROUP BY group_key ORDER BY n DESC, MAX(text) LIMIT ?",
-        )
-        .bind(&from)
-        .bind(TOP_MISSED)
-        .fetch_all(&self.pool)
-        .await?;
-        StatsRows {
-            by_topic: self.counts("topic", false, since).await?,
-            by_lang: self.counts("lang", false, since).await?,
-            by_country: self.counts("country", true, since).await?,
-            outcomes: self.counts("outcome", false, since).await?,
-            feedback,
-            missed,
-        }
-        .try_into()
+        self.collect_stats(since).await
     }
 
     async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>> {
-        let sql = "SELECT id, lang, country, status, text, created_at, answered_at FROM questions";
-        let rows: Vec<ExportDbRow> = match since {
-            Some(since) => {
-                sqlx::query_as(&format!("{sql} WHERE created_at >= ? ORDER BY id"))
-                    .bind(ts(since))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query_as(&format!("{sql} ORDER BY id"))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        rows.into_iter().map(ExportRow::try_from).collect()
+        self.export_rows(since).await
     }
 
     async fn inbox_put(
@@ -803,19 +554,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {
-        let before = ts(before);
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT chat_id FROM profiles WHERE last_seen < ? \
-             UNION SELECT chat_id FROM questions \
-             WHERE chat_id NOT IN (SELECT chat_id FROM profiles) \
-             GROUP BY chat_id HAVING MAX(created_at) < ? LIMIT ?",
-        )
-        .bind(&before)
-        .bind(&before)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        self.find_inactive_chats(before, limit).await
     }
 
     async fn erase_old_texts(
@@ -823,21 +562,6 @@ impl Storage for SqliteStorage {
         now: DateTime<Utc>,
         answered_keep_days: i64,
     ) -> anyhow::Result<u64> {
-        let cutoff = TimeDelta::try_days(answered_keep_days)
-            .and_then(|keep| now.checked_sub_signed(keep))
-            .context("answered_keep_days is out of range")?;
-        let done = sqlx::query(
-            "UPDATE questions SET text = '', group_key = '', media_chat_id = NULL, \
-             media_message_id = NULL, answer = NULL, erased_at = ? \
-             WHERE erased_at IS NULL AND status <> 'open' AND resolved_at < ?",
-        )
-        .bind(ts(now))
-        .bind(ts(cutoff))
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() > 0 {
-            self.truncate_wal().await;
-        }
-        Ok(done.rows_affected())
+        self.erase_resolved_texts(now, answered_keep_days).await
     }
 }

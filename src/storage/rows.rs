@@ -1,0 +1,239 @@
+//! The database rows as the queries return them, and their conversion into the records.
+
+use super::{ExportRow, FeedbackCount, Learned, MediaRef, Missed, Profile, Question, Stats};
+use crate::lang::{Country, Lang};
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+
+fn parse_lang(s: &str) -> anyhow::Result<Lang> {
+    s.parse().map_err(|e: String| anyhow!(e))
+}
+
+/// Country columns hold "" for "not known" where they are part of a key (the counters).
+fn parse_country(s: Option<&str>) -> anyhow::Result<Option<Country>> {
+    match s {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|e: String| anyhow!(e)),
+    }
+}
+
+pub(super) fn country_code(c: Option<Country>) -> &'static str {
+    c.map_or("", Country::code)
+}
+
+pub(super) fn candidates_json(c: &[(String, f32)]) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(c)?)
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ProfileRow {
+    chat_id: i64,
+    lang: Option<String>,
+    country: Option<String>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+}
+
+impl TryFrom<ProfileRow> for Profile {
+    type Error = anyhow::Error;
+    fn try_from(r: ProfileRow) -> anyhow::Result<Profile> {
+        Ok(Profile {
+            chat_id: r.chat_id,
+            lang: r.lang.as_deref().map(parse_lang).transpose()?,
+            country: parse_country(r.country.as_deref())?,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+        })
+    }
+}
+
+/// The column list every question query selects, in [`QuestionRow`]'s shape.
+pub(super) const QUESTION_COLUMNS: &str = "id, chat_id, text, lang, country, candidates, status, urgent, \
+    kind, media_chat_id, media_message_id, group_key, created_at, updated_at, expert_chat_id, \
+    expert_message_id, posted_at, answer, answered_by, answered_at, delivery";
+
+/// `SELECT` of every question column, followed by `tail` (conditions and ordering).
+pub(super) fn select_questions(tail: &str) -> String {
+    format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE {tail}")
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct QuestionRow {
+    id: i64,
+    chat_id: i64,
+    text: String,
+    lang: String,
+    country: Option<String>,
+    candidates: String,
+    status: String,
+    urgent: bool,
+    kind: String,
+    media_chat_id: Option<i64>,
+    media_message_id: Option<i32>,
+    group_key: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    expert_chat_id: Option<i64>,
+    expert_message_id: Option<i32>,
+    posted_at: Option<DateTime<Utc>>,
+    answer: Option<String>,
+    answered_by: Option<String>,
+    answered_at: Option<DateTime<Utc>>,
+    delivery: Option<String>,
+}
+
+impl TryFrom<QuestionRow> for Question {
+    type Error = anyhow::Error;
+    fn try_from(r: QuestionRow) -> anyhow::Result<Question> {
+        let id = r.id;
+        (|| -> anyhow::Result<Question> {
+            Ok(Question {
+                id: r.id,
+                chat_id: r.chat_id,
+                text: r.text,
+                lang: parse_lang(&r.lang)?,
+                country: parse_country(r.country.as_deref())?,
+                candidates: serde_json::from_str(&r.candidates).context("candidates")?,
+                status: r.status.parse()?,
+                urgent: r.urgent,
+                kind: r.kind.parse()?,
+                media: match (r.media_chat_id, r.media_message_id) {
+                    (Some(from_chat_id), Some(message_id)) => Some(MediaRef {
+                        from_chat_id,
+                        message_id,
+                    }),
+                    _ => None,
+                },
+                group_key: r.group_key,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+                expert_chat_id: r.expert_chat_id,
+                expert_message_id: r.expert_message_id,
+                posted_at: r.posted_at,
+                answer: r.answer,
+                answered_by: r.answered_by,
+                answered_at: r.answered_at,
+                delivery: r.delivery.as_deref().map(str::parse).transpose()?,
+            })
+        })()
+        .with_context(|| format!("question {id} in the database is malformed"))
+    }
+}
+
+pub(super) fn questions(rows: Vec<QuestionRow>) -> anyhow::Result<Vec<Question>> {
+    rows.into_iter().map(Question::try_from).collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct LearnedRow {
+    id: i64,
+    text: String,
+    entry: String,
+    expert: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<LearnedRow> for Learned {
+    fn from(r: LearnedRow) -> Learned {
+        Learned {
+            id: r.id,
+            text: r.text,
+            entry: r.entry,
+            expert: r.expert,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CountRow {
+    key: String,
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct FeedbackRow {
+    entry: String,
+    up: i64,
+    down: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MissedRow {
+    text: String,
+    n: i64,
+}
+
+/// The parts of [`Stats`] as the queries return them.
+pub(super) struct StatsRows {
+    pub(super) by_topic: Vec<CountRow>,
+    pub(super) by_lang: Vec<CountRow>,
+    pub(super) by_country: Vec<CountRow>,
+    pub(super) outcomes: Vec<CountRow>,
+    pub(super) feedback: Vec<FeedbackRow>,
+    pub(super) missed: Vec<MissedRow>,
+}
+
+impl TryFrom<StatsRows> for Stats {
+    type Error = anyhow::Error;
+    fn try_from(r: StatsRows) -> anyhow::Result<Stats> {
+        let pairs = |rows: Vec<CountRow>| rows.into_iter().map(|r| (r.key, r.n)).collect();
+        Ok(Stats {
+            by_topic: pairs(r.by_topic),
+            by_lang: r
+                .by_lang
+                .into_iter()
+                .map(|r| Ok((parse_lang(&r.key)?, r.n)))
+                .collect::<anyhow::Result<_>>()?,
+            by_country: r
+                .by_country
+                .into_iter()
+                .map(|r| Ok((parse_country(Some(&r.key))?, r.n)))
+                .collect::<anyhow::Result<_>>()?,
+            outcomes: pairs(r.outcomes),
+            feedback: r
+                .feedback
+                .into_iter()
+                .map(|r| FeedbackCount {
+                    entry: r.entry,
+                    up: r.up,
+                    down: r.down,
+                })
+                .collect(),
+            top_missed: r
+                .missed
+                .into_iter()
+                .map(|r| Missed {
+                    text: r.text,
+                    count: r.n,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ExportDbRow {
+    id: i64,
+    lang: String,
+    country: Option<String>,
+    status: String,
+    text: String,
+    created_at: DateTime<Utc>,
+    answered_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ExportDbRow> for ExportRow {
+    type Error = anyhow::Error;
+    fn try_from(r: ExportDbRow) -> anyhow::Result<ExportRow> {
+        Ok(ExportRow {
+            id: r.id,
+            lang: parse_lang(&r.lang)?,
+            country: parse_country(r.country.as_deref())?,
+            status: r.status.parse()?,
+            text: r.text,
+            created_at: r.created_at,
+            answered_at: r.answered_at,
+        })
+    }
+}

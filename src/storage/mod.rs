@@ -170,8 +170,6 @@ pub trait Storage: Send + Sync {
     async fn stats(&self, since: NaiveDate) -> anyhow::Result<Stats>;
     /// Questions created at or after `since` (all without it), by id.
     async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>>;
-    /// Erases the text (and group key and media reference) of questions resolved more than
-    /// `answered_keep_days` before `now`. Returns how many were erased.
     /// Webhook mode: stores an update before Telegram is told it arrived, claimed by
     /// `instance` for `lease`. `false`: it is stored already (Telegram sent it again), and it
     /// is not to be handled again.
@@ -215,6 +213,8 @@ pub trait Storage: Send + Sync {
     /// Chats whose last visit (or, without a profile, newest question) is before `before`:
     /// the retention clean-up forgets them. At most `limit`.
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>>;
+    /// Erases the text (with the group key, the media reference and the expert's answer) of
+    /// questions resolved more than `answered_keep_days` before `now`. Returns how many.
     async fn erase_old_texts(
         &self,
         now: DateTime<Utc>,

@@ -140,7 +140,6 @@ impl SqliteStorage {
         Err(committed)
     }
 
-    /// Fails when the open file is no longer the one at its path.
     /// Copies the log into the database file and empties it: with `secure_delete` the deleted
     /// rows are then overwritten in the file, and no older copy of them stays in the log.
     pub(super) async fn truncate_wal(&self) {
@@ -152,6 +151,7 @@ impl SqliteStorage {
         }
     }
 
+    /// Fails when the open file is no longer the one at its path.
     pub(super) fn check_file(&self) -> anyhow::Result<()> {
         self.file.as_ref().map_or(Ok(()), OpenFile::check)
     }

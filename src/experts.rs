@@ -6,7 +6,8 @@ use crate::bot::Button;
 use crate::kb::KnowledgeBase;
 use crate::kb::html::escape;
 use crate::lang::Lang;
-use crate::storage::{ExportRow, Question, QuestionKind, Storage};
+use crate::model::{ExportRow, Question, QuestionKind};
+use crate::storage::Storage;
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -478,7 +479,7 @@ fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::lang::{Country, Lang};
-    use crate::storage::NewQuestion;
+    use crate::model::NewQuestion;
 
     fn question(chat: i64, text: &str, urgent: bool) -> NewQuestion {
         NewQuestion {

@@ -14,6 +14,7 @@ pub mod experts;
 pub mod kb;
 pub mod lang;
 pub mod matcher;
+pub mod model;
 pub mod server;
 pub mod stop;
 pub mod storage;

@@ -7,7 +7,7 @@ use super::state::ChatState;
 use super::{Conversation, Knowledge, screens};
 use crate::kb::Entry;
 use crate::lang::{Country, Lang};
-use crate::storage::{NewQuestion, Profile};
+use crate::model::{NewQuestion, Profile};
 
 impl Conversation {
     pub(super) async fn button(

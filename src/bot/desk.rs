@@ -7,7 +7,7 @@ use super::Conversation;
 use crate::kb::KnowledgeBase;
 use crate::kb::html::escape;
 use crate::lang::Lang;
-use crate::storage::{Question, QuestionKind, QuestionStatus};
+use crate::model::{Question, QuestionKind, QuestionStatus};
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -28,7 +28,8 @@ pub use reply::{Action, Button, Event, Output, Reply};
 use crate::kb::Entry;
 use crate::lang::{Country, Lang};
 use crate::matcher::{MatchResult, Status};
-use crate::storage::{NewQuestion, Profile, Storage};
+use crate::model::{NewQuestion, Profile, Retention};
+use crate::storage::Storage;
 use crate::text::normalize;
 use state::{ChatState, LastQuestion, STATE_KEEP};
 use std::path::Path;
@@ -46,7 +47,7 @@ pub struct Conversation {
     /// by default only the daily counters remember them.
     keep_faq_texts: bool,
     /// What the retention clean-up keeps, as `/privacy` states it.
-    retention: crate::storage::Retention,
+    retention: Retention,
 }
 
 impl Conversation {
@@ -60,7 +61,7 @@ impl Conversation {
             store,
             experts: true,
             keep_faq_texts: false,
-            retention: crate::storage::Retention::default(),
+            retention: Retention::default(),
             guard: guard::Guard::default(),
         }
     }
@@ -82,7 +83,7 @@ impl Conversation {
     }
 
     /// The retention `/privacy` states (the clean-up task applies it).
-    pub fn with_retention(mut self, retention: crate::storage::Retention) -> Conversation {
+    pub fn with_retention(mut self, retention: Retention) -> Conversation {
         self.retention = retention;
         self
     }

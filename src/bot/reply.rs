@@ -3,7 +3,7 @@
 
 use super::callback::Callback;
 use crate::kb::KnowledgeBase;
-use crate::storage::{MediaRef, QuestionKind};
+use crate::model::{MediaRef, QuestionKind};
 
 /// What arrives from a user.
 #[derive(Clone, Debug)]

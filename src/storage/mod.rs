@@ -12,7 +12,6 @@
 //! everything tied to a chat id; the daily counters never hold one, so they survive it.
 
 mod postgres;
-mod records;
 mod rows;
 mod sqlite;
 
@@ -24,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use postgres::PgStorage;
-pub use records::*;
+// The records it stores are the product's nouns, in their own module; re-exported here for the
+// backends and for callers that name them through the storage.
+pub use crate::model::*;
 pub use sqlite::SqliteStorage;
 
 /// Opens the database named by `url` and brings its schema up to date.

@@ -17,7 +17,7 @@ use super::{Deps, HandlerResult, TgBot, keyboard};
 use crate::bot::desk::unanswered;
 use crate::bot::desk::{Delivery, Sent};
 use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, OnQuestion};
-use crate::storage::{Question, QuestionStatus};
+use crate::model::{Question, QuestionStatus};
 use std::sync::OnceLock;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters, User};

@@ -16,7 +16,7 @@ use crate::bot::{Action, Button, Conversation, Event, Output};
 use crate::config::Config;
 use crate::experts::ExpertAction;
 use crate::lang::Lang;
-use crate::storage::{MediaRef, QuestionKind};
+use crate::model::{MediaRef, QuestionKind};
 use polling::{Running, Ticket};
 use std::sync::Arc;
 use teloxide::dispatching::UpdateHandler;

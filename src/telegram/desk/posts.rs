@@ -4,7 +4,7 @@
 use super::{instance_id, lang};
 use crate::bot::desk::Placement;
 use crate::experts::{self, Post};
-use crate::storage::{Question, QuestionKind};
+use crate::model::{Question, QuestionKind};
 use crate::telegram::{Deps, TgBot, keyboard};
 use std::collections::HashSet;
 use std::sync::Mutex;

@@ -1,5 +1,6 @@
-//! The domain records the storage hands out and takes in: profiles, questions, learned
-//! phrasings, statistics, export rows and the retention settings.
+//! The product's records: profiles, questions for experts, learned phrasings, statistics,
+//! export rows and the retention settings. The storage hands them out and takes them in; the
+//! core and the adapters work with them.
 
 use crate::lang::{Country, Lang};
 use anyhow::bail;

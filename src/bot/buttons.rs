@@ -15,6 +15,7 @@ impl Conversation {
         k: &Knowledge,
         chat: i64,
         profile: Option<Profile>,
+        state: ChatState,
         data: &str,
     ) -> Output {
         let ui = profile.as_ref().and_then(|p| p.lang).unwrap_or(Lang::Ru);
@@ -77,7 +78,7 @@ impl Conversation {
                 None => one(screens::stale(kb, ui)),
             },
             Callback::Feedback { entry: i, helpful } => match entry(i) {
-                Some(e) => self.feedback(k, chat, ui, e, helpful).await,
+                Some(e) => self.feedback(k, chat, ui, e, helpful, state).await,
                 None => one(screens::stale(kb, ui)),
             },
             Callback::Related(i) => match entry(i) {
@@ -86,12 +87,12 @@ impl Conversation {
             },
             Callback::AskExpert(i) => match entry(i) {
                 Some(_) => {
-                    self.await_question(chat).await;
+                    self.await_question(chat, state).await;
                     one(Reply::text(kb.t("ask_expert_prompt", ui).to_string()))
                 }
                 None => one(screens::stale(kb, ui)),
             },
-            Callback::NoneOfThese => self.none_of_these(k, chat, ui, country).await,
+            Callback::NoneOfThese => self.none_of_these(k, chat, ui, country, state).await,
             Callback::Urgent(i) => match entry(i) {
                 Some(e) => self.urgent(k, chat, ui, country, e).await,
                 None => one(screens::stale(kb, ui)),
@@ -133,6 +134,7 @@ impl Conversation {
         ui: Lang,
         e: &Entry,
         helpful: bool,
+        state: ChatState,
     ) -> Output {
         let kb = &k.kb;
         self.guard
@@ -144,7 +146,8 @@ impl Conversation {
         if helpful {
             return Output::one(Reply::text(kb.t("feedback_thanks", ui).to_string()));
         }
-        let has_question = self.await_question(chat).await.last_question.is_some();
+        let has_question = state.last_question.is_some();
+        self.await_question(chat, state).await;
         let mut buttons = Vec::new();
         if has_question {
             buttons.push(vec![Button::to(
@@ -160,15 +163,13 @@ impl Conversation {
         })
     }
 
-    /// The next text of the chat goes to the experts. Returns the state it had.
-    async fn await_question(&self, chat: i64) -> ChatState {
-        let before = self.state(chat).await;
+    /// The next text of the chat goes to the experts; `before` is the chat's state now.
+    async fn await_question(&self, chat: i64, before: ChatState) {
         let after = ChatState {
             awaiting_question: true,
             ..before.clone()
         };
         self.save_state(chat, &before, &after).await;
-        before
     }
 
     /// "None of these — ask an expert": the chat's last question goes to the experts with
@@ -179,10 +180,10 @@ impl Conversation {
         chat: i64,
         ui: Lang,
         country: Option<Country>,
+        before: ChatState,
     ) -> Output {
-        let before = self.state(chat).await;
         let Some(last) = before.last_question.clone() else {
-            self.await_question(chat).await;
+            self.await_question(chat, before).await;
             return Output::one(Reply::text(k.kb.t("ask_expert_prompt", ui).to_string()));
         };
         let country = crate::matcher::detect_country(&last.text).or(country);

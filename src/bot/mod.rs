@@ -157,16 +157,20 @@ impl Conversation {
         }
     }
 
-    /// The chat's state as the last message left it (on any instance); the empty state when
-    /// there is none, it is too old, or it cannot be read.
-    async fn state(&self, chat: i64) -> ChatState {
+    /// The chat's profile and its state as the last message left it (on any instance), in one
+    /// read; the empty state when there is none, it is too old, or it cannot be read. Both
+    /// `None`/empty while the database is down.
+    async fn chat(&self, chat: i64) -> (Option<Profile>, ChatState) {
         let since = chrono::Utc::now() - STATE_KEEP;
-        self.guard
-            .soft("chat state not read", self.store.chat_state(chat, since))
+        let (profile, state) = self
+            .guard
+            .soft("profile not read", self.store.chat(chat, since))
             .await
-            .flatten()
-            .map(|s| ChatState::decode(&s))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (
+            profile,
+            state.map(|s| ChatState::decode(&s)).unwrap_or_default(),
+        )
     }
 
     /// Writes the chat's state when it changed from `before`.
@@ -206,7 +210,7 @@ impl Conversation {
     /// crash, or by a retried webhook).
     pub async fn handle_message(&self, chat: i64, source: Option<i32>, event: Event) -> Output {
         let k = self.knowledge();
-        let profile = self.profile(chat).await;
+        let (profile, state) = self.chat(chat).await;
         // The last visit, which the retention clean-up goes by: written once a day at most.
         if profile
             .as_ref()
@@ -296,10 +300,17 @@ impl Conversation {
                 text,
                 language_code,
             } => {
-                self.text(&k, chat, source, profile, text, language_code)
-                    .await
+                let said = Said {
+                    chat,
+                    source,
+                    lang: profile.as_ref().and_then(|p| p.lang),
+                    country: profile.as_ref().and_then(|p| p.country),
+                    text,
+                    language_code,
+                };
+                self.text(&k, said, state).await
             }
-            Event::Button(d) => self.button(&k, chat, profile, &d).await,
+            Event::Button(d) => self.button(&k, chat, profile, state, &d).await,
         }
     }
 
@@ -340,28 +351,13 @@ impl Conversation {
             .await;
     }
 
-    async fn text(
-        &self,
-        k: &Knowledge,
-        chat: i64,
-        source: Option<i32>,
-        profile: Option<Profile>,
-        text: String,
-        language_code: Option<String>,
-    ) -> Output {
-        let said = Said {
-            chat,
-            source,
-            lang: profile.as_ref().and_then(|p| p.lang),
-            country: profile.as_ref().and_then(|p| p.country),
-            text,
-            language_code,
-        };
+    /// A text message; `before` is the chat's state when it came.
+    async fn text(&self, k: &Knowledge, said: Said, before: ChatState) -> Output {
+        let chat = said.chat;
         if normalize(&said.text).is_empty() {
             let ui = said.lang.unwrap_or(Lang::Ru);
             return Output::one(screens::menu(&k.kb, ui, false));
         }
-        let before = self.state(chat).await;
         let mut state = ChatState {
             awaiting_question: false,
             ..before.clone()

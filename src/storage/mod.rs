@@ -51,6 +51,13 @@ pub trait Storage: Send + Sync {
     async fn close(&self);
 
     async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>>;
+    /// The chat's profile and its state written after `since` (as [`Storage::get_profile`]
+    /// and [`Storage::chat_state`] give them), in one read: what every event of a chat needs.
+    async fn chat(
+        &self,
+        chat_id: i64,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<(Option<Profile>, Option<String>)>;
     /// Creates or updates the profile; `first_seen` is kept, `last_seen` set to now.
     async fn save_profile(
         &self,

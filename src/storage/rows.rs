@@ -34,6 +34,34 @@ pub(super) struct ProfileRow {
     last_seen: DateTime<Utc>,
 }
 
+/// A profile, if there is one, and the chat's state, as [`crate::storage::Storage::chat`]
+/// reads them.
+#[derive(sqlx::FromRow)]
+pub(super) struct ChatRow {
+    chat_id: Option<i64>,
+    lang: Option<String>,
+    country: Option<String>,
+    first_seen: Option<DateTime<Utc>>,
+    last_seen: Option<DateTime<Utc>>,
+    state: Option<String>,
+}
+
+impl ChatRow {
+    pub(super) fn split(self) -> (Option<ProfileRow>, Option<String>) {
+        let profile = match (self.chat_id, self.first_seen, self.last_seen) {
+            (Some(chat_id), Some(first_seen), Some(last_seen)) => Some(ProfileRow {
+                chat_id,
+                lang: self.lang,
+                country: self.country,
+                first_seen,
+                last_seen,
+            }),
+            _ => None,
+        };
+        (profile, self.state)
+    }
+}
+
 impl TryFrom<ProfileRow> for Profile {
     type Error = anyhow::Error;
     fn try_from(r: ProfileRow) -> anyhow::Result<Profile> {

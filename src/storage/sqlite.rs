@@ -1,7 +1,7 @@
 //! The SQLite backend: one file (or memory), one instance.
 
 use super::rows::{
-    LearnedRow, ProfileRow, QUESTION_COLUMNS, QuestionRow, candidates_json, questions,
+    ChatRow, LearnedRow, ProfileRow, QUESTION_COLUMNS, QuestionRow, candidates_json, questions,
     select_questions,
 };
 use super::{
@@ -69,6 +69,28 @@ impl Storage for SqliteStorage {
         .fetch_optional(&self.pool)
         .await?;
         row.map(Profile::try_from).transpose()
+    }
+
+    async fn chat(
+        &self,
+        chat_id: i64,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<(Option<Profile>, Option<String>)> {
+        // One row whether or not there is a profile or a state.
+        let (profile, state): (Option<ProfileRow>, Option<String>) = {
+            let row: ChatRow = sqlx::query_as(
+                "SELECT p.chat_id, p.lang, p.country, p.first_seen, p.last_seen, \
+                 (SELECT state FROM chat_states WHERE chat_id = ?1 AND updated_at > ?2) \
+                 AS state FROM (SELECT 1 AS one) AS o \
+                 LEFT JOIN profiles p ON p.chat_id = ?1",
+            )
+            .bind(chat_id)
+            .bind(ts(since))
+            .fetch_one(&self.pool)
+            .await?;
+            row.split()
+        };
+        Ok((profile.map(Profile::try_from).transpose()?, state))
     }
 
     async fn save_profile(

@@ -156,6 +156,7 @@ suite!(
     chat_states_are_per_chat_replaced_expire_and_are_forgotten,
     a_groups_post_is_its_oldest_open_questions,
     a_post_refresh_is_taken_once_per_interval,
+    a_chats_profile_and_state_come_in_one_read,
 );
 
 // ---- helpers ----
@@ -1337,4 +1338,30 @@ async fn a_post_refresh_is_taken_once_per_interval(s: S) {
         let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
         assert_eq!(won, 1, "post {post}");
     }
+}
+
+async fn a_chats_profile_and_state_come_in_one_read(s: S) {
+    let before = Utc::now() - chrono::TimeDelta::seconds(60);
+    assert_eq!(s.chat(1, before).await.unwrap(), (None, None));
+    s.set_chat_state(1, Some("state of 1")).await.unwrap();
+    assert_eq!(
+        s.chat(1, before).await.unwrap(),
+        (None, Some("state of 1".to_string())),
+        "a state without a profile"
+    );
+    s.save_profile(1, Some(Lang::Ky), Some(Country::Kz))
+        .await
+        .unwrap();
+    s.save_profile(2, Some(Lang::Uz), None).await.unwrap();
+    let (profile, state) = s.chat(1, before).await.unwrap();
+    assert_eq!(profile, s.get_profile(1).await.unwrap());
+    assert_eq!(state.as_deref(), Some("state of 1"));
+    let (profile, state) = s.chat(2, before).await.unwrap();
+    assert_eq!(profile, s.get_profile(2).await.unwrap());
+    assert!(profile.is_some());
+    assert_eq!(state, None, "another chat's state is not theirs");
+    tick().await;
+    let (profile, state) = s.chat(1, Utc::now()).await.unwrap();
+    assert!(profile.is_some());
+    assert_eq!(state, None, "a state older than `since`");
 }

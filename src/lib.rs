@@ -4,6 +4,13 @@
 //! The layers, from the inside out:
 //! - [`kb`] loads and checks the FAQ in `dialogues/`; [`matcher`] maps free text to an entry.
 //!   Neither knows anything of Telegram or databases.
+//! - [`model`] holds the product's records; [`storage`] keeps them (one trait, SQLite and
+//!   PostgreSQL), with everything that must survive a restart or reach another instance.
+//! - [`bot`] is the transport-free core: events in, replies and expert actions out, the chat
+//!   state in the storage, the expert workflow. It imports nothing of Telegram.
+//! - [`telegram`] (handlers, the expert chat, polling, send and flood limits, deep links) and
+//!   [`chat`] (the terminal) only translate to and from the core; [`app`], [`server`] and
+//!   [`stop`] wire and run it all; [`config`] reads the environment once.
 
 pub mod app;
 pub mod bot;

@@ -28,8 +28,8 @@ impl Default for Guard {
 }
 
 impl Guard {
-    /// `call`, unless the database is taken to be down; given at most [`SOFT_DB_TIMEOUT`]; a
-    /// failure marks the database down for [`DB_DOWN_PAUSE`]. `what` names the loss in the log.
+    /// `call`, unless the database is taken to be down; given at most `SOFT_DB_TIMEOUT`; a
+    /// failure marks the database down for `DB_DOWN_PAUSE`. `what` names the loss in the log.
     pub async fn soft<T>(
         &self,
         what: &str,

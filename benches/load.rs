@@ -1,13 +1,15 @@
 //! Load benchmark: a burst of updates from many chats through the real handler tree, against a
 //! fake Telegram Bot API on loopback. Run with `cargo bench --bench load`; `LOAD_UPDATES=5000`
 //! for a quick run (10 updates per chat, so 500 chats), `LOAD_SKIP_PG=1` without PostgreSQL,
-//! `LOAD_SURGE_UPDATES` for the size of the surge scenario.
+//! `LOAD_SURGE_UPDATES` for the size of the surge scenario, `LOAD_KIND_UPDATES` for each kind's.
 //!
 //! What it reports, per scenario: throughput (updates handled per second of wall time),
 //! handler latency percentiles, and the bot process's peak memory. Scenarios: Jardam on SQLite
 //! (burst, a paced load, the paced load with one chat flooding, and a surge: with an expert
 //! chat, 20,000 updates from 4,000 chats, one in five the same question the FAQ cannot answer,
-//! reporting the posts and edits in the expert chat), the bare teloxide dispatcher
+//! reporting the posts and edits in the expert chat; then one kind of update at a time: FAQ
+//! answers, button presses, new unmet questions, repeat askers of a grouped one), the bare
+//! teloxide dispatcher
 //! and polling with an echo handler (the ceiling
 //! that teloxide, HTTP and the fake impose), Jardam on PostgreSQL, and two Jardam instances
 //! sharing one PostgreSQL database.
@@ -110,16 +112,90 @@ enum Script {
     Echo,
     /// Jardam with an expert chat, one update in five the same unmet question.
     Surge,
+    /// Jardam with an expert chat, every update of one kind (for the CPU of each kind).
+    Kind(Kind),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// A question the FAQ answers.
+    Faq,
+    /// A button press (the menu, a topic).
+    Button,
+    /// A question the FAQ cannot answer, new: stored and posted to the expert chat.
+    NewUnmet,
+    /// The question everyone asks, the FAQ cannot answer: joins the group's post.
+    Repeat,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::Faq, Kind::Button, Kind::NewUnmet, Kind::Repeat];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Faq => "faq",
+            Kind::Button => "button",
+            Kind::NewUnmet => "new-unmet",
+            Kind::Repeat => "repeat",
+        }
+    }
+}
+
+impl Script {
+    fn name(self) -> String {
+        match self {
+            Script::Echo => "echo".into(),
+            Script::Jardam => "jardam".into(),
+            Script::Surge => "surge".into(),
+            Script::Kind(k) => format!("kind-{}", k.name()),
+        }
+    }
+
+    fn parse(s: &str) -> Script {
+        match s {
+            "echo" => Script::Echo,
+            "surge" => Script::Surge,
+            _ => Kind::ALL
+                .into_iter()
+                .find(|k| s.strip_prefix("kind-") == Some(k.name()))
+                .map_or(Script::Jardam, Script::Kind),
+        }
+    }
+
+    /// Whether the bot has an expert chat: its posts and edits are not replies to a chat of
+    /// the fleet.
+    fn has_experts(self) -> bool {
+        matches!(self, Script::Surge | Script::Kind(_))
+    }
+
+    fn steps_per_chat(self) -> usize {
+        match self {
+            Script::Jardam | Script::Echo => PER_CHAT,
+            Script::Surge | Script::Kind(_) => 5,
+        }
+    }
 }
 
 /// One step of a chat's script.
 enum Step {
     Text(&'static str),
+    /// A text made the chat's own (its id and the step's number appended).
+    Own(&'static str, usize),
     Button(String),
 }
 
 fn steps(kb_version: u16, script: Script) -> Vec<Step> {
     let button = |action: &str| Step::Button(format!("{kb_version:x}:{action}"));
+    if let Script::Kind(kind) = script {
+        return (0..5)
+            .map(|i| match kind {
+                Kind::Faq => Step::Text(ANSWERED[i % ANSWERED.len()]),
+                Kind::Button => button(["M", "T:0", "M", "T:1", "M"][i]),
+                Kind::NewUnmet => Step::Own(UNMET[i % UNMET.len()], i),
+                Kind::Repeat => Step::Text(SURGE),
+            })
+            .collect();
+    }
     if script == Script::Surge {
         return vec![
             Step::Text(ANSWERED[0]),
@@ -241,6 +317,21 @@ async fn run_all() -> anyhow::Result<()> {
         )
         .await?,
     );
+    // One kind of update at a time, for the CPU each costs (LOAD_KIND_UPDATES each).
+    let kind_chats = (env_usize("LOAD_KIND_UPDATES", 10_000) / 5).max(1);
+    for kind in Kind::ALL {
+        rows.push(
+            scenario(
+                &format!("kind: {}", kind.name()),
+                Script::Kind(kind),
+                &[sqlite(&format!("kind-{}.db", kind.name()))],
+                kind_chats,
+                0,
+                0,
+            )
+            .await?,
+        );
+    }
     rows.push(
         scenario(
             "echo dispatcher, burst",
@@ -309,7 +400,7 @@ async fn scenario(
     rate: usize,
     flood: usize,
 ) -> anyhow::Result<Row> {
-    let per_chat = if script == Script::Surge { 5 } else { PER_CHAT };
+    let per_chat = script.steps_per_chat();
     println!(
         "\n== {name}: {} updates from {chats} chats",
         chats * per_chat
@@ -322,14 +413,7 @@ async fn scenario(
         .env("LOAD_CHATS", chats.to_string())
         .env("LOAD_RATE", rate.to_string())
         .env("LOAD_FLOOD", flood.to_string())
-        .env(
-            "LOAD_SCRIPT",
-            match script {
-                Script::Echo => "echo",
-                Script::Jardam => "jardam",
-                Script::Surge => "surge",
-            },
-        )
+        .env("LOAD_SCRIPT", script.name())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -351,7 +435,7 @@ async fn scenario(
     for (url, database) in urls.iter().zip(databases) {
         bots.push(match script {
             Script::Jardam => start_jardam(url, database, None).await?,
-            Script::Surge => start_jardam(url, database, Some(EXPERTS)).await?,
+            Script::Surge | Script::Kind(_) => start_jardam(url, database, Some(EXPERTS)).await?,
             Script::Echo => start_echo(url),
         });
     }
@@ -590,7 +674,8 @@ fn report(rows: &[Row], chats: usize) {
         );
     }
     if let Some(echo) = row_named(rows, "echo") {
-        for r in rows.iter().filter(|r| r.name.starts_with("Jardam")) {
+        let measured = |r: &&Row| r.name.starts_with("Jardam") || r.name.starts_with("kind");
+        for r in rows.iter().filter(measured) {
             println!(
                 "CPU per update ÷ echo handler's: {:.2} ({})",
                 num(r, "cpu_us_per_update") / num(echo, "cpu_us_per_update"),
@@ -651,11 +736,7 @@ async fn fake_main() -> anyhow::Result<()> {
     let chats = env_usize("LOAD_CHATS", 5_000);
     let rate = env_usize("LOAD_RATE", 0);
     let flood = env_usize("LOAD_FLOOD", 0);
-    let script = match std::env::var("LOAD_SCRIPT").as_deref() {
-        Ok("echo") => Script::Echo,
-        Ok("surge") => Script::Surge,
-        _ => Script::Jardam,
-    };
+    let script = Script::parse(&std::env::var("LOAD_SCRIPT").unwrap_or_default());
     let kb_version = jardam::kb::load("dialogues".as_ref(), &Default::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .0
@@ -679,12 +760,12 @@ async fn fake_main() -> anyhow::Result<()> {
             .iter()
             .map(|s| {
                 vec![match s {
-                    Step::Text(_) => "sendMessage".to_owned(),
+                    Step::Text(_) | Step::Own(..) => "sendMessage".to_owned(),
                     Step::Button(_) => "answerCallbackQuery".to_owned(),
                 }]
             })
             .collect(),
-        Script::Jardam | Script::Surge => {
+        Script::Jardam | Script::Surge | Script::Kind(_) => {
             let mut per_step = Vec::new();
             for (i, step) in steps.iter().enumerate() {
                 let before = out.replies_of(&fakes[0], calibration_chat).len();
@@ -715,7 +796,9 @@ async fn fake_main() -> anyhow::Result<()> {
     );
     // The echo bot needs no calibration chat: one reply per update by construction.
     let calibration: HashMap<String, usize> = match script {
-        Script::Jardam | Script::Surge => count_methods(per_step.iter().flatten()),
+        Script::Jardam | Script::Surge | Script::Kind(_) => {
+            count_methods(per_step.iter().flatten())
+        }
         Script::Echo => HashMap::new(),
     };
 
@@ -775,7 +858,7 @@ async fn fake_main() -> anyhow::Result<()> {
     }
     // The flood's replies count in the totals above, and so do the posts and edits in the
     // expert chat: wait until every chat of the fleet has its own.
-    while (flood > 0 || script == Script::Surge) && complete {
+    while (flood > 0 || script.has_experts()) && complete {
         let per_chat: usize = per_step.iter().map(Vec::len).sum();
         let mut replies: HashMap<i64, usize> = HashMap::new();
         for c in fakes[0].calls().iter().filter(|c| is_reply(&c.method)) {
@@ -870,6 +953,7 @@ impl Fleet {
     fn build(&mut self, fake: &FakeBotApi, index: usize, chat: i64, step: &Step) -> Value {
         match step {
             Step::Text(text) => fake.text_message(chat, chat, text),
+            Step::Own(text, i) => fake.text_message(chat, chat, &format!("{text} {chat} {i}")),
             Step::Button(data) => {
                 // The message the button sits on is usually not sent yet when the burst is
                 // queued; the fake then attaches a stand-in, and accepts the edit of it.

@@ -299,51 +299,71 @@ pub async fn on_expert_callback(
                 return Ok(());
             }
             bot.answer_callback_query(q.id).await?;
-            let sent = answer_with_entry(&bot, &deps, &targets, &entry, &expert).await?;
-            let mut report = report(&deps, &sent);
-            if deps.conversation.learn(&targets, &entry, &expert).await? {
-                report.push('\n');
-                report.push_str(&escape(&k.kb.interface.fill(
-                    "expert_learned",
-                    l,
-                    &[("entry", &entry)],
-                )));
-            }
+            let report = answer_with(&bot, &deps, &targets, &entry, &expert).await?;
             say(&bot, chat, Some(message.id), report).await?;
         }
         OnQuestion::SendAgain(reply_message) => {
             bot.answer_callback_query(q.id).await?;
-            let answered: Vec<Question> = posted
-                .into_iter()
-                .filter(|q| q.status == QuestionStatus::Answered)
-                .collect();
-            // The new reply is copied as the expert wrote it: the bot keeps no copy of texts
-            // it did not deliver.
-            let mut sent = Sent::default();
-            for p in deps.conversation.answer_to(&answered, None).await? {
-                let header = escape(k.kb.t("expert_answer_header", p.lang));
-                let result = async {
-                    let to = ChatId(p.chat);
-                    bot.send_to(
-                        to,
-                        bot.send_message(to, format!("<b>{header}</b>"))
-                            .parse_mode(ParseMode::Html),
-                    )
-                    .await?;
-                    bot.send_to(to, bot.copy_message(to, chat, MessageId(reply_message)))
-                        .await?;
-                    Ok(())
-                }
-                .await;
-                deps.conversation
-                    .record_delivery(&mut sent, &p.ids, delivery(result))
-                    .await?;
-            }
+            let sent = send_again(&bot, &deps, posted, chat, MessageId(reply_message)).await?;
             say(&bot, chat, Some(message.id), report(&deps, &sent)).await?;
         }
     }
     close_post(&bot, chat, message.id).await;
     Ok(())
+}
+
+/// "Send again": the expert's new reply `reply`, copied as written (the bot keeps no copy of
+/// texts it did not deliver), to everyone whose question in the post was answered.
+async fn send_again(
+    bot: &TgBot,
+    deps: &Deps,
+    posted: Vec<Question>,
+    chat: ChatId,
+    reply: MessageId,
+) -> anyhow::Result<Sent> {
+    let k = deps.conversation.knowledge();
+    let answered: Vec<Question> = posted
+        .into_iter()
+        .filter(|q| q.status == QuestionStatus::Answered)
+        .collect();
+    let mut sent = Sent::default();
+    for p in deps.conversation.answer_to(&answered, None).await? {
+        let header = escape(k.kb.t("expert_answer_header", p.lang));
+        let to = ChatId(p.chat);
+        let result = async {
+            let head = bot.send_message(to, format!("<b>{header}</b>"));
+            bot.send_to(to, head.parse_mode(ParseMode::Html)).await?;
+            bot.send_to(to, bot.copy_message(to, chat, reply)).await?;
+            Ok(())
+        }
+        .await;
+        deps.conversation
+            .record_delivery(&mut sent, &p.ids, delivery(result))
+            .await?;
+    }
+    Ok(sent)
+}
+
+/// "Answer with <entry>" to `targets`, and the matcher taught their wordings: the report for
+/// the expert chat.
+async fn answer_with(
+    bot: &TgBot,
+    deps: &Deps,
+    targets: &[Question],
+    entry: &str,
+    expert: &str,
+) -> anyhow::Result<String> {
+    let sent = answer_with_entry(bot, deps, targets, entry, expert).await?;
+    let mut report = report(deps, &sent);
+    if deps.conversation.learn(targets, entry, expert).await? {
+        let k = deps.conversation.knowledge();
+        let learned =
+            k.kb.interface
+                .fill("expert_learned", lang(deps), &[("entry", entry)]);
+        report.push('\n');
+        report.push_str(&escape(&learned));
+    }
+    Ok(report)
 }
 
 /// "Answer with <entry>": the FAQ answer, as each person would get it, under the expert header.

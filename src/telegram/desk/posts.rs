@@ -6,7 +6,8 @@ use crate::bot::desk::Placement;
 use crate::experts::{self, Post};
 use crate::model::{Question, QuestionKind};
 use crate::telegram::{Deps, TgBot, keyboard};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 use teloxide::prelude::*;
@@ -116,13 +117,42 @@ async fn send_post(
 /// slower on its way than the next (one run of the surge bench had two within 3 s at 3 s).
 pub const REFRESH_EVERY: Duration = Duration::from_secs(4);
 
-/// The posts this instance will refresh once [`REFRESH_EVERY`] has passed.
+/// The posts this instance will refresh once [`REFRESH_EVERY`] has passed, and what it last
+/// wrote over each post.
 #[derive(Default)]
 pub struct Refreshes {
     due: Mutex<HashSet<(i64, i32)>>,
+    /// A hash of each post's last text and buttons as this instance wrote them: an edit that
+    /// changes nothing (a person asking again leaves "asked by N people" as it was) is not
+    /// sent; Telegram would refuse it, and it would count against the group's limit.
+    written: Mutex<HashMap<(i64, i32), u64>>,
+}
+
+/// Posts whose last text is remembered, at most: a few days of a busy expert chat.
+const WRITTEN_KEPT: usize = 10_000;
+
+fn fingerprint(post: &Post) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&post.text, format!("{:?}", post.buttons)).hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Refreshes {
+    /// Whether `post` differs from what this instance last wrote over (chat, message).
+    fn changes(&self, chat: i64, message: i32, post: &Post) -> bool {
+        let written = self.written.lock().expect("refresh lock");
+        written.get(&(chat, message)) != Some(&fingerprint(post))
+    }
+
+    /// Records that `post` was written over (chat, message).
+    fn wrote(&self, chat: i64, message: i32, post: &Post) {
+        let mut written = self.written.lock().expect("refresh lock");
+        if written.len() >= WRITTEN_KEPT {
+            written.clear();
+        }
+        written.insert((chat, message), fingerprint(post));
+    }
+
     /// Marks a post as due; false when it was already.
     fn mark(&self, chat: i64, message: i32) -> bool {
         self.due
@@ -188,13 +218,17 @@ async fn edit_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32, group: &[Q
     }
     let k = deps.conversation.knowledge();
     let post = experts::render_post(&k.kb, lang(deps), group);
+    if !deps.refreshes.changes(chat, message, &post) {
+        return;
+    }
     let r = bot
-        .edit_message_text(ChatId(chat), MessageId(message), post.text)
+        .edit_message_text(ChatId(chat), MessageId(message), post.text.clone())
         .parse_mode(ParseMode::Html)
         .reply_markup(InlineKeyboardMarkup::new(keyboard(&post.buttons)))
         .await;
-    if let Err(e) = r {
-        log::warn!("post not refreshed: {e}");
+    match r {
+        Ok(_) => deps.refreshes.wrote(chat, message, &post),
+        Err(e) => log::warn!("post not refreshed: {e}"),
     }
 }
 

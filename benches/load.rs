@@ -1010,15 +1010,26 @@ impl Fleet {
         let per_chat: usize = per_step.iter().map(Vec::len).sum();
         let mut latencies = Vec::new();
         let (mut updates, mut handled, mut errors, mut mismatched) = (0, 0, 0, 0);
+        let mut failures: Vec<String> = Vec::new();
         // Hand-outs of updates that had been handed out before (not yet confirmed).
         let mut repeated = 0;
         let mut last_reply = started;
         for (index, fake) in fakes.iter().enumerate() {
             let calls = fake.calls();
-            errors += calls
+            let failed: Vec<&Call> = calls
                 .iter()
                 .filter(|c| !c.is_ok() && c.method != "getUpdates")
-                .count();
+                .collect();
+            errors += failed.len();
+            // The first few, to tell what they were.
+            for c in failed.iter().take(3) {
+                failures.push(format!(
+                    "{} {:?} chat {:?}",
+                    c.method,
+                    c.outcome,
+                    c.chat_id()
+                ));
+            }
             let deliveries = fake.deliveries();
             repeated += deliveries.values().map(|d| d.1 as usize - 1).sum::<usize>();
             let mut replies: HashMap<i64, Vec<Instant>> = HashMap::new();
@@ -1066,6 +1077,7 @@ impl Fleet {
             "chats_with_unexpected_replies": mismatched,
             "repeated_hand_outs": repeated,
             "errors": errors,
+            "failed_calls": failures,
             "wall_s": wall,
             "updates_per_s": updates as f64 / wall,
             "p50_ms": pct(0.50),

@@ -49,7 +49,11 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
     let k = conversation.knowledge();
     let post = experts::render_post(&k.kb, lang(deps), std::slice::from_ref(&q));
     let message = match send_post(bot, ChatId(chat), &q, &post).await {
-        Ok(m) => m,
+        Ok(m) => {
+            // A refresh that would write the same (the asker asking again) is not sent.
+            deps.refreshes.wrote(chat, m.0, &post);
+            m
+        }
         Err(e) => {
             conversation.post_failed(q.id, instance_id()).await;
             return Err(e);

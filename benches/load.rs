@@ -169,10 +169,7 @@ impl Script {
     }
 
     fn steps_per_chat(self) -> usize {
-        match self {
-            Script::Jardam | Script::Echo => PER_CHAT,
-            Script::Surge | Script::Kind(_) => 5,
-        }
+        steps(0, self).len()
     }
 }
 
@@ -742,7 +739,6 @@ async fn fake_main() -> anyhow::Result<()> {
         .0
         .version;
     let steps = steps(kb_version, script);
-    let per_chat_steps = steps.len();
     let mut fakes = Vec::new();
     for _ in 0..instances {
         fakes.push(FakeBotApi::start().await);
@@ -803,7 +799,7 @@ async fn fake_main() -> anyhow::Result<()> {
     };
 
     // Built before the clock starts, so that the burst is pushed as fast as possible.
-    let mut planned = Vec::with_capacity(chats * per_chat_steps);
+    let mut planned = Vec::with_capacity(chats * steps.len());
     for (i, step) in steps.iter().enumerate() {
         for chat in 1..=chats as i64 {
             let fake = (chat as usize) % instances;

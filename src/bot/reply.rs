@@ -60,14 +60,14 @@ impl Event {
 }
 
 /// What a button does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     Callback(String),
     /// Opens inline mode in a chat the user picks, with this query (the Share button).
     SwitchInline(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Button {
     pub label: String,
     pub action: Action,

@@ -17,11 +17,11 @@ use super::{Deps, HandlerResult, TgBot, keyboard};
 use crate::bot::desk::unanswered;
 use crate::bot::desk::{Delivery, Sent};
 use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, OnQuestion};
+use crate::kb::html::escape;
 use crate::model::{Question, QuestionStatus};
 use std::sync::OnceLock;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters, User};
-use teloxide::utils::html::escape;
 use teloxide::utils::render::RenderMessageTextHelper;
 use teloxide::{ApiError, RequestError};
 

@@ -137,7 +137,7 @@ const WRITTEN_KEPT: usize = 10_000;
 
 fn fingerprint(post: &Post) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    (&post.text, format!("{:?}", post.buttons)).hash(&mut hasher);
+    (&post.text, &post.buttons).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -165,6 +165,13 @@ impl Refreshes {
             .insert((chat, message))
     }
 
+    fn is_due(&self, chat: i64, message: i32) -> bool {
+        self.due
+            .lock()
+            .expect("refresh lock")
+            .contains(&(chat, message))
+    }
+
     fn unmark(&self, chat: i64, message: i32) {
         self.due
             .lock()
@@ -178,6 +185,10 @@ impl Refreshes {
 /// many more join meanwhile. Refreshes never wait for the send limits: answers to people go
 /// first.
 async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
+    // Already due here: the scheduled refresh will count this asker too, with no claim now.
+    if deps.refreshes.is_due(chat, message) {
+        return;
+    }
     if try_refresh(bot, deps, chat, message).await || !deps.refreshes.mark(chat, message) {
         return;
     }

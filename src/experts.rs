@@ -4,7 +4,7 @@
 
 use crate::bot::Button;
 use crate::kb::KnowledgeBase;
-use crate::kb::html::escape;
+use crate::kb::html::{MESSAGE_LIMIT, escape, split_for_telegram, utf16_len};
 use crate::lang::Lang;
 use crate::model::{ExportRow, Question, QuestionKind};
 use crate::storage::Storage;
@@ -12,10 +12,6 @@ use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
-/// Telegram refuses messages longer than 4,096 characters (UTF-16 units, after the HTML is
-/// parsed) and captions longer than 1,024.
-pub const MESSAGE_LIMIT: usize = 4096;
-pub const CAPTION_LIMIT: usize = 1024;
 /// Questions longer than this are sent to the expert chat in full first, as plain text, and
 /// the post (the message experts reply to) shows only their beginning.
 const POST_TEXT_LIMIT: usize = 3000;
@@ -72,39 +68,6 @@ impl ExpertAction {
             _ => None,
         }
     }
-}
-
-/// Length as Telegram counts it.
-pub fn utf16_len(s: &str) -> usize {
-    s.encode_utf16().count()
-}
-
-/// Splits plain text into pieces Telegram accepts, preferring line breaks, never splitting a
-/// character.
-pub fn split_for_telegram(text: &str, limit: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let mut len = 0;
-    for line in text.split_inclusive('\n') {
-        for ch in line.chars() {
-            let w = ch.len_utf16();
-            if len + w > limit {
-                parts.push(std::mem::take(&mut current));
-                len = 0;
-            }
-            current.push(ch);
-            len += w;
-        }
-        // Start a new piece at a line break when the next line would likely not fit.
-        if len > limit * 3 / 4 {
-            parts.push(std::mem::take(&mut current));
-            len = 0;
-        }
-    }
-    if !current.is_empty() || parts.is_empty() {
-        parts.push(current);
-    }
-    parts
 }
 
 /// A question as posted to the expert chat.
@@ -559,5 +522,37 @@ mod tests {
             s.contains("== last 7 days") && s.contains("== last 30 days"),
             "{s}"
         );
+    }
+
+    /// A copied voice message or photo carries its post as a caption, which Telegram cuts off
+    /// at 1,024 characters: even with the three longest-titled entries as nearest and the
+    /// urgent mark, every language's post fits.
+    #[tokio::test]
+    async fn a_voice_post_fits_in_a_caption() {
+        let (kb, _) = crate::kb::load("dialogues".as_ref(), &Default::default()).unwrap();
+        let store = crate::storage::connect("sqlite::memory:").await.unwrap();
+        for lang in Lang::ALL {
+            let mut longest: Vec<&crate::kb::Entry> = kb.entries.iter().collect();
+            longest.sort_by_key(|e| std::cmp::Reverse(e.title.get(lang).len()));
+            let q = store
+                .add_question(NewQuestion {
+                    kind: QuestionKind::Voice,
+                    media: Some(crate::model::MediaRef {
+                        from_chat_id: 777_003,
+                        message_id: 5,
+                    }),
+                    candidates: longest.iter().take(3).map(|e| (e.id.clone(), 0.3)).collect(),
+                    ..question(777_003, "", true)
+                })
+                .await
+                .unwrap();
+            let post = render_post(&kb, lang, &[q]);
+            let visible = crate::kb::html::visible_len(&post.text);
+            assert!(
+                visible <= crate::kb::html::CAPTION_LIMIT,
+                "{lang:?}: {visible} characters\n{}",
+                post.text
+            );
+        }
     }
 }

@@ -4,6 +4,11 @@
 //! appears, so the check has to be as strict as Telegram itself: a curator's typo must fail
 //! `jardam check`, not a user's request at run time.
 
+/// Telegram refuses messages longer than 4,096 characters (UTF-16 units, after the HTML is
+/// parsed) and captions longer than 1,024.
+pub const MESSAGE_LIMIT: usize = 4096;
+pub const CAPTION_LIMIT: usize = 1024;
+
 /// Tags Telegram accepts (https://core.telegram.org/bots/api#html-style).
 pub const TELEGRAM_TAGS: &[&str] = &[
     "b",
@@ -134,6 +139,39 @@ pub fn visible_len(text: &str) -> usize {
         }
     }
     len
+}
+
+/// Length of plain text as Telegram counts it (UTF-16 code units).
+pub fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Splits plain text into pieces Telegram accepts, preferring line breaks, never splitting a
+/// character.
+pub fn split_for_telegram(text: &str, limit: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut len = 0;
+    for line in text.split_inclusive('\n') {
+        for ch in line.chars() {
+            let w = ch.len_utf16();
+            if len + w > limit {
+                parts.push(std::mem::take(&mut current));
+                len = 0;
+            }
+            current.push(ch);
+            len += w;
+        }
+        // Start a new piece at a line break when the next line would likely not fit.
+        if len > limit * 3 / 4 {
+            parts.push(std::mem::take(&mut current));
+            len = 0;
+        }
+    }
+    if !current.is_empty() || parts.is_empty() {
+        parts.push(current);
+    }
+    parts
 }
 
 #[cfg(test)]

@@ -16,9 +16,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-/// Telegram's limit for one message, in characters after entity parsing.
-pub const TELEGRAM_MAX_MESSAGE: usize = 4096;
-
 /// An answer longer than this (visible characters, without heading and footer) is hard to
 /// read on a phone: `check` warns.
 pub const ANSWER_READABLE_MAX: usize = 900;
@@ -271,12 +268,13 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
                     }
                     let rendered = kb.render_answer(e, variant, lang);
                     let len = html::visible_len(&rendered);
-                    if len > TELEGRAM_MAX_MESSAGE {
+                    if len > html::MESSAGE_LIMIT {
                         problems.error(
                             &e.file,
                             1,
                             format!(
-                                "answer {variant}/{lang} is {len} characters with heading and footer; Telegram allows {TELEGRAM_MAX_MESSAGE}"
+                                "answer {variant}/{lang} is {len} characters with heading and footer; Telegram allows {}",
+                                html::MESSAGE_LIMIT
                             ),
                         );
                     }

@@ -16,7 +16,8 @@ pub use posts::{REFRESH_EVERY, Refreshes, post_question, post_unposted, withdraw
 use super::{Deps, HandlerResult, TgBot, keyboard};
 use crate::bot::desk::unanswered;
 use crate::bot::desk::{Delivery, Sent};
-use crate::experts::{self, ExpertAction, MESSAGE_LIMIT, OnQuestion};
+use crate::experts::{self, ExpertAction, OnQuestion};
+use crate::kb::html::{MESSAGE_LIMIT, utf16_len};
 use crate::kb::html::escape;
 use crate::model::{Question, QuestionStatus};
 use std::sync::OnceLock;
@@ -116,7 +117,7 @@ async fn send_with_header(
     header: &str,
     html: &str,
 ) -> Result<(), RequestError> {
-    let visible = experts::utf16_len(html) + experts::utf16_len(header) + 2;
+    let visible = utf16_len(html) + utf16_len(header) + 2;
     if visible <= MESSAGE_LIMIT {
         bot.send_to(
             chat,

@@ -2,7 +2,8 @@
 //! chat or privately from `JARDAM_EXPERTS`.
 
 use super::{is_expert, lang, say};
-use crate::experts::{self, MESSAGE_LIMIT};
+use crate::experts;
+use crate::kb::html::{MESSAGE_LIMIT, split_for_telegram, utf16_len};
 use crate::kb::html::escape;
 use crate::telegram::{Deps, HandlerResult, TgBot, keyboard};
 use teloxide::prelude::*;
@@ -82,7 +83,7 @@ pub async fn on_expert_command(
             let snippet = experts::learned_snippet(store.as_ref(), &k.kb).await?;
             if snippet.trim().is_empty() {
                 say(&bot, chat, None, escape(k.kb.t("expert_learned_empty", l))).await?;
-            } else if experts::utf16_len(&snippet) <= MESSAGE_LIMIT - 100 {
+            } else if utf16_len(&snippet) <= MESSAGE_LIMIT - 100 {
                 say(&bot, chat, None, format!("<pre>{}</pre>", escape(&snippet))).await?;
             } else {
                 let file = InputFile::memory(snippet.into_bytes()).file_name("learned.toml");
@@ -122,7 +123,7 @@ pub async fn on_expert_command(
 
 /// Plain text in `<pre>` blocks, split where Telegram needs it.
 async fn send_pre(bot: &TgBot, chat: ChatId, text: &str) -> HandlerResult {
-    for part in experts::split_for_telegram(text, MESSAGE_LIMIT - 200) {
+    for part in split_for_telegram(text, MESSAGE_LIMIT - 200) {
         say(bot, chat, None, format!("<pre>{}</pre>", escape(&part))).await?;
     }
     Ok(())

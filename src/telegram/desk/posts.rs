@@ -4,6 +4,7 @@
 use super::{instance_id, lang};
 use crate::bot::desk::Placement;
 use crate::experts::{self, Post};
+use crate::kb::html::{CAPTION_LIMIT, visible_len};
 use crate::model::{Question, QuestionKind};
 use crate::telegram::{Deps, TgBot, keyboard};
 use std::collections::{HashMap, HashSet};
@@ -86,19 +87,23 @@ async fn send_post(
     post: &Post,
 ) -> anyhow::Result<MessageId> {
     let markup = InlineKeyboardMarkup::new(keyboard(&post.buttons));
-    if let (QuestionKind::Voice | QuestionKind::Photo, Some(media)) = (q.kind, q.media) {
-        let req = bot
-            .copy_message(
-                chat,
-                ChatId(media.from_chat_id),
-                MessageId(media.message_id),
-            )
-            .caption(post.text.clone())
-            .parse_mode(ParseMode::Html)
-            .reply_markup(markup);
-        return Ok(bot.send_to(chat, req).await?);
-    }
     let mut first = None;
+    if let (QuestionKind::Voice | QuestionKind::Photo, Some(media)) = (q.kind, q.media) {
+        let copy = bot.copy_message(
+            chat,
+            ChatId(media.from_chat_id),
+            MessageId(media.message_id),
+        );
+        if visible_len(&post.text) <= CAPTION_LIMIT {
+            let req = copy
+                .caption(post.text.clone())
+                .parse_mode(ParseMode::Html)
+                .reply_markup(markup);
+            return Ok(bot.send_to(chat, req).await?);
+        }
+        // Too long for a caption: the copy first, the post as a reply to it.
+        first = Some(bot.send_to(chat, copy).await?);
+    }
     for part in &post.preface {
         let m = bot
             .send_to(chat, bot.send_message(chat, part.clone()))

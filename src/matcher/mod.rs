@@ -141,6 +141,7 @@ impl Params {
             "confusion" => o.confusion = v,
             "learned" => o.learned = v,
             "revisit" => o.revisit = v as usize,
+            "settled" => o.settled = v,
             "w_ngram" => o.kind_weight[0] = v,
             "w_prefix" => o.kind_weight[1] = v,
             "w_word" => o.kind_weight[2] = v,

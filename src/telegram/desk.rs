@@ -17,8 +17,8 @@ use super::{Deps, HandlerResult, TgBot, keyboard};
 use crate::bot::desk::unanswered;
 use crate::bot::desk::{Delivery, Sent};
 use crate::experts::{self, ExpertAction, OnQuestion};
-use crate::kb::html::{MESSAGE_LIMIT, utf16_len};
 use crate::kb::html::escape;
+use crate::kb::html::{MESSAGE_LIMIT, utf16_len};
 use crate::model::{Question, QuestionStatus};
 use std::sync::OnceLock;
 use teloxide::prelude::*;
@@ -180,36 +180,15 @@ pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerR
         }
         return Ok(());
     }
-    // The expert's formatting (bold, links) is kept; a message without any has no entities.
-    let html = match (msg.text(), msg.entities()) {
-        (Some(_), Some(e)) if !e.is_empty() => msg.html_text(),
-        (Some(t), _) => Some(escape(t)),
-        _ => None,
-    }
-    .filter(|h| !h.trim().is_empty());
-    let Some(html) = html else {
+    let Some(html) = reply_html(&msg) else {
         let text = escape(k.kb.t("expert_reply_empty", l));
         return say(&bot, msg.chat.id, Some(msg.id), text).await;
     };
-    let expert = expert_name(msg.from.as_ref());
     let targets = unanswered(posted.clone());
     if targets.is_empty() {
-        // Already answered: ask before sending a second answer.
-        let number = posted[0].id.to_string();
-        let text =
-            k.kb.interface
-                .fill("expert_already_answered", l, &[("number", &number)]);
-        let buttons = vec![vec![crate::bot::Button::cb(
-            k.kb.t("expert_btn_send_again", l),
-            experts::data::send_again(posted[0].id, msg.id.0),
-        )]];
-        bot.send_message(msg.chat.id, escape(&text))
-            .parse_mode(ParseMode::Html)
-            .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply())
-            .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
-            .await?;
-        return Ok(());
+        return offer_send_again(&bot, &deps, &msg, &posted[0]).await;
     }
+    let expert = expert_name(msg.from.as_ref());
     let sent = deliver_text(&bot, &deps, &targets, &html, &expert).await?;
     log::info!(
         "expert answer to question {}: {} delivered, {} blocked, {} failed",
@@ -220,6 +199,42 @@ pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerR
     );
     say(&bot, msg.chat.id, Some(msg.id), report(&deps, &sent)).await?;
     close_post(&bot, msg.chat.id, replied.id).await;
+    Ok(())
+}
+
+/// An expert's reply as HTML: their formatting (bold, links) kept, a message without any
+/// escaped; `None` when it has no text.
+fn reply_html(msg: &Message) -> Option<String> {
+    match (msg.text(), msg.entities()) {
+        (Some(_), Some(e)) if !e.is_empty() => msg.html_text(),
+        (Some(t), _) => Some(escape(t)),
+        _ => None,
+    }
+    .filter(|h| !h.trim().is_empty())
+}
+
+/// A reply to a post whose questions are all answered: asks before sending a second answer.
+async fn offer_send_again(
+    bot: &TgBot,
+    deps: &Deps,
+    msg: &Message,
+    first: &Question,
+) -> HandlerResult {
+    let k = deps.conversation.knowledge();
+    let l = lang(deps);
+    let number = first.id.to_string();
+    let text =
+        k.kb.interface
+            .fill("expert_already_answered", l, &[("number", &number)]);
+    let buttons = vec![vec![crate::bot::Button::cb(
+        k.kb.t("expert_btn_send_again", l),
+        experts::data::send_again(first.id, msg.id.0),
+    )]];
+    bot.send_message(msg.chat.id, escape(&text))
+        .parse_mode(ParseMode::Html)
+        .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply())
+        .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
+        .await?;
     Ok(())
 }
 
@@ -243,25 +258,40 @@ pub async fn on_expert_callback(
             .await?;
         return Ok(());
     }
-    let store = deps.conversation.store();
-    let expert = expert_name(Some(&q.from));
-    let chat = message.chat.id;
-    let (id, on) = match action {
+    match action {
         ExpertAction::Queue(offset) => {
             bot.answer_callback_query(q.id).await?;
+            let store = deps.conversation.store();
             let (text, buttons) = experts::queue_page(store.as_ref(), &k.kb, l, offset).await?;
-            bot.edit_message_text(chat, message.id, text)
+            bot.edit_message_text(message.chat.id, message.id, text)
                 .parse_mode(ParseMode::Html)
                 .reply_markup(InlineKeyboardMarkup::new(keyboard(&buttons)))
                 .await?;
-            return Ok(());
+            Ok(())
         }
-        ExpertAction::Question(id, on) => (id, on),
-    };
+        ExpertAction::Question(id, on) => {
+            on_question_button(&bot, &deps, &q, &message, id, on).await
+        }
+    }
+}
+
+/// A button under question `id`'s post: dismiss, answer with an entry, or send again.
+async fn on_question_button(
+    bot: &TgBot,
+    deps: &Deps,
+    q: &CallbackQuery,
+    message: &Message,
+    id: i64,
+    on: OnQuestion,
+) -> HandlerResult {
+    let k = deps.conversation.knowledge();
+    let l = lang(deps);
+    let store = deps.conversation.store();
+    let chat = message.chat.id;
     // The post the button belongs to, with all its questions. Gone (the person used /forget,
     // or forged data): say so on the button.
     let Some(question) = store.question(id).await? else {
-        bot.answer_callback_query(q.id)
+        bot.answer_callback_query(q.id.clone())
             .text(k.kb.t("expert_reply_unknown", l))
             .await?;
         return Ok(());
@@ -274,43 +304,71 @@ pub async fn on_expert_callback(
     let already =
         k.kb.interface
             .fill("expert_already_answered", l, &[("number", &number)]);
-    match on {
+    // What to say under the post; `None` when the button only got its notice.
+    let said = match on {
         OnQuestion::Dismiss => {
-            if !deps.conversation.dismiss(posted).await? {
-                bot.answer_callback_query(q.id).text(already).await?;
-                return Ok(());
-            }
-            bot.answer_callback_query(q.id).await?;
-            let text =
-                k.kb.interface
-                    .fill("expert_dismissed", l, &[("number", &number)]);
-            say(&bot, chat, Some(message.id), escape(&text)).await?;
-        }
-        OnQuestion::AnswerWith(entry) => {
-            if k.kb.entry(&entry).is_none() {
-                bot.answer_callback_query(q.id).await?;
+            if deps.conversation.dismiss(posted).await? {
+                bot.answer_callback_query(q.id.clone()).await?;
                 let text =
                     k.kb.interface
-                        .fill("expert_no_entry", l, &[("entry", &entry)]);
-                return say(&bot, chat, Some(message.id), escape(&text)).await;
+                        .fill("expert_dismissed", l, &[("number", &number)]);
+                Some(escape(&text))
+            } else {
+                bot.answer_callback_query(q.id.clone())
+                    .text(already)
+                    .await?;
+                None
             }
-            let targets = unanswered(posted);
-            if targets.is_empty() {
-                bot.answer_callback_query(q.id).text(already).await?;
-                return Ok(());
-            }
-            bot.answer_callback_query(q.id).await?;
-            let report = answer_with(&bot, &deps, &targets, &entry, &expert).await?;
-            say(&bot, chat, Some(message.id), report).await?;
+        }
+        OnQuestion::AnswerWith(entry) => {
+            answer_with_pressed(bot, deps, q, message, posted, &entry, already).await?
         }
         OnQuestion::SendAgain(reply_message) => {
-            bot.answer_callback_query(q.id).await?;
-            let sent = send_again(&bot, &deps, posted, chat, MessageId(reply_message)).await?;
-            say(&bot, chat, Some(message.id), report(&deps, &sent)).await?;
+            bot.answer_callback_query(q.id.clone()).await?;
+            let sent = send_again(bot, deps, posted, chat, MessageId(reply_message)).await?;
+            Some(report(deps, &sent))
         }
+    };
+    if let Some(text) = said {
+        say(bot, chat, Some(message.id), text).await?;
+        close_post(bot, chat, message.id).await;
     }
-    close_post(&bot, chat, message.id).await;
     Ok(())
+}
+
+/// "Answer with <entry>": the entry's FAQ answer to everyone in the post not yet answered.
+/// Returns what to say under the post, or `None` when all were answered already (the button
+/// says so). An entry a reload removed is reported, and the post stays open.
+async fn answer_with_pressed(
+    bot: &TgBot,
+    deps: &Deps,
+    q: &CallbackQuery,
+    message: &Message,
+    posted: Vec<Question>,
+    entry: &str,
+    already: String,
+) -> anyhow::Result<Option<String>> {
+    let k = deps.conversation.knowledge();
+    if k.kb.entry(entry).is_none() {
+        bot.answer_callback_query(q.id.clone()).await?;
+        let text =
+            k.kb.interface
+                .fill("expert_no_entry", lang(deps), &[("entry", entry)]);
+        say(bot, message.chat.id, Some(message.id), escape(&text)).await?;
+        return Ok(None);
+    }
+    let targets = unanswered(posted);
+    if targets.is_empty() {
+        bot.answer_callback_query(q.id.clone())
+            .text(already)
+            .await?;
+        return Ok(None);
+    }
+    bot.answer_callback_query(q.id.clone()).await?;
+    let expert = expert_name(Some(&q.from));
+    Ok(Some(
+        answer_with(bot, deps, &targets, entry, &expert).await?,
+    ))
 }
 
 /// "Send again": the expert's new reply `reply`, copied as written (the bot keeps no copy of

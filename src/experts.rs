@@ -541,7 +541,11 @@ mod tests {
                         from_chat_id: 777_003,
                         message_id: 5,
                     }),
-                    candidates: longest.iter().take(3).map(|e| (e.id.clone(), 0.3)).collect(),
+                    candidates: longest
+                        .iter()
+                        .take(3)
+                        .map(|e| (e.id.clone(), 0.3))
+                        .collect(),
                     ..question(777_003, "", true)
                 })
                 .await

@@ -107,7 +107,6 @@ impl Dist {
     }
 }
 
-
 /// A text as the model reads it: (feature, value), unit length.
 pub(crate) type Input = Vec<(u32, f32)>;
 

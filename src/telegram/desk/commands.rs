@@ -3,8 +3,8 @@
 
 use super::{is_expert, lang, say};
 use crate::experts;
-use crate::kb::html::{MESSAGE_LIMIT, split_for_telegram, utf16_len};
 use crate::kb::html::escape;
+use crate::kb::html::{MESSAGE_LIMIT, split_for_telegram, utf16_len};
 use crate::telegram::{Deps, HandlerResult, TgBot, keyboard};
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, InputFile, ParseMode};

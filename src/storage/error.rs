@@ -149,3 +149,65 @@ pub enum BadValue {
     #[error("candidates")]
     Candidates(#[source] serde_json::Error),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Backend, Error};
+
+    /// The message with its causes, each after ": ", as `{:#}` shows it at the top.
+    fn shown(e: Error) -> String {
+        let mut out = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            out = format!("{out}: {c}");
+            cause = c.source();
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_file_that_cannot_be_created_is_a_connect_error_with_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join("missing/jardam.db").display()
+        );
+        let err = crate::storage::connect(&url).await.err().unwrap();
+        let Error::Connect {
+            backend: Backend::Sqlite,
+            source,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        let cause = source.to_string();
+        // The message leaves the cause to the chain, which shows it next.
+        assert_eq!(err.to_string(), "cannot open the SQLite database");
+        let shown = shown(err);
+        assert!(
+            shown.starts_with(&format!("cannot open the SQLite database: {cause}")),
+            "{shown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_url_with_a_bad_parameter_is_a_bad_url() {
+        let err = crate::storage::connect("sqlite:jardam.db?mode=bogus")
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                err,
+                Error::BadUrl {
+                    backend: Backend::Sqlite,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let shown = shown(err);
+        assert!(shown.starts_with("bad SQLite URL: "), "{shown}");
+        assert!(shown.contains("bogus"), "{shown}");
+    }
+}

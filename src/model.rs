@@ -3,7 +3,6 @@
 //! core and the adapters work with them.
 
 use crate::lang::{Country, Lang};
-use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
@@ -200,6 +199,25 @@ impl Default for Retention {
     }
 }
 
+/// A code (of a question status, question kind or delivery) that names nothing this program
+/// knows: a value in the database that a newer or older version wrote, or that was edited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} '{code}'")]
+pub struct UnknownCode {
+    /// What the code was to name ("question status", …).
+    pub what: &'static str,
+    pub code: String,
+}
+
+impl UnknownCode {
+    fn new(what: &'static str, code: &str) -> UnknownCode {
+        UnknownCode {
+            what,
+            code: code.to_owned(),
+        }
+    }
+}
+
 impl QuestionStatus {
     pub fn code(self) -> &'static str {
         match self {
@@ -212,14 +230,14 @@ impl QuestionStatus {
 }
 
 impl FromStr for QuestionStatus {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
+    type Err = UnknownCode;
+    fn from_str(s: &str) -> Result<Self, UnknownCode> {
         Ok(match s {
             "open" => QuestionStatus::Open,
             "answered" => QuestionStatus::Answered,
             "dismissed" => QuestionStatus::Dismissed,
             "merged" => QuestionStatus::Merged,
-            other => bail!("unknown question status '{other}'"),
+            other => return Err(UnknownCode::new("question status", other)),
         })
     }
 }
@@ -241,13 +259,13 @@ impl QuestionKind {
 }
 
 impl FromStr for QuestionKind {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
+    type Err = UnknownCode;
+    fn from_str(s: &str) -> Result<Self, UnknownCode> {
         Ok(match s {
             "text" => QuestionKind::Text,
             "voice" => QuestionKind::Voice,
             "photo" => QuestionKind::Photo,
-            other => bail!("unknown question kind '{other}'"),
+            other => return Err(UnknownCode::new("question kind", other)),
         })
     }
 }
@@ -270,12 +288,12 @@ impl Delivery {
 }
 
 impl FromStr for Delivery {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
+    type Err = UnknownCode;
+    fn from_str(s: &str) -> Result<Self, UnknownCode> {
         Ok(match s {
             "delivered" => Delivery::Delivered,
             "blocked" => Delivery::Blocked,
-            other => bail!("unknown delivery status '{other}'"),
+            other => return Err(UnknownCode::new("delivery status", other)),
         })
     }
 }

@@ -154,7 +154,7 @@ impl Conversation {
                     log::warn!("question {} posted, mapping not stored yet: {e:#}", q.id);
                     tokio::time::sleep(Duration::from_millis(200 * tries)).await;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     }

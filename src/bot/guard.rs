@@ -3,6 +3,7 @@
 //! FAQ answers come from memory at once when the database is slow or gone. Questions for
 //! experts never go through it: they are always tried, and the person is told if they failed.
 
+use crate::storage;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +34,7 @@ impl Guard {
     pub async fn soft<T>(
         &self,
         what: &str,
-        call: impl Future<Output = anyhow::Result<T>>,
+        call: impl Future<Output = storage::Result<T>>,
     ) -> Option<T> {
         let now = self.started.elapsed().as_millis() as i64;
         if now < self.down_until.load(Ordering::Relaxed) {

@@ -11,17 +11,18 @@
 //! Privacy: a profile holds only the chat id, language, country and two dates. `forget` removes
 //! everything tied to a chat id; the daily counters never hold one, so they survive it.
 
+mod error;
 mod postgres;
 mod rows;
 mod sqlite;
 
 use crate::lang::{Country, Lang};
-use anyhow::bail;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use error::{Backend, BadValue, Error, Result, Row};
 pub use postgres::PgStorage;
 // The records it stores are the product's nouns, in their own module; re-exported here for the
 // backends and for callers that name them through the storage.
@@ -32,80 +33,70 @@ pub use sqlite::SqliteStorage;
 ///
 /// `sqlite:path`, `sqlite://path`, `sqlite:///abs/path` and `sqlite::memory:` open SQLite;
 /// `postgres://…` and `postgresql://…` open PostgreSQL.
-pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn connect(url: &str) -> Result<Arc<dyn Storage>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStorage::connect(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStorage::connect(url).await?))
     } else {
         // Never echo the URL: it may carry a password.
-        bail!("unsupported database URL: use sqlite:… or postgres://…")
+        Err(Error::UnsupportedUrl)
     }
 }
 
 #[async_trait]
 pub trait Storage: Send + Sync {
     /// Readiness check: succeeds when the database answers.
-    async fn ping(&self) -> anyhow::Result<()>;
+    async fn ping(&self) -> Result<()>;
     /// Waits for running queries and closes the connections (at shutdown); later calls fail.
     async fn close(&self);
 
-    async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>>;
+    async fn get_profile(&self, chat_id: i64) -> Result<Option<Profile>>;
     /// The chat's profile and its state written after `since` (as [`Storage::get_profile`]
     /// and [`Storage::chat_state`] give them), in one read: what every event of a chat needs.
     async fn chat(
         &self,
         chat_id: i64,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<(Option<Profile>, Option<String>)>;
+    ) -> Result<(Option<Profile>, Option<String>)>;
     /// Creates or updates the profile; `first_seen` is kept, `last_seen` set to now.
     async fn save_profile(
         &self,
         chat_id: i64,
         lang: Option<Lang>,
         country: Option<Country>,
-    ) -> anyhow::Result<()>;
+    ) -> Result<()>;
     /// Sets `last_seen` to now, creating an empty profile if there is none.
-    async fn touch(&self, chat_id: i64) -> anyhow::Result<()>;
+    async fn touch(&self, chat_id: i64) -> Result<()>;
     /// Deletes the profile, chat state, questions, kept FAQ texts, feedback and the phrasings
     /// taught from the chat's questions; the daily counters stay. Returns the expert posts of the deleted
     /// questions (chat, message), to be marked as deleted.
-    async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>>;
+    async fn forget(&self, chat_id: i64) -> Result<Vec<(i64, i32)>>;
 
     /// Stores a new open question; it is committed when this returns. A question from a
     /// source message already stored returns the stored one.
-    async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question>;
-    async fn question(&self, id: i64) -> anyhow::Result<Option<Question>>;
+    async fn add_question(&self, q: NewQuestion) -> Result<Question>;
+    async fn question(&self, id: i64) -> Result<Option<Question>>;
     /// Every question posted as this message (a group shares one post), by id, whatever its
     /// status.
-    async fn posted_as(&self, chat_id: i64, message_id: i32) -> anyhow::Result<Vec<Question>>;
+    async fn posted_as(&self, chat_id: i64, message_id: i32) -> Result<Vec<Question>>;
     /// Records where the question was posted; it then leaves `unposted_questions`.
-    async fn set_expert_message(
-        &self,
-        id: i64,
-        chat_id: i64,
-        message_id: i32,
-    ) -> anyhow::Result<()>;
+    async fn set_expert_message(&self, id: i64, chat_id: i64, message_id: i32) -> Result<()>;
     /// Open questions not yet posted to the experts and not claimed by a live lease,
     /// oldest first.
-    async fn unposted_questions(&self, limit: u32) -> anyhow::Result<Vec<Question>>;
+    async fn unposted_questions(&self, limit: u32) -> Result<Vec<Question>>;
     /// Takes the right to post question `id` for `lease`. True for exactly one caller until
     /// the lease runs out, so two instances never post the same question.
-    async fn claim_for_posting(
-        &self,
-        id: i64,
-        instance: &str,
-        lease: Duration,
-    ) -> anyhow::Result<bool>;
+    async fn claim_for_posting(&self, id: i64, instance: &str, lease: Duration) -> Result<bool>;
     /// Gives up `instance`'s claim on question `id` (its post failed), so that any instance
     /// may retry at once instead of after the lease.
-    async fn release_claim(&self, id: i64, instance: &str) -> anyhow::Result<()>;
+    async fn release_claim(&self, id: i64, instance: &str) -> Result<()>;
     /// Open questions with this group key, oldest first; none for an empty key.
-    async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>>;
+    async fn open_group(&self, group_key: &str) -> Result<Vec<Question>>;
     /// The post of a group: the expert message (in `expert_chat`) of the oldest open, not
     /// urgent question with this group key that is posted there. One indexed row, however
     /// many people asked: a surge of one question costs each new asker the same.
-    async fn group_post(&self, group_key: &str, expert_chat: i64) -> anyhow::Result<Option<i32>>;
+    async fn group_post(&self, group_key: &str, expert_chat: i64) -> Result<Option<i32>>;
     /// Takes the right to re-render expert post (chat, message) now: true for one caller
     /// when the post was not refreshed (by any instance) within `every`.
     async fn claim_post_refresh(
@@ -113,38 +104,31 @@ pub trait Storage: Send + Sync {
         chat_id: i64,
         message_id: i32,
         every: Duration,
-    ) -> anyhow::Result<bool>;
+    ) -> Result<bool>;
     /// Open questions, urgent first, then oldest first.
-    async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>>;
-    async fn count_open(&self) -> anyhow::Result<i64>;
+    async fn open_questions(&self, limit: u32, offset: u32) -> Result<Vec<Question>>;
+    async fn count_open(&self) -> Result<i64>;
     /// A chat's open urgent question, if it has one (the oldest).
-    async fn open_urgent_of(&self, chat_id: i64) -> anyhow::Result<Option<Question>>;
+    async fn open_urgent_of(&self, chat_id: i64) -> Result<Option<Question>>;
     /// The expert posts (expert chat, message) that hold a chat's open, not urgent questions,
     /// the one with the newest question first; at most `limit`.
-    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> anyhow::Result<Vec<(i64, i32)>>;
+    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> Result<Vec<(i64, i32)>>;
     /// Stores the expert's answer. False if the question does not exist or was already
     /// answered: when two experts answer at once, only one answer is delivered.
-    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool>;
+    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> Result<bool>;
     /// False if there is no such question.
-    async fn set_status(&self, id: i64, status: QuestionStatus) -> anyhow::Result<bool>;
-    async fn set_delivery(&self, id: i64, delivered: bool) -> anyhow::Result<()>;
+    async fn set_status(&self, id: i64, status: QuestionStatus) -> Result<bool>;
+    async fn set_delivery(&self, id: i64, delivered: bool) -> Result<()>;
 
     /// Keeps the text of a question the FAQ answered (only when `JARDAM_KEEP_TEXTS_DAYS` is
     /// set).
-    async fn keep_faq_text(
-        &self,
-        chat_id: i64,
-        text: &str,
-        entry: &str,
-        lang: Lang,
-    ) -> anyhow::Result<()>;
+    async fn keep_faq_text(&self, chat_id: i64, text: &str, entry: &str, lang: Lang) -> Result<()>;
     /// Kept FAQ texts as (entry, text), oldest first.
-    async fn faq_texts(&self) -> anyhow::Result<Vec<(String, String)>>;
+    async fn faq_texts(&self) -> Result<Vec<(String, String)>>;
     /// Erases kept FAQ texts written before `before`. Returns how many.
-    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
+    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> Result<u64>;
 
-    async fn record_feedback(&self, chat_id: i64, entry: &str, helpful: bool)
-    -> anyhow::Result<()>;
+    async fn record_feedback(&self, chat_id: i64, entry: &str, helpful: bool) -> Result<()>;
 
     /// Teaches a phrasing; a phrasing taught again replaces the old one (and gets a new id,
     /// so `learned_since` picks up the change). Returns the id.
@@ -155,14 +139,14 @@ pub trait Storage: Send + Sync {
         entry: &str,
         expert: &str,
         from_chat: Option<i64>,
-    ) -> anyhow::Result<i64>;
+    ) -> Result<i64>;
     /// How many phrasings are taught: with `learned_since`, tells another instance that some
     /// were deleted.
-    async fn count_learned(&self) -> anyhow::Result<i64>;
+    async fn count_learned(&self) -> Result<i64>;
     /// All phrasings as (entry, text), oldest first.
-    async fn learned(&self) -> anyhow::Result<Vec<(String, String)>>;
+    async fn learned(&self) -> Result<Vec<(String, String)>>;
     /// Phrasings with an id above `after_id`, for reloading only what is new.
-    async fn learned_since(&self, after_id: i64) -> anyhow::Result<Vec<Learned>>;
+    async fn learned_since(&self, after_id: i64) -> Result<Vec<Learned>>;
 
     /// Adds one to the counter for this day and combination; `entry` and `topic` may be "".
     async fn bump_counter(
@@ -173,11 +157,11 @@ pub trait Storage: Send + Sync {
         lang: Lang,
         country: Option<Country>,
         outcome: &str,
-    ) -> anyhow::Result<()>;
+    ) -> Result<()>;
     /// Aggregates from `since` (inclusive, UTC) on.
-    async fn stats(&self, since: NaiveDate) -> anyhow::Result<Stats>;
+    async fn stats(&self, since: NaiveDate) -> Result<Stats>;
     /// Questions created at or after `since` (all without it), by id.
-    async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>>;
+    async fn export(&self, since: Option<DateTime<Utc>>) -> Result<Vec<ExportRow>>;
     /// Webhook mode: stores an update before Telegram is told it arrived, claimed by
     /// `instance` for `lease`. `false`: it is stored already (Telegram sent it again), and it
     /// is not to be handled again.
@@ -187,15 +171,15 @@ pub trait Storage: Send + Sync {
         body: &str,
         instance: &str,
         lease: Duration,
-    ) -> anyhow::Result<bool>;
+    ) -> Result<bool>;
     /// Marks a stored update as handled, and drops its text (the id stays, so that a
     /// redelivery is recognised until [`Storage::inbox_prune`]).
-    async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()>;
+    async fn inbox_done(&self, update_id: i64) -> Result<()>;
     /// Gives up the claim on an unfinished update (it was not taken after all), so that
     /// [`Storage::inbox_claim_stale`] hands it out at once.
-    async fn inbox_release(&self, update_id: i64) -> anyhow::Result<()>;
+    async fn inbox_release(&self, update_id: i64) -> Result<()>;
     /// Extends the lease of every unfinished update `instance` has claimed.
-    async fn inbox_renew(&self, instance: &str, lease: Duration) -> anyhow::Result<u64>;
+    async fn inbox_renew(&self, instance: &str, lease: Duration) -> Result<u64>;
     /// Claims for `instance` at most `limit` unfinished updates whose lease ran out (their
     /// instance died), oldest first: (update id, body). Each is claimed by one instance only.
     async fn inbox_claim_stale(
@@ -203,31 +187,23 @@ pub trait Storage: Send + Sync {
         instance: &str,
         lease: Duration,
         limit: u32,
-    ) -> anyhow::Result<Vec<(i64, String)>>;
+    ) -> Result<Vec<(i64, String)>>;
     /// Deletes handled updates marked done before `before`.
-    async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
+    async fn inbox_prune(&self, before: DateTime<Utc>) -> Result<u64>;
     /// The chat's state between two messages as the conversation wrote it, if it was written
     /// after `since` (an older one is as good as none).
-    async fn chat_state(
-        &self,
-        chat_id: i64,
-        since: DateTime<Utc>,
-    ) -> anyhow::Result<Option<String>>;
+    async fn chat_state(&self, chat_id: i64, since: DateTime<Utc>) -> Result<Option<String>>;
     /// Writes the chat's state (`None` deletes it).
-    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> anyhow::Result<()>;
+    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> Result<()>;
     /// Deletes chat states written, and post refresh marks taken, before `before`. Returns
     /// how many chat states.
-    async fn erase_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
+    async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Chats whose last visit (or, without a profile, newest question) is before `before`:
     /// the retention clean-up forgets them. At most `limit`.
-    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>>;
+    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<i64>>;
     /// Erases the text (with the group key, the media reference and the expert's answer) of
     /// questions resolved more than `answered_keep_days` before `now`. Returns how many.
-    async fn erase_old_texts(
-        &self,
-        now: DateTime<Utc>,
-        answered_keep_days: i64,
-    ) -> anyhow::Result<u64>;
+    async fn erase_old_texts(&self, now: DateTime<Utc>, answered_keep_days: i64) -> Result<u64>;
 }
 
 // ---- shared between the backends ----

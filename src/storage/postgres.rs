@@ -8,11 +8,10 @@ use super::rows::{
     select_questions,
 };
 use super::{
-    Delivery, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus, Stats, Storage,
-    now,
+    Backend, Delivery, Error, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus,
+    Result, Stats, Storage, now,
 };
 use crate::lang::{Country, Lang};
-use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgArguments, PgPoolOptions};
@@ -28,25 +27,31 @@ pub struct PgStorage {
 }
 
 impl PgStorage {
-    pub async fn connect(url: &str) -> anyhow::Result<PgStorage> {
+    pub async fn connect(url: &str) -> Result<PgStorage> {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await
-            .context("cannot connect to PostgreSQL")?;
+            .map_err(|source| Error::Connect {
+                backend: Backend::Postgres,
+                source,
+            })?;
         // The migrator takes an advisory lock, so instances starting together do not race.
         sqlx::migrate!("migrations/postgres")
             .run(&pool)
             .await
-            .context("cannot migrate the PostgreSQL database")?;
+            .map_err(|source| Error::Migrate {
+                backend: Backend::Postgres,
+                source,
+            })?;
         Ok(PgStorage { pool })
     }
 
     async fn fetch_questions<'q>(
         &self,
         query: sqlx::query::QueryAs<'q, Postgres, QuestionRow, PgArguments>,
-    ) -> anyhow::Result<Vec<Question>> {
+    ) -> Result<Vec<Question>> {
         questions(query.fetch_all(&self.pool).await?)
     }
 }
@@ -57,7 +62,7 @@ impl Storage for PgStorage {
         self.pool.close().await;
     }
 
-    async fn ping(&self) -> anyhow::Result<()> {
+    async fn ping(&self) -> Result<()> {
         // A real read of a table and a real committed write.
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT COUNT(*) FROM questions WHERE id < 0")
@@ -74,7 +79,7 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>> {
+    async fn get_profile(&self, chat_id: i64) -> Result<Option<Profile>> {
         let row: Option<ProfileRow> = sqlx::query_as(
             "SELECT chat_id, lang, country, first_seen, last_seen FROM profiles \
              WHERE chat_id = $1",
@@ -89,7 +94,7 @@ impl Storage for PgStorage {
         &self,
         chat_id: i64,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<(Option<Profile>, Option<String>)> {
+    ) -> Result<(Option<Profile>, Option<String>)> {
         // One row whether or not there is a profile or a state.
         let (profile, state): (Option<ProfileRow>, Option<String>) = {
             let row: ChatRow = sqlx::query_as(
@@ -112,7 +117,7 @@ impl Storage for PgStorage {
         chat_id: i64,
         lang: Option<Lang>,
         country: Option<Country>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO profiles (chat_id, lang, country, first_seen, last_seen) \
              VALUES ($1, $2, $3, $4, $4) \
@@ -128,7 +133,7 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn touch(&self, chat_id: i64) -> anyhow::Result<()> {
+    async fn touch(&self, chat_id: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO profiles (chat_id, first_seen, last_seen) VALUES ($1, $2, $2) \
              ON CONFLICT (chat_id) DO UPDATE SET last_seen = excluded.last_seen",
@@ -140,7 +145,7 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>> {
+    async fn forget(&self, chat_id: i64) -> Result<Vec<(i64, i32)>> {
         let mut tx = self.pool.begin().await?;
         let posts: Vec<(i64, i32)> = sqlx::query_as(
             "SELECT DISTINCT expert_chat_id, expert_message_id FROM questions \
@@ -169,7 +174,7 @@ impl Storage for PgStorage {
         Ok(posts)
     }
 
-    async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
+    async fn add_question(&self, q: NewQuestion) -> Result<Question> {
         // In a transaction of its own, committed before the number is given out.
         let mut tx = self.pool.begin().await?;
         let rows: Vec<QuestionRow> = sqlx::query_as(&format!(
@@ -203,10 +208,10 @@ impl Storage for PgStorage {
         self.fetch_questions(sqlx::query_as(&sql).bind(q.chat_id).bind(q.source_message))
             .await?
             .pop()
-            .context("a conflicting question vanished")
+            .ok_or(Error::ConflictVanished)
     }
 
-    async fn question(&self, id: i64) -> anyhow::Result<Option<Question>> {
+    async fn question(&self, id: i64) -> Result<Option<Question>> {
         let sql = select_questions("id = $1");
         Ok(self
             .fetch_questions(sqlx::query_as(&sql).bind(id))
@@ -214,18 +219,13 @@ impl Storage for PgStorage {
             .pop())
     }
 
-    async fn posted_as(&self, chat_id: i64, message_id: i32) -> anyhow::Result<Vec<Question>> {
+    async fn posted_as(&self, chat_id: i64, message_id: i32) -> Result<Vec<Question>> {
         let sql = select_questions("expert_chat_id = $1 AND expert_message_id = $2 ORDER BY id");
         self.fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
             .await
     }
 
-    async fn set_expert_message(
-        &self,
-        id: i64,
-        chat_id: i64,
-        message_id: i32,
-    ) -> anyhow::Result<()> {
+    async fn set_expert_message(&self, id: i64, chat_id: i64, message_id: i32) -> Result<()> {
         sqlx::query(
             "UPDATE questions SET expert_chat_id = $1, expert_message_id = $2, posted_at = $3, \
              updated_at = $3 WHERE id = $4",
@@ -239,7 +239,7 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn unposted_questions(&self, limit: u32) -> anyhow::Result<Vec<Question>> {
+    async fn unposted_questions(&self, limit: u32) -> Result<Vec<Question>> {
         let sql = select_questions(
             "status = 'open' AND expert_message_id IS NULL \
              AND (claimed_until IS NULL OR claimed_until < now()) \
@@ -249,12 +249,7 @@ impl Storage for PgStorage {
             .await
     }
 
-    async fn claim_for_posting(
-        &self,
-        id: i64,
-        instance: &str,
-        lease: Duration,
-    ) -> anyhow::Result<bool> {
+    async fn claim_for_posting(&self, id: i64, instance: &str, lease: Duration) -> Result<bool> {
         // SKIP LOCKED: a second claimant does not wait for the first one's transaction, it
         // finds no row and loses at once. Should the first commit in between, PostgreSQL
         // re-checks the WHERE on the new row version, which then has a live lease.
@@ -273,7 +268,7 @@ impl Storage for PgStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release_claim(&self, id: i64, instance: &str) -> anyhow::Result<()> {
+    async fn release_claim(&self, id: i64, instance: &str) -> Result<()> {
         sqlx::query(
             "UPDATE questions SET claimed_by = NULL, claimed_until = NULL \
              WHERE id = $1 AND claimed_by = $2",
@@ -285,7 +280,7 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>> {
+    async fn open_group(&self, group_key: &str) -> Result<Vec<Question>> {
         if group_key.is_empty() {
             return Ok(Vec::new());
         }
@@ -294,7 +289,7 @@ impl Storage for PgStorage {
             .await
     }
 
-    async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>> {
+    async fn open_questions(&self, limit: u32, offset: u32) -> Result<Vec<Question>> {
         let sql = select_questions(
             "status = 'open' ORDER BY urgent DESC, created_at, id LIMIT $1 OFFSET $2",
         );
@@ -306,7 +301,7 @@ impl Storage for PgStorage {
         .await
     }
 
-    async fn count_open(&self) -> anyhow::Result<i64> {
+    async fn count_open(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE status = 'open'")
                 .fetch_one(&self.pool)
@@ -314,7 +309,7 @@ impl Storage for PgStorage {
         )
     }
 
-    async fn open_urgent_of(&self, chat_id: i64) -> anyhow::Result<Option<Question>> {
+    async fn open_urgent_of(&self, chat_id: i64) -> Result<Option<Question>> {
         let sql = select_questions(
             "chat_id = $1 AND status = 'open' AND urgent ORDER BY created_at, id LIMIT 1",
         );
@@ -324,7 +319,7 @@ impl Storage for PgStorage {
             .pop())
     }
 
-    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> anyhow::Result<Vec<(i64, i32)>> {
+    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> Result<Vec<(i64, i32)>> {
         Ok(sqlx::query_as(
             "SELECT expert_chat_id, expert_message_id FROM questions \
              WHERE chat_id = $1 AND status = 'open' AND NOT urgent \
@@ -337,7 +332,7 @@ impl Storage for PgStorage {
         .await?)
     }
 
-    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
+    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE questions SET status = 'answered', answer = $1, answered_by = $2, \
              answered_at = $3, resolved_at = $3, updated_at = $3 \
@@ -352,7 +347,7 @@ impl Storage for PgStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_status(&self, id: i64, status: QuestionStatus) -> anyhow::Result<bool> {
+    async fn set_status(&self, id: i64, status: QuestionStatus) -> Result<bool> {
         let now = now();
         let resolved = (status != QuestionStatus::Open).then_some(now);
         let done = sqlx::query(
@@ -370,7 +365,7 @@ impl Storage for PgStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_delivery(&self, id: i64, delivered: bool) -> anyhow::Result<()> {
+    async fn set_delivery(&self, id: i64, delivered: bool) -> Result<()> {
         sqlx::query("UPDATE questions SET delivery = $1, updated_at = $2 WHERE id = $3")
             .bind(Delivery::from_flag(delivered).code())
             .bind(now())
@@ -380,13 +375,7 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn keep_faq_text(
-        &self,
-        chat_id: i64,
-        text: &str,
-        entry: &str,
-        lang: Lang,
-    ) -> anyhow::Result<()> {
+    async fn keep_faq_text(&self, chat_id: i64, text: &str, entry: &str, lang: Lang) -> Result<()> {
         sqlx::query(
             "INSERT INTO faq_texts (chat_id, text, entry, lang, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -401,20 +390,15 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn faq_texts(&self) -> anyhow::Result<Vec<(String, String)>> {
+    async fn faq_texts(&self) -> Result<Vec<(String, String)>> {
         self.kept_faq_texts().await
     }
 
-    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> Result<u64> {
         self.delete_faq_texts(before).await
     }
 
-    async fn record_feedback(
-        &self,
-        chat_id: i64,
-        entry: &str,
-        helpful: bool,
-    ) -> anyhow::Result<()> {
+    async fn record_feedback(&self, chat_id: i64, entry: &str, helpful: bool) -> Result<()> {
         sqlx::query(
             "INSERT INTO feedback (chat_id, entry, helpful, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -433,7 +417,7 @@ impl Storage for PgStorage {
         entry: &str,
         expert: &str,
         from_chat: Option<i64>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         // Writers one at a time, so ids become visible in increasing order: otherwise a reader
         // could see id 11 committed before id 10 and `learned_since(11)` would skip 10 forever.
@@ -460,13 +444,13 @@ impl Storage for PgStorage {
         Ok(id)
     }
 
-    async fn count_learned(&self) -> anyhow::Result<i64> {
+    async fn count_learned(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM learned")
             .fetch_one(&self.pool)
             .await?)
     }
 
-    async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {
+    async fn learned(&self) -> Result<Vec<(String, String)>> {
         Ok(
             sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
                 .fetch_all(&self.pool)
@@ -474,7 +458,7 @@ impl Storage for PgStorage {
         )
     }
 
-    async fn learned_since(&self, after_id: i64) -> anyhow::Result<Vec<Learned>> {
+    async fn learned_since(&self, after_id: i64) -> Result<Vec<Learned>> {
         let rows: Vec<LearnedRow> = sqlx::query_as(
             "SELECT id, text, entry, expert, created_at FROM learned WHERE id > $1 ORDER BY id",
         )
@@ -492,16 +476,16 @@ impl Storage for PgStorage {
         lang: Lang,
         country: Option<Country>,
         outcome: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         self.increment_counter(day, entry, topic, lang, country, outcome)
             .await
     }
 
-    async fn stats(&self, since: NaiveDate) -> anyhow::Result<Stats> {
+    async fn stats(&self, since: NaiveDate) -> Result<Stats> {
         self.collect_stats(since).await
     }
 
-    async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>> {
+    async fn export(&self, since: Option<DateTime<Utc>>) -> Result<Vec<ExportRow>> {
         self.export_rows(since).await
     }
 
@@ -511,19 +495,19 @@ impl Storage for PgStorage {
         body: &str,
         instance: &str,
         lease: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         self.put_in_inbox(update_id, body, instance, lease).await
     }
 
-    async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()> {
+    async fn inbox_done(&self, update_id: i64) -> Result<()> {
         self.inbox_mark_done(update_id).await
     }
 
-    async fn inbox_release(&self, update_id: i64) -> anyhow::Result<()> {
+    async fn inbox_release(&self, update_id: i64) -> Result<()> {
         self.inbox_give_up(update_id).await
     }
 
-    async fn inbox_renew(&self, instance: &str, lease: Duration) -> anyhow::Result<u64> {
+    async fn inbox_renew(&self, instance: &str, lease: Duration) -> Result<u64> {
         self.inbox_extend(instance, lease).await
     }
 
@@ -532,31 +516,27 @@ impl Storage for PgStorage {
         instance: &str,
         lease: Duration,
         limit: u32,
-    ) -> anyhow::Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<(i64, String)>> {
         self.inbox_take_stale(instance, lease, limit).await
     }
 
-    async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    async fn inbox_prune(&self, before: DateTime<Utc>) -> Result<u64> {
         self.inbox_delete_done(before).await
     }
 
-    async fn chat_state(
-        &self,
-        chat_id: i64,
-        since: DateTime<Utc>,
-    ) -> anyhow::Result<Option<String>> {
+    async fn chat_state(&self, chat_id: i64, since: DateTime<Utc>) -> Result<Option<String>> {
         self.read_chat_state(chat_id, since).await
     }
 
-    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> anyhow::Result<()> {
+    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> Result<()> {
         self.write_chat_state(chat_id, state).await
     }
 
-    async fn erase_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {
         self.delete_chat_states(before).await
     }
 
-    async fn group_post(&self, group_key: &str, expert_chat: i64) -> anyhow::Result<Option<i32>> {
+    async fn group_post(&self, group_key: &str, expert_chat: i64) -> Result<Option<i32>> {
         self.lead_post(group_key, expert_chat).await
     }
 
@@ -565,19 +545,15 @@ impl Storage for PgStorage {
         chat_id: i64,
         message_id: i32,
         every: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         self.take_post_refresh(chat_id, message_id, every).await
     }
 
-    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {
+    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<i64>> {
         self.find_inactive_chats(before, limit).await
     }
 
-    async fn erase_old_texts(
-        &self,
-        now: DateTime<Utc>,
-        answered_keep_days: i64,
-    ) -> anyhow::Result<u64> {
+    async fn erase_old_texts(&self, now: DateTime<Utc>, answered_keep_days: i64) -> Result<u64> {
         self.erase_resolved_texts(now, answered_keep_days).await
     }
 }

@@ -1,28 +1,35 @@
 //! The database rows as the queries return them, and their conversion into the records.
 
-use super::{ExportRow, FeedbackCount, Learned, MediaRef, Missed, Profile, Question, Stats};
+use super::{
+    BadValue, Error, ExportRow, FeedbackCount, Learned, MediaRef, Missed, Profile, Question,
+    Result, Row, Stats,
+};
 use crate::lang::{Country, Lang};
-use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 
-fn parse_lang(s: &str) -> anyhow::Result<Lang> {
-    s.parse().map_err(|e: String| anyhow!(e))
+fn parse_lang(s: &str) -> Result<Lang, BadValue> {
+    s.parse().map_err(BadValue::Language)
 }
 
 /// Country columns hold "" for "not known" where they are part of a key (the counters).
-fn parse_country(s: Option<&str>) -> anyhow::Result<Option<Country>> {
+fn parse_country(s: Option<&str>) -> Result<Option<Country>, BadValue> {
     match s {
         None | Some("") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|e: String| anyhow!(e)),
+        Some(s) => s.parse().map(Some).map_err(BadValue::Country),
     }
+}
+
+/// `row` is malformed because of `source`.
+fn malformed(row: Row) -> impl FnOnce(BadValue) -> Error {
+    move |source| Error::Malformed { row, source }
 }
 
 pub(super) fn country_code(c: Option<Country>) -> &'static str {
     c.map_or("", Country::code)
 }
 
-pub(super) fn candidates_json(c: &[(String, f32)]) -> anyhow::Result<String> {
-    Ok(serde_json::to_string(c)?)
+pub(super) fn candidates_json(c: &[(String, f32)]) -> Result<String> {
+    serde_json::to_string(c).map_err(Error::EncodeCandidates)
 }
 
 #[derive(sqlx::FromRow)]
@@ -63,12 +70,18 @@ impl ChatRow {
 }
 
 impl TryFrom<ProfileRow> for Profile {
-    type Error = anyhow::Error;
-    fn try_from(r: ProfileRow) -> anyhow::Result<Profile> {
+    type Error = Error;
+    fn try_from(r: ProfileRow) -> Result<Profile> {
+        let malformed = || malformed(Row::Profile);
         Ok(Profile {
             chat_id: r.chat_id,
-            lang: r.lang.as_deref().map(parse_lang).transpose()?,
-            country: parse_country(r.country.as_deref())?,
+            lang: r
+                .lang
+                .as_deref()
+                .map(parse_lang)
+                .transpose()
+                .map_err(malformed())?,
+            country: parse_country(r.country.as_deref()).map_err(malformed())?,
             first_seen: r.first_seen,
             last_seen: r.last_seen,
         })
@@ -111,17 +124,17 @@ pub(super) struct QuestionRow {
 }
 
 impl TryFrom<QuestionRow> for Question {
-    type Error = anyhow::Error;
-    fn try_from(r: QuestionRow) -> anyhow::Result<Question> {
+    type Error = Error;
+    fn try_from(r: QuestionRow) -> Result<Question> {
         let id = r.id;
-        (|| -> anyhow::Result<Question> {
+        (|| -> Result<Question, BadValue> {
             Ok(Question {
                 id: r.id,
                 chat_id: r.chat_id,
                 text: r.text,
                 lang: parse_lang(&r.lang)?,
                 country: parse_country(r.country.as_deref())?,
-                candidates: serde_json::from_str(&r.candidates).context("candidates")?,
+                candidates: serde_json::from_str(&r.candidates).map_err(BadValue::Candidates)?,
                 status: r.status.parse()?,
                 urgent: r.urgent,
                 kind: r.kind.parse()?,
@@ -144,11 +157,11 @@ impl TryFrom<QuestionRow> for Question {
                 delivery: r.delivery.as_deref().map(str::parse).transpose()?,
             })
         })()
-        .with_context(|| format!("question {id} in the database is malformed"))
+        .map_err(malformed(Row::Question(id)))
     }
 }
 
-pub(super) fn questions(rows: Vec<QuestionRow>) -> anyhow::Result<Vec<Question>> {
+pub(super) fn questions(rows: Vec<QuestionRow>) -> Result<Vec<Question>> {
     rows.into_iter().map(Question::try_from).collect()
 }
 
@@ -203,8 +216,9 @@ pub(super) struct StatsRows {
 }
 
 impl TryFrom<StatsRows> for Stats {
-    type Error = anyhow::Error;
-    fn try_from(r: StatsRows) -> anyhow::Result<Stats> {
+    type Error = Error;
+    fn try_from(r: StatsRows) -> Result<Stats> {
+        let malformed = || malformed(Row::Counter);
         let pairs = |rows: Vec<CountRow>| rows.into_iter().map(|r| (r.key, r.n)).collect();
         Ok(Stats {
             by_topic: pairs(r.by_topic),
@@ -212,12 +226,14 @@ impl TryFrom<StatsRows> for Stats {
                 .by_lang
                 .into_iter()
                 .map(|r| Ok((parse_lang(&r.key)?, r.n)))
-                .collect::<anyhow::Result<_>>()?,
+                .collect::<Result<_, BadValue>>()
+                .map_err(malformed())?,
             by_country: r
                 .by_country
                 .into_iter()
                 .map(|r| Ok((parse_country(Some(&r.key))?, r.n)))
-                .collect::<anyhow::Result<_>>()?,
+                .collect::<Result<_, BadValue>>()
+                .map_err(malformed())?,
             outcomes: pairs(r.outcomes),
             feedback: r
                 .feedback
@@ -252,13 +268,18 @@ pub(super) struct ExportDbRow {
 }
 
 impl TryFrom<ExportDbRow> for ExportRow {
-    type Error = anyhow::Error;
-    fn try_from(r: ExportDbRow) -> anyhow::Result<ExportRow> {
+    type Error = Error;
+    fn try_from(r: ExportDbRow) -> Result<ExportRow> {
+        let malformed = || malformed(Row::Question(r.id));
         Ok(ExportRow {
             id: r.id,
-            lang: parse_lang(&r.lang)?,
-            country: parse_country(r.country.as_deref())?,
-            status: r.status.parse()?,
+            lang: parse_lang(&r.lang).map_err(malformed())?,
+            country: parse_country(r.country.as_deref()).map_err(malformed())?,
+            status: r
+                .status
+                .parse()
+                .map_err(BadValue::from)
+                .map_err(malformed())?,
             text: r.text,
             created_at: r.created_at,
             answered_at: r.answered_at,

@@ -5,11 +5,10 @@ use super::rows::{
     select_questions,
 };
 use super::{
-    Delivery, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus, Stats, Storage,
-    now,
+    Delivery, Error, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus, Result,
+    Stats, Storage, now,
 };
 use crate::lang::{Country, Lang};
-use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use file::OpenFile;
@@ -46,7 +45,7 @@ impl SqliteStorage {
     async fn fetch_questions<'q>(
         &self,
         query: sqlx::query::QueryAs<'q, Sqlite, QuestionRow, SqliteArguments<'q>>,
-    ) -> anyhow::Result<Vec<Question>> {
+    ) -> Result<Vec<Question>> {
         questions(query.fetch_all(&self.pool).await?)
     }
 }
@@ -57,11 +56,11 @@ impl Storage for SqliteStorage {
         self.pool.close().await;
     }
 
-    async fn ping(&self) -> anyhow::Result<()> {
+    async fn ping(&self) -> Result<()> {
         self.check_ready().await
     }
 
-    async fn get_profile(&self, chat_id: i64) -> anyhow::Result<Option<Profile>> {
+    async fn get_profile(&self, chat_id: i64) -> Result<Option<Profile>> {
         let row: Option<ProfileRow> = sqlx::query_as(
             "SELECT chat_id, lang, country, first_seen, last_seen FROM profiles WHERE chat_id = ?",
         )
@@ -75,7 +74,7 @@ impl Storage for SqliteStorage {
         &self,
         chat_id: i64,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<(Option<Profile>, Option<String>)> {
+    ) -> Result<(Option<Profile>, Option<String>)> {
         // One row whether or not there is a profile or a state.
         let (profile, state): (Option<ProfileRow>, Option<String>) = {
             let row: ChatRow = sqlx::query_as(
@@ -98,7 +97,7 @@ impl Storage for SqliteStorage {
         chat_id: i64,
         lang: Option<Lang>,
         country: Option<Country>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let now = ts(now());
         sqlx::query(
             "INSERT INTO profiles (chat_id, lang, country, first_seen, last_seen) \
@@ -116,7 +115,7 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn touch(&self, chat_id: i64) -> anyhow::Result<()> {
+    async fn touch(&self, chat_id: i64) -> Result<()> {
         let now = ts(now());
         sqlx::query(
             "INSERT INTO profiles (chat_id, first_seen, last_seen) VALUES (?, ?, ?) \
@@ -130,9 +129,9 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn forget(&self, chat_id: i64) -> anyhow::Result<Vec<(i64, i32)>> {
+    async fn forget(&self, chat_id: i64) -> Result<Vec<(i64, i32)>> {
         let mut conn = self.begin_write().await?;
-        let work = async {
+        let work: Result<_> = async {
             let posts: Vec<(i64, i32)> = sqlx::query_as(
                 "SELECT DISTINCT expert_chat_id, expert_message_id FROM questions \
                  WHERE chat_id = ? AND expert_chat_id IS NOT NULL \
@@ -157,7 +156,7 @@ impl Storage for SqliteStorage {
                     .execute(&mut *conn)
                     .await?;
             }
-            anyhow::Ok(posts)
+            Ok(posts)
         }
         .await;
         let posts = Self::finish_write(conn, work).await?;
@@ -165,7 +164,7 @@ impl Storage for SqliteStorage {
         Ok(posts)
     }
 
-    async fn add_question(&self, q: NewQuestion) -> anyhow::Result<Question> {
+    async fn add_question(&self, q: NewQuestion) -> Result<Question> {
         self.check_file()?;
         let now = ts(now());
         // In a transaction of its own, and every row fetched: SQLite hands out the RETURNING
@@ -196,7 +195,7 @@ impl Storage for SqliteStorage {
         .bind(&now)
         .fetch_all(&mut *conn)
         .await
-        .map_err(anyhow::Error::from);
+        .map_err(Error::from);
         let rows = Self::finish_write(conn, work).await?;
         if let Some(row) = rows.into_iter().next() {
             return row.try_into();
@@ -206,10 +205,10 @@ impl Storage for SqliteStorage {
         self.fetch_questions(sqlx::query_as(&sql).bind(q.chat_id).bind(q.source_message))
             .await?
             .pop()
-            .context("a conflicting question vanished")
+            .ok_or(Error::ConflictVanished)
     }
 
-    async fn question(&self, id: i64) -> anyhow::Result<Option<Question>> {
+    async fn question(&self, id: i64) -> Result<Option<Question>> {
         let sql = select_questions("id = ?");
         Ok(self
             .fetch_questions(sqlx::query_as(&sql).bind(id))
@@ -217,18 +216,13 @@ impl Storage for SqliteStorage {
             .pop())
     }
 
-    async fn posted_as(&self, chat_id: i64, message_id: i32) -> anyhow::Result<Vec<Question>> {
+    async fn posted_as(&self, chat_id: i64, message_id: i32) -> Result<Vec<Question>> {
         let sql = select_questions("expert_chat_id = ? AND expert_message_id = ? ORDER BY id");
         self.fetch_questions(sqlx::query_as(&sql).bind(chat_id).bind(message_id))
             .await
     }
 
-    async fn set_expert_message(
-        &self,
-        id: i64,
-        chat_id: i64,
-        message_id: i32,
-    ) -> anyhow::Result<()> {
+    async fn set_expert_message(&self, id: i64, chat_id: i64, message_id: i32) -> Result<()> {
         let now = ts(now());
         sqlx::query(
             "UPDATE questions SET expert_chat_id = ?, expert_message_id = ?, posted_at = ?, \
@@ -244,7 +238,7 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn unposted_questions(&self, limit: u32) -> anyhow::Result<Vec<Question>> {
+    async fn unposted_questions(&self, limit: u32) -> Result<Vec<Question>> {
         let now = ts(now());
         let sql = select_questions(
             "status = 'open' AND expert_message_id IS NULL \
@@ -255,12 +249,7 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn claim_for_posting(
-        &self,
-        id: i64,
-        instance: &str,
-        lease: Duration,
-    ) -> anyhow::Result<bool> {
+    async fn claim_for_posting(&self, id: i64, instance: &str, lease: Duration) -> Result<bool> {
         let now = now();
         let until = lease_end(now, lease);
         // One statement: SQLite runs writes one at a time, so the check and the claim cannot
@@ -279,7 +268,7 @@ impl Storage for SqliteStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release_claim(&self, id: i64, instance: &str) -> anyhow::Result<()> {
+    async fn release_claim(&self, id: i64, instance: &str) -> Result<()> {
         sqlx::query(
             "UPDATE questions SET claimed_by = NULL, claimed_until = NULL \
              WHERE id = ? AND claimed_by = ?",
@@ -291,7 +280,7 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn open_group(&self, group_key: &str) -> anyhow::Result<Vec<Question>> {
+    async fn open_group(&self, group_key: &str) -> Result<Vec<Question>> {
         if group_key.is_empty() {
             return Ok(Vec::new());
         }
@@ -300,7 +289,7 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn open_questions(&self, limit: u32, offset: u32) -> anyhow::Result<Vec<Question>> {
+    async fn open_questions(&self, limit: u32, offset: u32) -> Result<Vec<Question>> {
         let sql = select_questions(
             "status = 'open' ORDER BY urgent DESC, created_at, id LIMIT ? OFFSET ?",
         );
@@ -312,7 +301,7 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn count_open(&self) -> anyhow::Result<i64> {
+    async fn count_open(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE status = 'open'")
                 .fetch_one(&self.pool)
@@ -320,7 +309,7 @@ impl Storage for SqliteStorage {
         )
     }
 
-    async fn open_urgent_of(&self, chat_id: i64) -> anyhow::Result<Option<Question>> {
+    async fn open_urgent_of(&self, chat_id: i64) -> Result<Option<Question>> {
         let sql = select_questions(
             "chat_id = ? AND status = 'open' AND urgent ORDER BY created_at, id LIMIT 1",
         );
@@ -330,7 +319,7 @@ impl Storage for SqliteStorage {
             .pop())
     }
 
-    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> anyhow::Result<Vec<(i64, i32)>> {
+    async fn open_posts_of(&self, chat_id: i64, limit: u32) -> Result<Vec<(i64, i32)>> {
         Ok(sqlx::query_as(
             "SELECT expert_chat_id, expert_message_id FROM questions \
              WHERE chat_id = ? AND status = 'open' AND NOT urgent \
@@ -343,7 +332,7 @@ impl Storage for SqliteStorage {
         .await?)
     }
 
-    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> anyhow::Result<bool> {
+    async fn mark_answered(&self, id: i64, answer: &str, expert: &str) -> Result<bool> {
         let now = ts(now());
         let done = sqlx::query(
             "UPDATE questions SET status = 'answered', answer = ?, answered_by = ?, \
@@ -361,7 +350,7 @@ impl Storage for SqliteStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_status(&self, id: i64, status: QuestionStatus) -> anyhow::Result<bool> {
+    async fn set_status(&self, id: i64, status: QuestionStatus) -> Result<bool> {
         let now = ts(now());
         let resolved = (status != QuestionStatus::Open).then_some(&now);
         let done = sqlx::query(
@@ -379,7 +368,7 @@ impl Storage for SqliteStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_delivery(&self, id: i64, delivered: bool) -> anyhow::Result<()> {
+    async fn set_delivery(&self, id: i64, delivered: bool) -> Result<()> {
         sqlx::query("UPDATE questions SET delivery = ?, updated_at = ? WHERE id = ?")
             .bind(Delivery::from_flag(delivered).code())
             .bind(ts(now()))
@@ -389,13 +378,7 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn keep_faq_text(
-        &self,
-        chat_id: i64,
-        text: &str,
-        entry: &str,
-        lang: Lang,
-    ) -> anyhow::Result<()> {
+    async fn keep_faq_text(&self, chat_id: i64, text: &str, entry: &str, lang: Lang) -> Result<()> {
         sqlx::query(
             "INSERT INTO faq_texts (chat_id, text, entry, lang, created_at) \
              VALUES (?, ?, ?, ?, ?)",
@@ -410,20 +393,15 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    async fn faq_texts(&self) -> anyhow::Result<Vec<(String, String)>> {
+    async fn faq_texts(&self) -> Result<Vec<(String, String)>> {
         self.kept_faq_texts().await
     }
 
-    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    async fn erase_faq_texts(&self, before: DateTime<Utc>) -> Result<u64> {
         self.delete_faq_texts(before).await
     }
 
-    async fn record_feedback(
-        &self,
-        chat_id: i64,
-        entry: &str,
-        helpful: bool,
-    ) -> anyhow::Result<()> {
+    async fn record_feedback(&self, chat_id: i64, entry: &str, helpful: bool) -> Result<()> {
         sqlx::query(
             "INSERT INTO feedback (chat_id, entry, helpful, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -442,9 +420,9 @@ impl Storage for SqliteStorage {
         entry: &str,
         expert: &str,
         from_chat: Option<i64>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         let mut conn = self.begin_write().await?;
-        let work = async {
+        let work: Result<_> = async {
             sqlx::query("DELETE FROM learned WHERE text = ?")
                 .bind(text)
                 .execute(&mut *conn)
@@ -460,19 +438,19 @@ impl Storage for SqliteStorage {
             .bind(from_chat)
             .fetch_one(&mut *conn)
             .await?;
-            anyhow::Ok(id)
+            Ok(id)
         }
         .await;
         Self::finish_write(conn, work).await
     }
 
-    async fn count_learned(&self) -> anyhow::Result<i64> {
+    async fn count_learned(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM learned")
             .fetch_one(&self.pool)
             .await?)
     }
 
-    async fn learned(&self) -> anyhow::Result<Vec<(String, String)>> {
+    async fn learned(&self) -> Result<Vec<(String, String)>> {
         Ok(
             sqlx::query_as("SELECT entry, text FROM learned ORDER BY id")
                 .fetch_all(&self.pool)
@@ -480,7 +458,7 @@ impl Storage for SqliteStorage {
         )
     }
 
-    async fn learned_since(&self, after_id: i64) -> anyhow::Result<Vec<Learned>> {
+    async fn learned_since(&self, after_id: i64) -> Result<Vec<Learned>> {
         let rows: Vec<LearnedRow> = sqlx::query_as(
             "SELECT id, text, entry, expert, created_at FROM learned WHERE id > ? ORDER BY id",
         )
@@ -498,16 +476,16 @@ impl Storage for SqliteStorage {
         lang: Lang,
         country: Option<Country>,
         outcome: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         self.increment_counter(day, entry, topic, lang, country, outcome)
             .await
     }
 
-    async fn stats(&self, since: NaiveDate) -> anyhow::Result<Stats> {
+    async fn stats(&self, since: NaiveDate) -> Result<Stats> {
         self.collect_stats(since).await
     }
 
-    async fn export(&self, since: Option<DateTime<Utc>>) -> anyhow::Result<Vec<ExportRow>> {
+    async fn export(&self, since: Option<DateTime<Utc>>) -> Result<Vec<ExportRow>> {
         self.export_rows(since).await
     }
 
@@ -517,19 +495,19 @@ impl Storage for SqliteStorage {
         body: &str,
         instance: &str,
         lease: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         self.put_in_inbox(update_id, body, instance, lease).await
     }
 
-    async fn inbox_done(&self, update_id: i64) -> anyhow::Result<()> {
+    async fn inbox_done(&self, update_id: i64) -> Result<()> {
         self.inbox_mark_done(update_id).await
     }
 
-    async fn inbox_release(&self, update_id: i64) -> anyhow::Result<()> {
+    async fn inbox_release(&self, update_id: i64) -> Result<()> {
         self.inbox_give_up(update_id).await
     }
 
-    async fn inbox_renew(&self, instance: &str, lease: Duration) -> anyhow::Result<u64> {
+    async fn inbox_renew(&self, instance: &str, lease: Duration) -> Result<u64> {
         self.inbox_extend(instance, lease).await
     }
 
@@ -538,31 +516,27 @@ impl Storage for SqliteStorage {
         instance: &str,
         lease: Duration,
         limit: u32,
-    ) -> anyhow::Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<(i64, String)>> {
         self.inbox_take_stale(instance, lease, limit).await
     }
 
-    async fn inbox_prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    async fn inbox_prune(&self, before: DateTime<Utc>) -> Result<u64> {
         self.inbox_delete_done(before).await
     }
 
-    async fn chat_state(
-        &self,
-        chat_id: i64,
-        since: DateTime<Utc>,
-    ) -> anyhow::Result<Option<String>> {
+    async fn chat_state(&self, chat_id: i64, since: DateTime<Utc>) -> Result<Option<String>> {
         self.read_chat_state(chat_id, since).await
     }
 
-    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> anyhow::Result<()> {
+    async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> Result<()> {
         self.write_chat_state(chat_id, state).await
     }
 
-    async fn erase_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {
         self.delete_chat_states(before).await
     }
 
-    async fn group_post(&self, group_key: &str, expert_chat: i64) -> anyhow::Result<Option<i32>> {
+    async fn group_post(&self, group_key: &str, expert_chat: i64) -> Result<Option<i32>> {
         self.lead_post(group_key, expert_chat).await
     }
 
@@ -571,19 +545,15 @@ impl Storage for SqliteStorage {
         chat_id: i64,
         message_id: i32,
         every: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         self.take_post_refresh(chat_id, message_id, every).await
     }
 
-    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> anyhow::Result<Vec<i64>> {
+    async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<i64>> {
         self.find_inactive_chats(before, limit).await
     }
 
-    async fn erase_old_texts(
-        &self,
-        now: DateTime<Utc>,
-        answered_keep_days: i64,
-    ) -> anyhow::Result<u64> {
+    async fn erase_old_texts(&self, now: DateTime<Utc>, answered_keep_days: i64) -> Result<u64> {
         self.erase_resolved_texts(now, answered_keep_days).await
     }
 }

@@ -157,6 +157,7 @@ suite!(
     a_groups_post_is_its_oldest_open_questions,
     a_post_refresh_is_taken_once_per_interval,
     a_chats_profile_and_state_come_in_one_read,
+    a_keeping_time_beyond_the_calendar_is_refused,
 );
 
 // ---- helpers ----
@@ -204,7 +205,11 @@ async fn ping(s: S) {
     s.ping().await.unwrap();
     // Closed at shutdown: later calls fail instead of hanging.
     s.close().await;
-    assert!(s.ping().await.is_err());
+    let err = s.ping().await.unwrap_err();
+    assert!(
+        matches!(err, storage::Error::Database(sqlx::Error::PoolClosed)),
+        "{err:?}"
+    );
 }
 
 async fn profile_round_trip(s: S) {
@@ -1032,7 +1037,126 @@ async fn unknown_scheme_is_refused() {
         .await
         .err()
         .unwrap();
+    assert!(matches!(err, storage::Error::UnsupportedUrl), "{err:?}");
     assert!(!err.to_string().contains("secret"));
+}
+
+async fn a_keeping_time_beyond_the_calendar_is_refused(s: S) {
+    let err = s.erase_old_texts(Utc::now(), i64::MAX).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            storage::Error::OutOfRange {
+                what: "answered_keep_days"
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "answered_keep_days is out of range");
+}
+
+// ---- rows the program cannot read back ----
+
+/// A profile and a question of this chat, to be corrupted behind the storage's back.
+const CORRUPTED_CHAT: i64 = 4242;
+const CORRUPTION: [&str; 2] = [
+    "UPDATE questions SET lang = 'xx' WHERE chat_id = 4242",
+    "UPDATE profiles SET country = 'zz' WHERE chat_id = 4242",
+];
+
+async fn store_rows_to_corrupt(s: &S) -> i64 {
+    s.save_profile(CORRUPTED_CHAT, Some(Lang::En), Some(Country::Kz))
+        .await
+        .unwrap();
+    s.add_question(question(CORRUPTED_CHAT, "to be corrupted"))
+        .await
+        .unwrap()
+        .id
+}
+
+/// Reading the corrupted rows fails, naming the question by its number and the profile
+/// without its chat id (the message goes to the log).
+async fn corrupted_rows_are_named(s: &S, id: i64) {
+    let err = s.question(id).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            storage::Error::Malformed {
+                row: storage::Row::Question(n),
+                source: storage::BadValue::Language(_),
+            } if *n == id
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        format!("{:#}", anyhow::Error::from(err)),
+        format!(
+            "question {id} in the database is malformed: unknown language 'xx'; use ky, ru, uz or en"
+        )
+    );
+    let err = s.export(None).await.unwrap_err();
+    assert!(
+        matches!(&err, storage::Error::Malformed { row: storage::Row::Question(n), .. } if *n == id),
+        "{err:?}"
+    );
+    for err in [
+        s.get_profile(CORRUPTED_CHAT).await.unwrap_err(),
+        s.chat(CORRUPTED_CHAT, Utc::now()).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                storage::Error::Malformed {
+                    row: storage::Row::Profile,
+                    source: storage::BadValue::Country(_),
+                }
+            ),
+            "{err:?}"
+        );
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        assert!(
+            shown.starts_with("a profile in the database is malformed: unknown country 'zz'"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&CORRUPTED_CHAT.to_string()), "{shown}");
+    }
+    // The other chats' rows are still read.
+    s.save_profile(1, Some(Lang::Ru), None).await.unwrap();
+    assert!(s.get_profile(1).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn sqlite_names_the_rows_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jardam.db").display());
+    let s = storage::connect(&url).await.unwrap();
+    let id = store_rows_to_corrupt(&s).await;
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for sql in CORRUPTION {
+        raw.execute(sql).await.unwrap();
+    }
+    raw.close().await.unwrap();
+    corrupted_rows_are_named(&s, id).await;
+}
+
+#[tokio::test]
+async fn postgres_names_the_rows_it_cannot_read() {
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
+    let s = storage::connect(&db.url).await.unwrap();
+    let id = store_rows_to_corrupt(&s).await;
+    let mut raw = PgConnection::connect(&db.url).await.unwrap();
+    for sql in CORRUPTION {
+        raw.execute(sql).await.unwrap();
+    }
+    raw.close().await.unwrap();
+    // As a task, so that a failing check still gets the database dropped.
+    let outcome = tokio::spawn(async move { corrupted_rows_are_named(&s, id).await }).await;
+    db.drop().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 #[tokio::test]
@@ -1230,13 +1354,62 @@ async fn sqlite_refuses_questions_once_its_file_is_deleted() {
     s.add_question(question(1, "stored")).await.unwrap();
     assert!(s.ping().await.is_ok());
     std::fs::remove_file(&path).unwrap();
+    let err = s
+        .add_question(question(2, "into a deleted file"))
+        .await
+        .expect_err("a question written into a deleted file is lost at the next restart");
     assert!(
-        s.add_question(question(2, "into a deleted file"))
-            .await
-            .is_err(),
-        "a question written into a deleted file is lost at the next restart"
+        matches!(&err, storage::Error::FileGone { path: p, source }
+            if *p == path && source.kind() == std::io::ErrorKind::NotFound),
+        "{err:?}"
     );
-    assert!(s.ping().await.is_err());
+    assert!(
+        format!("{:#}", anyhow::Error::from(err)).starts_with(&format!(
+            "the SQLite file {} is gone or unreadable: ",
+            path.display()
+        ))
+    );
+    assert!(matches!(
+        s.ping().await,
+        Err(storage::Error::FileGone { .. })
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_refuses_questions_once_its_file_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jardam.db");
+    let s = storage::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    s.add_question(question(1, "stored")).await.unwrap();
+    // A restored backup, say: another file under the same name.
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    std::fs::rename(&copy, &path).unwrap();
+    let err = s
+        .add_question(question(2, "into the old file"))
+        .await
+        .expect_err("a question written into the replaced file is lost at the next restart");
+    assert!(
+        matches!(&err, storage::Error::FileReplaced { path: p } if *p == path),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the SQLite file {} was replaced while the bot was running",
+            path.display()
+        )
+    );
+    assert!(matches!(
+        s.ping().await,
+        Err(storage::Error::FileReplaced { .. })
+    ));
+    assert!(matches!(
+        s.inbox_put(1, "{}", "test", Duration::from_secs(60)).await,
+        Err(storage::Error::FileReplaced { .. })
+    ));
 }
 
 async fn chat_states_are_per_chat_replaced_expire_and_are_forgotten(s: S) {

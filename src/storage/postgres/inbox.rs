@@ -1,6 +1,7 @@
 //! The webhook inbox on PostgreSQL: updates stored before Telegram is told they arrived.
 
 use super::PgStorage;
+use crate::storage::Result;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ impl PgStorage {
         body: &str,
         instance: &str,
         lease: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO inbox (update_id, body, received_at, claimed_by, claimed_until) \
              VALUES ($1, $2, now(), $3, now() + make_interval(secs => $4)) \
@@ -26,7 +27,7 @@ impl PgStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn inbox_mark_done(&self, update_id: i64) -> anyhow::Result<()> {
+    pub(super) async fn inbox_mark_done(&self, update_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE inbox SET done_at = now(), body = '' WHERE update_id = $1 AND done_at IS NULL",
         )
@@ -36,7 +37,7 @@ impl PgStorage {
         Ok(())
     }
 
-    pub(super) async fn inbox_give_up(&self, update_id: i64) -> anyhow::Result<()> {
+    pub(super) async fn inbox_give_up(&self, update_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE inbox SET claimed_until = received_at WHERE update_id = $1 AND done_at IS NULL",
         )
@@ -46,11 +47,7 @@ impl PgStorage {
         Ok(())
     }
 
-    pub(super) async fn inbox_extend(
-        &self,
-        instance: &str,
-        lease: Duration,
-    ) -> anyhow::Result<u64> {
+    pub(super) async fn inbox_extend(&self, instance: &str, lease: Duration) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE inbox SET claimed_until = now() + make_interval(secs => $2) \
              WHERE claimed_by = $1 AND done_at IS NULL",
@@ -67,7 +64,7 @@ impl PgStorage {
         instance: &str,
         lease: Duration,
         limit: u32,
-    ) -> anyhow::Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<(i64, String)>> {
         // SKIP LOCKED: two instances claiming at once get different rows.
         let mut rows: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE inbox SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2) \
@@ -84,7 +81,7 @@ impl PgStorage {
         Ok(rows)
     }
 
-    pub(super) async fn inbox_delete_done(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    pub(super) async fn inbox_delete_done(&self, before: DateTime<Utc>) -> Result<u64> {
         let done = sqlx::query("DELETE FROM inbox WHERE done_at < $1")
             .bind(before)
             .execute(&self.pool)

@@ -5,8 +5,7 @@ use crate::lang::{Country, Lang};
 use crate::storage::rows::{
     CountRow, ExportDbRow, FeedbackRow, MissedRow, StatsRows, country_code,
 };
-use crate::storage::{ExportRow, Stats, TOP_MISSED, day_start};
-use anyhow::Context;
+use crate::storage::{Error, ExportRow, Result, Stats, TOP_MISSED, day_start};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 impl PgStorage {
@@ -16,7 +15,7 @@ impl PgStorage {
         column: &str,
         with_empty: bool,
         since: NaiveDate,
-    ) -> anyhow::Result<Vec<CountRow>> {
+    ) -> Result<Vec<CountRow>> {
         let skip = if with_empty {
             String::new()
         } else {
@@ -33,7 +32,7 @@ impl PgStorage {
             .await?)
     }
 
-    pub(super) async fn kept_faq_texts(&self) -> anyhow::Result<Vec<(String, String)>> {
+    pub(super) async fn kept_faq_texts(&self) -> Result<Vec<(String, String)>> {
         Ok(
             sqlx::query_as("SELECT entry, text FROM faq_texts ORDER BY created_at, id")
                 .fetch_all(&self.pool)
@@ -41,7 +40,7 @@ impl PgStorage {
         )
     }
 
-    pub(super) async fn delete_faq_texts(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    pub(super) async fn delete_faq_texts(&self, before: DateTime<Utc>) -> Result<u64> {
         let done = sqlx::query("DELETE FROM faq_texts WHERE created_at < $1")
             .bind(before)
             .execute(&self.pool)
@@ -57,7 +56,7 @@ impl PgStorage {
         lang: Lang,
         country: Option<Country>,
         outcome: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO daily_counts (day, entry, topic, lang, country, outcome, count) \
              VALUES ($1, $2, $3, $4, $5, $6, 1) \
@@ -75,7 +74,7 @@ impl PgStorage {
         Ok(())
     }
 
-    pub(super) async fn collect_stats(&self, since: NaiveDate) -> anyhow::Result<Stats> {
+    pub(super) async fn collect_stats(&self, since: NaiveDate) -> Result<Stats> {
         let from = day_start(since);
         let feedback = sqlx::query_as::<_, FeedbackRow>(
             "SELECT entry, COUNT(*) FILTER (WHERE helpful) AS up, \
@@ -107,10 +106,7 @@ impl PgStorage {
         .try_into()
     }
 
-    pub(super) async fn export_rows(
-        &self,
-        since: Option<DateTime<Utc>>,
-    ) -> anyhow::Result<Vec<ExportRow>> {
+    pub(super) async fn export_rows(&self, since: Option<DateTime<Utc>>) -> Result<Vec<ExportRow>> {
         let rows: Vec<ExportDbRow> = sqlx::query_as(
             "SELECT id, lang, country, status, text, created_at, answered_at FROM questions \
              WHERE $1::TIMESTAMPTZ IS NULL OR created_at >= $1 ORDER BY id",
@@ -125,7 +121,7 @@ impl PgStorage {
         &self,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> anyhow::Result<Vec<i64>> {
+    ) -> Result<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT chat_id FROM profiles WHERE last_seen < $1 \
              UNION SELECT chat_id FROM questions \
@@ -143,10 +139,12 @@ impl PgStorage {
         &self,
         now: DateTime<Utc>,
         answered_keep_days: i64,
-    ) -> anyhow::Result<u64> {
+    ) -> Result<u64> {
         let cutoff = TimeDelta::try_days(answered_keep_days)
             .and_then(|keep| now.checked_sub_signed(keep))
-            .context("answered_keep_days is out of range")?;
+            .ok_or(Error::OutOfRange {
+                what: "answered_keep_days",
+            })?;
         let done = sqlx::query(
             "UPDATE questions SET text = '', group_key = '', media_chat_id = NULL, \
              media_message_id = NULL, answer = NULL, erased_at = $1 \

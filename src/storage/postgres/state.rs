@@ -1,6 +1,7 @@
 //! Chat states and the refresh marks of expert posts, on PostgreSQL.
 
 use super::PgStorage;
+use crate::storage::Result;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ impl PgStorage {
         &self,
         chat_id: i64,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> Result<Option<String>> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT state FROM chat_states WHERE chat_id = $1 AND updated_at > $2")
                 .bind(chat_id)
@@ -19,11 +20,7 @@ impl PgStorage {
         Ok(row.map(|r| r.0))
     }
 
-    pub(super) async fn write_chat_state(
-        &self,
-        chat_id: i64,
-        state: Option<&str>,
-    ) -> anyhow::Result<()> {
+    pub(super) async fn write_chat_state(&self, chat_id: i64, state: Option<&str>) -> Result<()> {
         match state {
             Some(state) => {
                 sqlx::query(
@@ -47,7 +44,7 @@ impl PgStorage {
         Ok(())
     }
 
-    pub(super) async fn delete_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    pub(super) async fn delete_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {
         sqlx::query("DELETE FROM post_refreshes WHERE refreshed_at < $1")
             .bind(before)
             .execute(&self.pool)
@@ -64,7 +61,7 @@ impl PgStorage {
         chat_id: i64,
         message_id: i32,
         every: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         // The database's clock, as for leases. A post refreshed for the first time is
         // inserted; after that the row is updated, and a second claimant waits for the first
         // one's row lock, then re-checks the time on the row the first one wrote, and loses.
@@ -92,11 +89,7 @@ impl PgStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn lead_post(
-        &self,
-        group_key: &str,
-        expert_chat: i64,
-    ) -> anyhow::Result<Option<i32>> {
+    pub(super) async fn lead_post(&self, group_key: &str, expert_chat: i64) -> Result<Option<i32>> {
         if group_key.is_empty() {
             return Ok(None);
         }

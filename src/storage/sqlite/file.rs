@@ -2,8 +2,7 @@
 //! disk or a file replaced under the running bot.
 
 use super::{SqliteStorage, ts};
-use crate::storage::now;
-use anyhow::Context;
+use crate::storage::{Backend, Error, Result, now};
 use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -26,9 +25,11 @@ pub(super) struct OpenFile {
 const MIN_FREE_BYTES: u64 = 256 * 1024;
 
 impl OpenFile {
-    fn of(path: &Path) -> anyhow::Result<OpenFile> {
-        let m = std::fs::metadata(path)
-            .with_context(|| format!("cannot read the SQLite file {}", path.display()))?;
+    fn of(path: &Path) -> Result<OpenFile> {
+        let m = std::fs::metadata(path).map_err(|source| Error::FileUnreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(OpenFile {
             path: path.to_path_buf(),
             dev: m.dev(),
@@ -37,39 +38,45 @@ impl OpenFile {
     }
 
     /// Fails when the path no longer names the file that is open.
-    fn check(&self) -> anyhow::Result<()> {
+    fn check(&self) -> Result<()> {
         match std::fs::metadata(&self.path) {
             Ok(m) if m.dev() == self.dev && m.ino() == self.ino => Ok(()),
-            Ok(_) => anyhow::bail!(
-                "the SQLite file {} was replaced while the bot was running",
-                self.path.display()
-            ),
-            Err(e) => anyhow::bail!(
-                "the SQLite file {} is gone or unreadable: {e}",
-                self.path.display()
-            ),
+            Ok(_) => Err(Error::FileReplaced {
+                path: self.path.clone(),
+            }),
+            Err(source) => Err(Error::FileGone {
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 
     /// Fails when the file system is (nearly) full.
-    fn check_space(&self) -> anyhow::Result<()> {
+    fn check_space(&self) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let st = rustix::fs::statvfs(dir).context("cannot read the free space")?;
+        let st = rustix::fs::statvfs(dir).map_err(|e| Error::FreeSpaceUnknown {
+            path: self.path.clone(),
+            source: e.into(),
+        })?;
         let free = st.f_bavail.saturating_mul(st.f_frsize);
-        anyhow::ensure!(
-            free >= MIN_FREE_BYTES,
-            "only {free} bytes free next to the SQLite file {}",
-            self.path.display()
-        );
+        if free < MIN_FREE_BYTES {
+            return Err(Error::DiskFull {
+                free,
+                path: self.path.clone(),
+            });
+        }
         Ok(())
     }
 }
 
 impl SqliteStorage {
-    pub async fn connect(url: &str) -> anyhow::Result<SqliteStorage> {
+    pub async fn connect(url: &str) -> Result<SqliteStorage> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut options = SqliteConnectOptions::from_str(url)
-            .context("bad SQLite URL")?
+            .map_err(|source| Error::BadUrl {
+                backend: Backend::Sqlite,
+                source,
+            })?
             .create_if_missing(true)
             // Writers wait for each other instead of failing at once with "database is locked".
             .busy_timeout(Duration::from_secs(10))
@@ -98,11 +105,17 @@ impl SqliteStorage {
                 .connect_with(options)
                 .await
         }
-        .context("cannot open the SQLite database")?;
+        .map_err(|source| Error::Connect {
+            backend: Backend::Sqlite,
+            source,
+        })?;
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await
-            .context("cannot migrate the SQLite database")?;
+            .map_err(|source| Error::Migrate {
+                backend: Backend::Sqlite,
+                source,
+            })?;
         let file = if in_memory {
             None
         } else {
@@ -113,7 +126,7 @@ impl SqliteStorage {
 
     /// A connection inside `BEGIN IMMEDIATE` (the write lock taken at once, so no snapshot
     /// conflict surfaces half-way). Finish it with [`finish_write`].
-    pub(super) async fn begin_write(&self) -> anyhow::Result<PoolConnection<Sqlite>> {
+    pub(super) async fn begin_write(&self) -> Result<PoolConnection<Sqlite>> {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         Ok(conn)
@@ -125,12 +138,12 @@ impl SqliteStorage {
     /// rolled back, and closed if even that fails, never handed out again as it is.
     pub(super) async fn finish_write<T>(
         mut conn: PoolConnection<Sqlite>,
-        work: anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
+        work: Result<T>,
+    ) -> Result<T> {
         let committed = match work {
             Ok(v) => match sqlx::query("COMMIT").execute(&mut *conn).await {
                 Ok(_) => return Ok(v),
-                Err(e) => anyhow::Error::from(e).context("the commit failed"),
+                Err(e) => Error::Commit(e),
             },
             Err(e) => e,
         };
@@ -152,18 +165,18 @@ impl SqliteStorage {
     }
 
     /// Fails when the open file is no longer the one at its path.
-    pub(super) fn check_file(&self) -> anyhow::Result<()> {
+    pub(super) fn check_file(&self) -> Result<()> {
         self.file.as_ref().map_or(Ok(()), OpenFile::check)
     }
 
-    pub(super) async fn check_ready(&self) -> anyhow::Result<()> {
+    pub(super) async fn check_ready(&self) -> Result<()> {
         if let Some(f) = &self.file {
             f.check()?;
             f.check_space()?;
         }
         // A real read of a table and a real committed write.
         let mut conn = self.begin_write().await?;
-        let work: anyhow::Result<()> = async {
+        let work: Result<()> = async {
             sqlx::query("SELECT COUNT(*) FROM questions WHERE id < 0")
                 .execute(&mut *conn)
                 .await?;

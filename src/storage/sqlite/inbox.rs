@@ -1,7 +1,7 @@
 //! The webhook inbox on SQLite: updates stored before Telegram is told they arrived.
 
 use super::{SqliteStorage, lease_end, ts};
-use crate::storage::now;
+use crate::storage::{Error, Result, now};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ impl SqliteStorage {
         body: &str,
         instance: &str,
         lease: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         self.check_file()?;
         let now = now();
         let until = lease_end(now, lease);
@@ -28,12 +28,12 @@ impl SqliteStorage {
         .bind(ts(until))
         .execute(&mut *conn)
         .await
-        .map_err(anyhow::Error::from);
+        .map_err(Error::from);
         let done = Self::finish_write(conn, work).await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn inbox_mark_done(&self, update_id: i64) -> anyhow::Result<()> {
+    pub(super) async fn inbox_mark_done(&self, update_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE inbox SET done_at = ?, body = '' WHERE update_id = ? AND done_at IS NULL",
         )
@@ -44,7 +44,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    pub(super) async fn inbox_give_up(&self, update_id: i64) -> anyhow::Result<()> {
+    pub(super) async fn inbox_give_up(&self, update_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE inbox SET claimed_until = received_at WHERE update_id = ? AND done_at IS NULL",
         )
@@ -54,11 +54,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    pub(super) async fn inbox_extend(
-        &self,
-        instance: &str,
-        lease: Duration,
-    ) -> anyhow::Result<u64> {
+    pub(super) async fn inbox_extend(&self, instance: &str, lease: Duration) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE inbox SET claimed_until = ? WHERE claimed_by = ? AND done_at IS NULL",
         )
@@ -74,7 +70,7 @@ impl SqliteStorage {
         instance: &str,
         lease: Duration,
         limit: u32,
-    ) -> anyhow::Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<(i64, String)>> {
         let now = now();
         // One statement: SQLite runs writes one at a time, so two claimants cannot both win.
         let mut rows: Vec<(i64, String)> = sqlx::query_as(
@@ -92,7 +88,7 @@ impl SqliteStorage {
         Ok(rows)
     }
 
-    pub(super) async fn inbox_delete_done(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    pub(super) async fn inbox_delete_done(&self, before: DateTime<Utc>) -> Result<u64> {
         let done = sqlx::query("DELETE FROM inbox WHERE done_at < ?")
             .bind(ts(before))
             .execute(&self.pool)

@@ -1,7 +1,7 @@
 //! Chat states and the refresh marks of expert posts, on SQLite.
 
 use super::{SqliteStorage, ts};
-use crate::storage::now;
+use crate::storage::{Error, Result, now};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ impl SqliteStorage {
         &self,
         chat_id: i64,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> Result<Option<String>> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT state FROM chat_states WHERE chat_id = ? AND updated_at > ?")
                 .bind(chat_id)
@@ -20,11 +20,7 @@ impl SqliteStorage {
         Ok(row.map(|r| r.0))
     }
 
-    pub(super) async fn write_chat_state(
-        &self,
-        chat_id: i64,
-        state: Option<&str>,
-    ) -> anyhow::Result<()> {
+    pub(super) async fn write_chat_state(&self, chat_id: i64, state: Option<&str>) -> Result<()> {
         match state {
             Some(state) => {
                 sqlx::query(
@@ -48,7 +44,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    pub(super) async fn delete_chat_states(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    pub(super) async fn delete_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {
         let before = ts(before);
         sqlx::query("DELETE FROM post_refreshes WHERE refreshed_at < ?")
             .bind(&before)
@@ -69,9 +65,12 @@ impl SqliteStorage {
         chat_id: i64,
         message_id: i32,
         every: Duration,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         let now = now();
-        let due = now - chrono::TimeDelta::from_std(every)?;
+        let every = chrono::TimeDelta::from_std(every).map_err(|_| Error::OutOfRange {
+            what: "the refresh interval",
+        })?;
+        let due = now - every;
         // One statement: SQLite runs writes one at a time, so two claimants cannot both win.
         let done = sqlx::query(
             "INSERT INTO post_refreshes (expert_chat_id, expert_message_id, refreshed_at) \
@@ -87,11 +86,7 @@ impl SqliteStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn lead_post(
-        &self,
-        group_key: &str,
-        expert_chat: i64,
-    ) -> anyhow::Result<Option<i32>> {
+    pub(super) async fn lead_post(&self, group_key: &str, expert_chat: i64) -> Result<Option<i32>> {
         if group_key.is_empty() {
             return Ok(None);
         }

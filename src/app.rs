@@ -88,6 +88,7 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
         let mut repost = tokio::time::interval(REPOST_EVERY);
         let mut learned = tokio::time::interval(LEARNED_EVERY);
         let mut retention = tokio::time::interval(RETENTION_EVERY);
+        let mut counters = tokio::time::interval(crate::bot::counters::FLUSH_EVERY);
         #[cfg(unix)]
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -102,6 +103,11 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
             #[cfg(not(unix))]
             let hup = std::future::pending::<Option<()>>();
             tokio::select! {
+                _ = counters.tick() => {
+                    if let Err(e) = deps.conversation.flush_counters().await {
+                        log::warn!("daily counters not written: {e:#}");
+                    }
+                }
                 _ = repost.tick() => {
                     if let Err(e) = desk::post_unposted(&bot, &deps).await {
                         log::warn!("re-posting to the expert chat failed: {e:#}");
@@ -208,6 +214,7 @@ pub async fn serve(
     if let Err(e) = telegram::register_commands(&bot, &conversation).await {
         log::warn!("command menus not registered: {e:#}");
     }
+    let last_counts = conversation.clone();
     let deps = Deps::new(conversation, Arc::new(config));
     let background = spawn_background(bot.clone(), deps.clone());
     let settings = deps.config.clone();
@@ -235,7 +242,10 @@ pub async fn serve(
     }
     drop(dispatcher);
     drop(health);
-    // Handlers, the background task and the HTTP server are done: nothing uses the pool now.
+    // Handlers and the background task are done: the last counts, then nothing uses the pool.
+    if let Err(e) = last_counts.flush_counters().await {
+        log::warn!("daily counters not written: {e:#}");
+    }
     store.close().await;
     received
 }

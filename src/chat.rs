@@ -89,6 +89,9 @@ pub async fn run(
         output.flush()?;
     }
     writeln!(output)?;
+    if let Err(e) = conv.flush_counters().await {
+        log::warn!("daily counters not written: {e:#}");
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! core and the adapters work with them.
 
 use crate::lang::{Country, Lang};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -296,4 +296,17 @@ impl FromStr for Delivery {
             other => return Err(UnknownCode::new("delivery status", other)),
         })
     }
+}
+
+/// The key of one daily counter (`/stats`). Anonymous by construction: no chat, no text; ""
+/// stands for "no entry" and "no topic".
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Count {
+    pub day: NaiveDate,
+    pub entry: String,
+    pub topic: String,
+    pub lang: Lang,
+    pub country: Option<Country>,
+    /// "answered", "unmet", "clarify"…
+    pub outcome: String,
 }

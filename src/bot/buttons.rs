@@ -59,7 +59,7 @@ impl Conversation {
             },
             Callback::Entry(i) => match entry(i) {
                 Some(e) => {
-                    self.count(Some(e), ui, country, "menu").await;
+                    self.count(Some(e), ui, country, "menu");
                     one(screens::answer_or_ask_variant(
                         kb, e, ui, country, None, true,
                     ))

@@ -7,9 +7,11 @@
 //! - [`screens`]: menus, pickers and answers;
 //! - [`knowledge`]: the knowledge base and matcher in service, swapped on reload;
 //! - [`state`]: what is remembered of a chat between two messages, in the database;
-//! - [`guard`]: database calls the conversation can do without.
+//! - [`guard`]: database calls the conversation can do without;
+//! - [`counters`]: the daily counters, written in batches.
 
 pub mod callback;
+pub mod counters;
 pub mod desk;
 pub mod guard;
 pub mod knowledge;
@@ -28,7 +30,7 @@ pub use reply::{Action, Button, Event, Output, Reply};
 use crate::kb::Entry;
 use crate::lang::{Country, Lang};
 use crate::matcher::{MatchResult, Status};
-use crate::model::{NewQuestion, Profile, Retention};
+use crate::model::{Count, NewQuestion, Profile, Retention};
 use crate::storage::Storage;
 use crate::text::normalize;
 use state::{ChatState, LastQuestion, STATE_KEEP};
@@ -48,6 +50,8 @@ pub struct Conversation {
     keep_faq_texts: bool,
     /// What the retention clean-up keeps, as `/privacy` states it.
     retention: Retention,
+    /// Daily counts not yet written.
+    counters: counters::Counters,
 }
 
 impl Conversation {
@@ -63,6 +67,7 @@ impl Conversation {
             keep_faq_texts: false,
             retention: Retention::default(),
             guard: guard::Guard::default(),
+            counters: counters::Counters::default(),
         }
     }
 
@@ -338,17 +343,24 @@ impl Conversation {
             .await;
     }
 
-    async fn count(&self, entry: Option<&Entry>, lang: Lang, country: Option<Country>, what: &str) {
-        let day = chrono::Utc::now().date_naive();
-        let (id, topic) = entry
-            .map(|e| (e.id.as_str(), e.topic.as_str()))
-            .unwrap_or(("", ""));
-        self.guard
-            .soft(
-                "counter not updated",
-                self.store.bump_counter(day, id, topic, lang, country, what),
-            )
-            .await;
+    fn count(&self, entry: Option<&Entry>, lang: Lang, country: Option<Country>, what: &str) {
+        let (entry, topic) = entry
+            .map(|e| (e.id.clone(), e.topic.clone()))
+            .unwrap_or_default();
+        self.counters.add(Count {
+            day: chrono::Utc::now().date_naive(),
+            entry,
+            topic,
+            lang,
+            country,
+            outcome: what.to_string(),
+        });
+    }
+
+    /// Writes the daily counts added since the last call (every few seconds, before `/stats`
+    /// and when the bot stops). A failed write keeps them for the next call.
+    pub async fn flush_counters(&self) -> crate::storage::Result<usize> {
+        self.counters.flush(self.store.as_ref()).await
     }
 
     /// A text message; `before` is the chat's state when it came.
@@ -401,7 +413,7 @@ impl Conversation {
         match (r.status, entry) {
             (Status::Answered, Some(entry)) => {
                 state.last_question = last(&r);
-                self.count(Some(entry), ui, country, "answered").await;
+                self.count(Some(entry), ui, country, "answered");
                 if self.keep_faq_texts {
                     self.guard
                         .soft(
@@ -438,7 +450,7 @@ impl Conversation {
             }
             (Status::Clarify, _) => {
                 state.last_question = last(&r);
-                self.count(None, ui, country, "clarify").await;
+                self.count(None, ui, country, "clarify");
                 let indexes = r.candidates.iter().filter_map(|c| kb.entry_index(&c.entry));
                 let mut buttons = screens::entry_buttons(kb, indexes, ui);
                 buttons.push(vec![Button::to(
@@ -454,7 +466,7 @@ impl Conversation {
             }
             (Status::Answered, None) | (Status::Unmet, _) => {
                 if r.status == Status::Unmet {
-                    self.count(None, ui, country, "unmet").await;
+                    self.count(None, ui, country, "unmet");
                 }
                 self.to_experts(k, ui, said.for_experts(ui, &r), state)
                     .await

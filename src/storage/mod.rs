@@ -148,6 +148,8 @@ pub trait Storage: Send + Sync {
     /// Phrasings with an id above `after_id`, for reloading only what is new.
     async fn learned_since(&self, after_id: i64) -> Result<Vec<Learned>>;
 
+    /// Adds `n` to each counter, in one transaction (all or none).
+    async fn add_counts(&self, counts: &[(Count, i64)]) -> Result<()>;
     /// Adds one to the counter for this day and combination; `entry` and `topic` may be "".
     async fn bump_counter(
         &self,
@@ -157,7 +159,17 @@ pub trait Storage: Send + Sync {
         lang: Lang,
         country: Option<Country>,
         outcome: &str,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let count = Count {
+            day,
+            entry: entry.to_string(),
+            topic: topic.to_string(),
+            lang,
+            country,
+            outcome: outcome.to_string(),
+        };
+        self.add_counts(&[(count, 1)]).await
+    }
     /// Aggregates from `since` (inclusive, UTC) on.
     async fn stats(&self, since: NaiveDate) -> Result<Stats>;
     /// Questions created at or after `since` (all without it), by id.

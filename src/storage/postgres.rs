@@ -8,8 +8,8 @@ use super::rows::{
     select_questions,
 };
 use super::{
-    Backend, Delivery, Error, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus,
-    Result, Stats, Storage, now,
+    Backend, Count, Delivery, Error, ExportRow, Learned, NewQuestion, Profile, Question,
+    QuestionStatus, Result, Stats, Storage, now,
 };
 use crate::lang::{Country, Lang};
 use async_trait::async_trait;
@@ -468,17 +468,8 @@ impl Storage for PgStorage {
         Ok(rows.into_iter().map(Learned::from).collect())
     }
 
-    async fn bump_counter(
-        &self,
-        day: NaiveDate,
-        entry: &str,
-        topic: &str,
-        lang: Lang,
-        country: Option<Country>,
-        outcome: &str,
-    ) -> Result<()> {
-        self.increment_counter(day, entry, topic, lang, country, outcome)
-            .await
+    async fn add_counts(&self, counts: &[(Count, i64)]) -> Result<()> {
+        self.add_to_counters(counts).await
     }
 
     async fn stats(&self, since: NaiveDate) -> Result<Stats> {

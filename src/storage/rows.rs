@@ -5,7 +5,8 @@ use super::{
     Result, Row, Stats,
 };
 use crate::lang::{Country, Lang};
-use chrono::{DateTime, Utc};
+use crate::model::Count;
+use chrono::{DateTime, NaiveDate, Utc};
 
 fn parse_lang(s: &str) -> Result<Lang, BadValue> {
     s.parse().map_err(BadValue::Language)
@@ -22,6 +23,18 @@ fn parse_country(s: Option<&str>) -> Result<Option<Country>, BadValue> {
 /// `row` is malformed because of `source`.
 fn malformed(row: Row) -> impl FnOnce(BadValue) -> Error {
     move |source| Error::Malformed { row, source }
+}
+
+/// A counter's key in the order its primary key sorts.
+pub(super) fn count_key(c: &Count) -> (NaiveDate, &str, &str, &'static str, &'static str, &str) {
+    (
+        c.day,
+        &c.entry,
+        &c.topic,
+        c.lang.code(),
+        country_code(c.country),
+        &c.outcome,
+    )
 }
 
 pub(super) fn country_code(c: Option<Country>) -> &'static str {

@@ -5,7 +5,7 @@
 use chrono::{Duration as Days, NaiveDate, Utc};
 use jardam::lang::{Country, Lang};
 use jardam::storage::{
-    self, Delivery, MediaRef, NewQuestion, QuestionKind, QuestionStatus, Storage,
+    self, Count, Delivery, MediaRef, NewQuestion, QuestionKind, QuestionStatus, Storage,
 };
 use sqlx::{Connection, Executor, PgConnection};
 use std::future::Future;
@@ -145,6 +145,7 @@ suite!(
     grouping,
     learned_phrasings,
     counters_increment,
+    counts_are_added_in_batches,
     stats,
     export_has_no_chat_id,
     erase_old_texts,
@@ -735,6 +736,49 @@ async fn counters_increment(s: S) {
 
     let later = s.stats(day + Days::days(1)).await.unwrap();
     assert_eq!(later.outcomes, [("unmet".to_string(), 1)]);
+}
+
+async fn counts_are_added_in_batches(s: S) {
+    let day = yesterday();
+    let count = |entry: &str, outcome: &str| Count {
+        day,
+        entry: entry.to_string(),
+        topic: if entry.is_empty() { "" } else { "patent" }.to_string(),
+        lang: Lang::Ky,
+        country: Some(Country::Ru),
+        outcome: outcome.to_string(),
+    };
+    s.add_counts(&[]).await.unwrap();
+    s.add_counts(&[
+        (count("patent.price", "answered"), 5),
+        (count("", "unmet"), 2),
+    ])
+    .await
+    .unwrap();
+    // A second batch adds to the same rows; a single bump adds one.
+    s.add_counts(&[
+        (count("", "unmet"), 3),
+        (count("patent.price", "answered"), 1),
+    ])
+    .await
+    .unwrap();
+    s.bump_counter(
+        day,
+        "patent.price",
+        "patent",
+        Lang::Ky,
+        Some(Country::Ru),
+        "answered",
+    )
+    .await
+    .unwrap();
+    let st = s.stats(day).await.unwrap();
+    assert_eq!(
+        st.outcomes,
+        [("answered".to_string(), 7), ("unmet".to_string(), 5)]
+    );
+    assert_eq!(st.by_topic, [("patent".to_string(), 7)]);
+    assert_eq!(st.by_lang, [(Lang::Ky, 12)]);
 }
 
 async fn stats(s: S) {

@@ -1,11 +1,10 @@
 //! Statistics, counters, export and the retention queries on SQLite.
 
 use super::{SqliteStorage, ts};
-use crate::lang::{Country, Lang};
 use crate::storage::rows::{
-    CountRow, ExportDbRow, FeedbackRow, MissedRow, StatsRows, country_code,
+    CountRow, ExportDbRow, FeedbackRow, MissedRow, StatsRows, count_key, country_code,
 };
-use crate::storage::{Error, ExportRow, Result, Stats, TOP_MISSED, day_start};
+use crate::storage::{Count, Error, ExportRow, Result, Stats, TOP_MISSED, day_start};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 impl SqliteStorage {
@@ -47,30 +46,23 @@ impl SqliteStorage {
         Ok(done.rows_affected())
     }
 
-    pub(super) async fn increment_counter(
-        &self,
-        day: NaiveDate,
-        entry: &str,
-        topic: &str,
-        lang: Lang,
-        country: Option<Country>,
-        outcome: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO daily_counts (day, entry, topic, lang, country, outcome, count) \
-             VALUES (?, ?, ?, ?, ?, ?, 1) \
-             ON CONFLICT (day, entry, topic, lang, country, outcome) \
-             DO UPDATE SET count = daily_counts.count + 1",
-        )
-        .bind(day)
-        .bind(entry)
-        .bind(topic)
-        .bind(lang.code())
-        .bind(country_code(country))
-        .bind(outcome)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    /// Adds to each counter in one transaction. Rows are taken in key order, so that two
+    /// instances flushing at once cannot deadlock on each other's rows.
+    pub(super) async fn add_to_counters(&self, counts: &[(Count, i64)]) -> Result<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let mut counts: Vec<&(Count, i64)> = counts.iter().collect();
+        counts.sort_by(|a, b| count_key(&a.0).cmp(&count_key(&b.0)));
+        let mut conn = self.begin_write().await?;
+        let work = async {
+            for (c, n) in counts {
+                add_count(&mut *conn, c, *n).await?;
+            }
+            Ok(())
+        }
+        .await;
+        Self::finish_write(conn, work).await
     }
 
     pub(super) async fn collect_stats(&self, since: NaiveDate) -> Result<Stats> {
@@ -167,4 +159,27 @@ impl SqliteStorage {
         }
         Ok(done.rows_affected())
     }
+}
+
+async fn add_count<'c, E: sqlx::Executor<'c, Database = sqlx::Sqlite>>(
+    conn: E,
+    c: &Count,
+    n: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO daily_counts (day, entry, topic, lang, country, outcome, count) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (day, entry, topic, lang, country, outcome) \
+         DO UPDATE SET count = daily_counts.count + excluded.count",
+    )
+    .bind(c.day)
+    .bind(&c.entry)
+    .bind(&c.topic)
+    .bind(c.lang.code())
+    .bind(country_code(c.country))
+    .bind(&c.outcome)
+    .bind(n)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

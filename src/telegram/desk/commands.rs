@@ -52,6 +52,10 @@ pub async fn on_expert_command(
             bot.send_to(chat, req).await?;
         }
         ExpertCmd::Stats => {
+            // This instance's latest counts first (others write theirs within seconds).
+            if let Err(e) = deps.conversation.flush_counters().await {
+                log::warn!("daily counters not written: {e:#}");
+            }
             let text = experts::stats(store.as_ref(), chrono::Utc::now().date_naive()).await?;
             send_pre(&bot, chat, &text).await?;
         }

@@ -60,7 +60,7 @@ impl Default for Thresholds {
             answer: 0.35,
             margin: 0.2,
             out_factor: 1.0,
-            clarify: 0.15,
+            clarify: 0.25,
             clarify_out: 0.5,
             also: 0.6,
         }

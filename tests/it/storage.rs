@@ -1388,14 +1388,20 @@ async fn sqlite_on_a_full_disk_acknowledges_only_stored_questions_and_never_repe
     s.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_refuses_questions_once_its_file_is_deleted() {
+/// A SQLite file in a fresh directory, holding one question.
+async fn sqlite_file_with_one_question() -> (tempfile::TempDir, std::path::PathBuf, S) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jardam.db");
     let s = storage::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
     s.add_question(question(1, "stored")).await.unwrap();
+    (dir, path, s)
+}
+
+#[tokio::test]
+async fn sqlite_refuses_questions_once_its_file_is_deleted() {
+    let (_dir, path, s) = sqlite_file_with_one_question().await;
     assert!(s.ping().await.is_ok());
     std::fs::remove_file(&path).unwrap();
     let err = s
@@ -1421,12 +1427,7 @@ async fn sqlite_refuses_questions_once_its_file_is_deleted() {
 
 #[tokio::test]
 async fn sqlite_refuses_questions_once_its_file_is_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jardam.db");
-    let s = storage::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    s.add_question(question(1, "stored")).await.unwrap();
+    let (dir, path, s) = sqlite_file_with_one_question().await;
     // A restored backup, say: another file under the same name.
     let copy = dir.path().join("copy.db");
     std::fs::copy(&path, &copy).unwrap();

@@ -104,9 +104,7 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
             let hup = std::future::pending::<Option<()>>();
             tokio::select! {
                 _ = counters.tick() => {
-                    if let Err(e) = deps.conversation.flush_counters().await {
-                        log::warn!("daily counters not written: {e:#}");
-                    }
+                    deps.conversation.flush_counters().await;
                 }
                 _ = repost.tick() => {
                     if let Err(e) = desk::post_unposted(&bot, &deps).await {
@@ -243,9 +241,7 @@ pub async fn serve(
     drop(dispatcher);
     drop(health);
     // Handlers and the background task are done: the last counts, then nothing uses the pool.
-    if let Err(e) = last_counts.flush_counters().await {
-        log::warn!("daily counters not written: {e:#}");
-    }
+    last_counts.flush_counters().await;
     store.close().await;
     received
 }

@@ -89,9 +89,7 @@ pub async fn run(
         output.flush()?;
     }
     writeln!(output)?;
-    if let Err(e) = conv.flush_counters().await {
-        log::warn!("daily counters not written: {e:#}");
-    }
+    conv.flush_counters().await;
     Ok(())
 }
 

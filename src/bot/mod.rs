@@ -358,9 +358,11 @@ impl Conversation {
     }
 
     /// Writes the daily counts added since the last call (every few seconds, before `/stats`
-    /// and when the bot stops). A failed write keeps them for the next call.
-    pub async fn flush_counters(&self) -> crate::storage::Result<usize> {
-        self.counters.flush(self.store.as_ref()).await
+    /// and when the bot stops). A failed write is logged and keeps them for the next call.
+    pub async fn flush_counters(&self) {
+        if let Err(e) = self.counters.flush(self.store.as_ref()).await {
+            log::warn!("daily counters not written: {e:#}");
+        }
     }
 
     /// A text message; `before` is the chat's state when it came.

@@ -53,9 +53,7 @@ pub async fn on_expert_command(
         }
         ExpertCmd::Stats => {
             // This instance's latest counts first (others write theirs within seconds).
-            if let Err(e) = deps.conversation.flush_counters().await {
-                log::warn!("daily counters not written: {e:#}");
-            }
+            deps.conversation.flush_counters().await;
             let text = experts::stats(store.as_ref(), chrono::Utc::now().date_naive()).await?;
             send_pre(&bot, chat, &text).await?;
         }

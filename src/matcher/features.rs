@@ -190,9 +190,14 @@ fn hash_prefix(w: &str, n: usize) -> u64 {
 pub(crate) fn hash_chars(chars: &[char], seed: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
     for &c in chars {
-        for b in (c as u32).to_le_bytes() {
-            h ^= b as u64;
+        // Byte by byte (little-endian), without an array iterator: in test builds the
+        // dependencies are unoptimised, and so is their shared copy of that iterator.
+        let c = c as u32;
+        let mut shift = 0;
+        while shift < 32 {
+            h ^= u64::from((c >> shift) & 0xff);
             h = h.wrapping_mul(0x100_0000_01b3);
+            shift += 8;
         }
     }
     h

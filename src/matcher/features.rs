@@ -186,30 +186,27 @@ fn hash_prefix(w: &str, n: usize) -> u64 {
     hash_chars(&chars, 3)
 }
 
-/// FNV-1a: fast, stable across runs and platforms.
+/// FNV-1a (fast, stable across runs and platforms): the offset basis.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(h: u64, byte: u8) -> u64 {
+    (h ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+}
+
+/// FNV-1a over each char's four bytes, little-endian. Written out rather than through
+/// `to_le_bytes()`'s array iterator: test builds reuse the unoptimised dependencies' copy of it.
 pub(crate) fn hash_chars(chars: &[char], seed: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for &c in chars {
-        // Byte by byte (little-endian), without an array iterator: in test builds the
-        // dependencies are unoptimised, and so is their shared copy of that iterator.
+    chars.iter().fold(FNV_OFFSET ^ seed, |h, &c| {
         let c = c as u32;
-        let mut shift = 0;
-        while shift < 32 {
-            h ^= u64::from((c >> shift) & 0xff);
-            h = h.wrapping_mul(0x100_0000_01b3);
-            shift += 8;
-        }
-    }
-    h
+        let h = fnv(h, c as u8);
+        let h = fnv(h, (c >> 8) as u8);
+        let h = fnv(h, (c >> 16) as u8);
+        fnv(h, (c >> 24) as u8)
+    })
 }
 
 pub(crate) fn hash_str(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100_0000_01b3);
-    }
-    h
+    s.bytes().fold(FNV_OFFSET, fnv)
 }
 
 /// Feature keys are already hashes: hashing them again would only cost time on every lookup.

@@ -16,6 +16,7 @@ pub mod app;
 pub mod bot;
 pub mod chat;
 pub mod config;
+pub mod dates;
 pub mod eval;
 pub mod experts;
 pub mod kb;

@@ -56,6 +56,7 @@ pub(super) struct RawEntry {
     answer: Option<Spanned<RawLangMap<Text>>>,
     variants: Option<Spanned<BTreeMap<String, Spanned<RawLangMap<Text>>>>>,
     sources: Option<Spanned<Vec<Spanned<RawSource>>>>,
+    flow: Option<Spanned<super::flow_check::RawFlow>>,
 }
 
 pub(super) fn check_entry(
@@ -308,6 +309,9 @@ pub(super) fn check_entry(
         }
     }
 
+    let flow = raw
+        .flow
+        .and_then(|f| super::flow_check::check(src, &id, f, problems));
     let failed = problems.0[errors_before..]
         .iter()
         .any(|p| p.severity == Severity::Error);
@@ -325,6 +329,7 @@ pub(super) fn check_entry(
         sources,
         checked: checked?,
         urgent: raw.urgent,
+        flow,
         file: path.to_path_buf(),
     })
 }

@@ -4,6 +4,8 @@
 //! every check, or every problem found, as `file:line: message`.
 
 mod entry;
+pub mod flow;
+mod flow_check;
 mod glossary;
 pub mod html;
 mod load;
@@ -13,6 +15,8 @@ mod vocab;
 
 pub use load::{CheckOptions, load};
 
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod tests;
 
@@ -157,6 +161,8 @@ pub struct Entry {
     pub sources: Vec<Source>,
     pub checked: NaiveDate,
     pub urgent: bool,
+    /// The guided answer, when the curators wrote one.
+    pub flow: Option<flow::Flow>,
     pub file: PathBuf,
 }
 

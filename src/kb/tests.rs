@@ -15,7 +15,7 @@ uz = "Yashash"
 en = "Stay"
 "#;
 
-const ENTRY: &str = r#"id = "stay.registration"
+pub(super) const ENTRY: &str = r#"id = "stay.registration"
 topic = "stay"
 checked = "2026-11-01"
 see_also = []
@@ -94,7 +94,7 @@ fn check(entries: &[(&str, &str)], topics: &str, interface: &str) -> Vec<String>
     }
 }
 
-fn entry_problems(text: &str) -> Vec<String> {
+pub(super) fn entry_problems(text: &str) -> Vec<String> {
     check(&[("stay/registration.toml", text)], TOPICS, &interface())
 }
 

@@ -19,7 +19,7 @@ use chrono::{Datelike, Days, Months, NaiveDate};
 use std::collections::BTreeSet;
 
 /// How much of a date the text gave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Precision {
     Day,
     Month,
@@ -28,7 +28,7 @@ pub enum Precision {
 
 /// A date as far as the text tells it: the first and last day it may be (the same day for
 /// [`Precision::Day`]; a month or a year otherwise, never past today).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Approx {
     pub first: NaiveDate,
     pub last: NaiveDate,

@@ -48,6 +48,14 @@ pub enum Callback {
     NoneOfThese,
     /// "Talk to a person now" under an urgent entry.
     Urgent(usize),
+    /// Start (or start again) an entry's guided answer.
+    FlowStart(usize),
+    /// A button of a guided answer's step: entry, the step's and the choice's positions.
+    FlowChoice {
+        entry: usize,
+        node: usize,
+        choice: usize,
+    },
 }
 
 /// What a button's data turned out to be.
@@ -135,6 +143,12 @@ impl Callback {
             ["X", i] => Callback::AskExpert(index(i)?),
             ["N"] => Callback::NoneOfThese,
             ["U", i] => Callback::Urgent(index(i)?),
+            ["G", i] => Callback::FlowStart(index(i)?),
+            ["H", e, n, c] => Callback::FlowChoice {
+                entry: index(e)?,
+                node: index(n)?,
+                choice: index(c)?,
+            },
             _ => return None,
         })
     }
@@ -172,6 +186,12 @@ impl fmt::Display for Callback {
             Callback::AskExpert(i) => write!(f, "X:{i}"),
             Callback::NoneOfThese => f.write_str("N"),
             Callback::Urgent(i) => write!(f, "U:{i}"),
+            Callback::FlowStart(i) => write!(f, "G:{i}"),
+            Callback::FlowChoice {
+                entry,
+                node,
+                choice,
+            } => write!(f, "H:{entry}:{node}:{choice}"),
         }
     }
 }
@@ -202,6 +222,12 @@ mod tests {
                 Callback::Related(i),
                 Callback::AskExpert(i),
                 Callback::Urgent(i),
+                Callback::FlowStart(i),
+                Callback::FlowChoice {
+                    entry: i,
+                    node: i,
+                    choice: i,
+                },
                 Callback::Feedback {
                     entry: i,
                     helpful: true,
@@ -255,6 +281,9 @@ mod tests {
             "1:E:+1",
             "1:E: 1",
             "1:E:1:zz",
+            "1:H:1:2",
+            "1:H:1:2:3:4",
+            "1:G",
             "1:F:1:2",
             "1:L:xx",
             "1:L:ru:x",

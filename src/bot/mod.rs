@@ -20,6 +20,7 @@ pub mod screens;
 pub mod state;
 
 mod buttons;
+mod flows;
 #[cfg(test)]
 mod tests;
 
@@ -215,7 +216,14 @@ impl Conversation {
     /// crash, or by a retried webhook).
     pub async fn handle_message(&self, chat: i64, source: Option<i32>, event: Event) -> Output {
         let k = self.knowledge();
-        let (profile, state) = self.chat(chat).await;
+        let (profile, mut state) = self.chat(chat).await;
+        // Any command leaves a guided answer in progress (texts and buttons decide for
+        // themselves).
+        if state.flow.is_some() && !matches!(event, Event::Text { .. } | Event::Button(_)) {
+            let before = state.clone();
+            state.flow = None;
+            self.save_state(chat, &before, &state).await;
+        }
         // The last visit, which the retention clean-up goes by: written once a day at most.
         if profile
             .as_ref()
@@ -376,7 +384,11 @@ impl Conversation {
             awaiting_question: false,
             ..before.clone()
         };
-        let out = if before.awaiting_question {
+        let out = if let Some(reply) =
+            self.flow_text(k, said.lang.unwrap_or(Lang::Ru), &said.text, &mut state)
+        {
+            Output::one(reply)
+        } else if before.awaiting_question {
             let ui = said.lang.unwrap_or(Lang::Ru);
             let r = k.matcher.ask(&said.text, said.lang, said.country);
             self.to_experts(k, ui, said.for_experts(ui, &r), &mut state)

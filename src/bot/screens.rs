@@ -152,6 +152,9 @@ pub fn answer(kb: &KnowledgeBase, e: &Entry, ui: Lang, variant: Variant, edit: b
     if e.urgent {
         buttons.push(vec![b("btn_talk_now", Callback::Urgent(i))]);
     }
+    if e.flow.is_some() {
+        buttons.push(vec![b("btn_flow", Callback::FlowStart(i))]);
+    }
     let mut row = Vec::new();
     if !e.see_also.is_empty() {
         row.push(b("btn_related", Callback::Related(i)));

@@ -6,7 +6,9 @@
 //! question again), never a panic. It holds a person's last question, so it is kept
 //! [`STATE_KEEP`] only.
 
+use crate::kb::flow::Value;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How long a chat state is used after it was written; the retention clean-up erases older
@@ -23,6 +25,20 @@ pub struct ChatState {
     /// The next text is a question for the experts (after 👎 or "Ask an expert").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_question: bool,
+    /// A guided answer in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowState>,
+}
+
+/// Where a person is in an entry's guided answer, by ids (not positions), so that a reload
+/// that changes the flow is noticed: a node that is gone, or of another kind, starts afresh.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowState {
+    pub entry: String,
+    /// The step waiting for an answer.
+    pub node: String,
+    /// What was answered and set so far.
+    pub values: BTreeMap<String, Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +90,11 @@ mod tests {
                 nearest: vec![("work.patent".into(), 0.5)],
             }),
             awaiting_question: true,
+            flow: Some(FlowState {
+                entry: "stay.ban-duration".into(),
+                node: "left".into(),
+                values: BTreeMap::from([("years".into(), Value::Number(5))]),
+            }),
         };
         assert_eq!(ChatState::decode(&s.encode().unwrap()), s);
     }
@@ -92,10 +113,12 @@ mod tests {
         ] {
             assert_eq!(ChatState::decode(stored), ChatState::default(), "{stored}");
         }
-        let old = r#"{"v":"1","awaiting_question":true,"flow":"x"}"#;
+        let old = r#"{"v":"1","awaiting_question":true,"other":"x"}"#;
         assert!(
             ChatState::decode(old).awaiting_question,
             "unknown fields are ignored"
         );
+        let broken_flow = r#"{"v":"1","awaiting_question":true,"flow":"x"}"#;
+        assert_eq!(ChatState::decode(broken_flow), ChatState::default());
     }
 }

@@ -320,3 +320,153 @@ async fn unsupported_messages_and_empty_text() {
     assert!(out.new_questions.is_empty());
     assert_eq!(out.replies[0].text, kb.kb.t("menu", Lang::Ky));
 }
+
+/// Opens the ban entry's answer from the menu in Russian and presses "work out my dates".
+async fn ban_flow(c: &Conversation, chat: i64) -> Reply {
+    c.store
+        .save_profile(chat, Some(Lang::Ru), Some(Country::Ru))
+        .await
+        .unwrap();
+    let kb = &c.knowledge().kb;
+    let i = kb.entry_index("stay.ban-duration").unwrap();
+    let data = Callback::Entry(i).data(kb.version);
+    let answer = c.handle(chat, Event::Button(data)).await.replies.remove(0);
+    c.handle(chat, press(&answer, "Рассчитать мои сроки"))
+        .await
+        .replies
+        .remove(0)
+}
+
+async fn flow_node(c: &Conversation, chat: i64) -> Option<String> {
+    c.chat(chat).await.1.flow.map(|f| f.node)
+}
+
+#[tokio::test]
+async fn the_ban_flow_asks_the_cause_and_the_date_and_answers_with_the_end_of_the_ban() {
+    let c = conversation().await;
+    let cause = ban_flow(&c, 1).await;
+    assert!(cause.text.contains("запрет"), "{}", cause.text);
+    assert_eq!(flow_node(&c, 1).await.as_deref(), Some("cause"));
+    let when = c
+        .handle(1, press(&cause, "один раз"))
+        .await
+        .replies
+        .remove(0);
+    assert!(when.text.contains("15.03.2023"), "{}", when.text);
+    assert_eq!(flow_node(&c, 1).await.as_deref(), Some("left"));
+    // Not a date, and a date to come: asked again, the flow kept.
+    let again = c.handle(1, text("давно уже")).await.replies.remove(0);
+    let kb = &c.knowledge().kb;
+    assert_eq!(again.text, kb.t("flow_bad_date", Lang::Ru));
+    let again = c.handle(1, text("01.01.2099")).await.replies.remove(0);
+    assert_eq!(again.text, kb.t("flow_future_date", Lang::Ru));
+    assert_eq!(flow_node(&c, 1).await.as_deref(), Some("left"));
+    let out = c.handle(1, text("15 марта 2023")).await.replies.remove(0);
+    assert!(
+        out.text.contains("<b>15.03.2028</b>") && out.text.contains("срок 5 г., считая с 15.03.2023"),
+        "{}",
+        out.text
+    );
+    assert_eq!(flow_node(&c, 1).await, None, "the flow ends at its outcome");
+    // Start again, overstayed by more than 270 days, left in a month only.
+    let cause = c
+        .handle(1, press(&out, "Рассчитать мои сроки"))
+        .await
+        .replies
+        .remove(0);
+    let by = c
+        .handle(1, press(&cause, "Просрочил"))
+        .await
+        .replies
+        .remove(0);
+    let when = c
+        .handle(1, press(&by, "Больше 270"))
+        .await
+        .replies
+        .remove(0);
+    let out = c.handle(1, text("март 2023")).await.replies.remove(0);
+    assert!(out.text.contains("<b>03.2033</b>"), "{}", when.text);
+}
+
+#[tokio::test]
+async fn a_question_a_command_or_another_button_leaves_the_flow() {
+    let c = conversation().await;
+    let cause = ban_flow(&c, 2).await;
+    c.handle(2, press(&cause, "один раз")).await;
+    // A question of its own, typed where a date is asked: answered, the flow left.
+    let out = c
+        .handle(2, text("как встать на миграционный учёт в Москве"))
+        .await;
+    let kb = &c.knowledge().kb;
+    let registration = kb.entry("stay.registration").unwrap();
+    assert!(
+        out.replies[0]
+            .text
+            .contains(registration.title.get(Lang::Ru).as_str()),
+        "{}",
+        out.replies[0].text
+    );
+    assert_eq!(flow_node(&c, 2).await, None);
+    // /menu leaves it.
+    ban_flow(&c, 2).await;
+    assert!(flow_node(&c, 2).await.is_some());
+    c.handle(2, Event::Menu).await;
+    assert_eq!(flow_node(&c, 2).await, None);
+    // So does another button; and a step's button pressed after the flow moved on is stale.
+    let menu = c.handle(2, Event::Menu).await.replies.remove(0);
+    let cause = ban_flow(&c, 2).await;
+    assert!(flow_node(&c, 2).await.is_some());
+    c.handle(2, press(&menu, "пребывание")).await;
+    assert_eq!(flow_node(&c, 2).await, None);
+    let late = c
+        .handle(2, press(&cause, "один раз"))
+        .await
+        .replies
+        .remove(0);
+    assert!(late.text.contains(kb.t("out_of_date", Lang::Ru)));
+    assert_eq!(flow_node(&c, 2).await, None);
+}
+
+#[tokio::test]
+async fn a_flow_carries_on_after_a_restart_and_a_state_a_reload_broke_starts_afresh() {
+    let (kb, _) = kb::load("dialogues".as_ref(), &CheckOptions::default()).unwrap();
+    let store = crate::storage::connect("sqlite::memory:").await.unwrap();
+    let first = Conversation::new(Knowledge::new(kb.clone(), &[]), store.clone());
+    let cause = ban_flow(&first, 3).await;
+    first.handle(3, press(&cause, "не в первый раз")).await;
+    drop(first);
+    // Another instance (or the same after a restart) on the same database.
+    let second = Conversation::new(Knowledge::new(kb, &[]), store.clone());
+    let out = second.handle(3, text("2024-06-01")).await.replies.remove(0);
+    assert!(out.text.contains("<b>01.06.2034</b>"), "{}", out.text);
+    // A state whose step is gone (a reload renamed it): a fresh menu, no panic.
+    for stale in [
+        r#"{"v":"1","flow":{"entry":"stay.ban-duration","node":"gone","values":{}}}"#,
+        r#"{"v":"1","flow":{"entry":"stay.gone","node":"left","values":{}}}"#,
+        r#"{"v":"1","flow":{"entry":"stay.ban-duration","node":"estimate","values":{}}}"#,
+    ] {
+        store.set_chat_state(3, Some(stale)).await.unwrap();
+        let out = second.handle(3, text("15.03.2023")).await.replies.remove(0);
+        assert!(
+            out.text
+                .contains(second.knowledge().kb.t("out_of_date", Lang::Ru)),
+            "{stale}: {}",
+            out.text
+        );
+        assert_eq!(flow_node(&second, 3).await, None, "{stale}");
+    }
+    // A step that lost a field it needs (the date step reached without the years): the
+    // outcome cannot be computed, and the person gets a fresh menu rather than a wrong date.
+    store
+        .set_chat_state(
+            3,
+            Some(r#"{"v":"1","flow":{"entry":"stay.ban-duration","node":"left","values":{}}}"#),
+        )
+        .await
+        .unwrap();
+    let out = second.handle(3, text("15.03.2023")).await.replies.remove(0);
+    assert!(
+        out.text
+            .contains(second.knowledge().kb.t("out_of_date", Lang::Ru))
+    );
+}

@@ -11,7 +11,7 @@ use super::load::valid_name;
 use crate::dates::{Approx, Precision, days_after, years_after};
 use crate::lang::{Lang, PerLang};
 use chrono::{Days, Months, NaiveDate};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// An entry's guided answer.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,7 +88,7 @@ pub enum Unit {
 }
 
 /// What a person answered (or an outcome computed) for one field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Date(Approx),
     Number(u32),
@@ -147,7 +147,7 @@ impl Expr {
     }
 
     /// Its value from `values`: the earliest and latest date the answers allow.
-    pub fn eval(&self, values: &HashMap<String, Value>) -> Option<Approx> {
+    pub fn eval(&self, values: &BTreeMap<String, Value>) -> Option<Approx> {
         let Value::Date(base) = values.get(&self.base)? else {
             return None;
         };
@@ -241,7 +241,7 @@ impl Flow {
         &self,
         node: usize,
         lang: Lang,
-        values: &HashMap<String, Value>,
+        values: &BTreeMap<String, Value>,
     ) -> Option<String> {
         let NodeKind::Outcome { compute, text } = &self.nodes[node].kind else {
             return None;

@@ -7,7 +7,7 @@ use super::{CheckOptions, html, load};
 use crate::dates::{Approx, Precision};
 use crate::lang::Lang;
 use chrono::NaiveDate;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 fn four(text: &str) -> String {
@@ -81,7 +81,7 @@ fn a_valid_flow_loads_and_fills_in_its_outcomes() {
     assert_eq!(choices[0].set, vec![("years".to_string(), 5)]);
     let estimate = flow.index("estimate").unwrap();
     let day = NaiveDate::from_ymd_opt(2023, 3, 15).unwrap();
-    let values = HashMap::from([
+    let values = BTreeMap::from([
         ("years".to_string(), Value::Number(5)),
         (
             "left".to_string(),
@@ -272,9 +272,9 @@ fn an_outcome_as_the_start_and_markup_telegram_rejects() {
 
 /// Every path from the start of `flow` to an outcome, with the answers given on the way: a
 /// date step answered with `day`, a number step with its smallest value.
-fn paths(flow: &Flow, day: Approx) -> Vec<(usize, HashMap<String, Value>)> {
+fn paths(flow: &Flow, day: Approx) -> Vec<(usize, BTreeMap<String, Value>)> {
     let mut out = Vec::new();
-    let mut stack = vec![(flow.start, HashMap::new())];
+    let mut stack = vec![(flow.start, BTreeMap::new())];
     while let Some((node, values)) = stack.pop() {
         match &flow.nodes[node].kind {
             NodeKind::Outcome { .. } => out.push((node, values)),

@@ -11,7 +11,7 @@ use super::callback::Callback;
 use super::reply::{Button, Output, Reply};
 use super::state::{ChatState, FlowState};
 use super::{Conversation, Knowledge, screens};
-use crate::dates::{self, DateError};
+use crate::dates::{self, DateError, Precision};
 use crate::kb::flow::{Flow, NodeKind, Value};
 use crate::lang::Lang;
 use crate::matcher::Status;
@@ -106,17 +106,20 @@ impl Conversation {
         };
         let question = || k.matcher.ask(text, Some(ui), None).status == Status::Answered;
         let problem = match &at.flow.nodes[at.node].kind {
-            NodeKind::Date { field, next, .. } => {
-                match dates::parse_past(text, chrono::Utc::now().date_naive()) {
-                    Ok(date) => {
-                        values.insert(field.clone(), Value::Date(date));
-                        let next = At { node: *next, ..at };
-                        return Some(enter(k, ui, &next, values, state));
-                    }
-                    Err(DateError::Unreadable) => kb.t("flow_bad_date", ui).to_string(),
-                    Err(DateError::Future) => kb.t("flow_future_date", ui).to_string(),
+            NodeKind::Date {
+                field, next, exact, ..
+            } => match dates::parse_past(text, chrono::Utc::now().date_naive()) {
+                Ok(date) if *exact && date.precision != Precision::Day => {
+                    kb.t("flow_need_day", ui).to_string()
                 }
-            }
+                Ok(date) => {
+                    values.insert(field.clone(), Value::Date(date));
+                    let next = At { node: *next, ..at };
+                    return Some(enter(k, ui, &next, values, state));
+                }
+                Err(DateError::Unreadable) => kb.t("flow_bad_date", ui).to_string(),
+                Err(DateError::Future) => kb.t("flow_future_date", ui).to_string(),
+            },
             NodeKind::Number {
                 field,
                 min,

@@ -363,7 +363,8 @@ async fn the_ban_flow_asks_the_cause_and_the_date_and_answers_with_the_end_of_th
     assert_eq!(flow_node(&c, 1).await.as_deref(), Some("left"));
     let out = c.handle(1, text("15 марта 2023")).await.replies.remove(0);
     assert!(
-        out.text.contains("<b>15.03.2028</b>") && out.text.contains("срок 5 г., считая с 15.03.2023"),
+        out.text.contains("<b>15.03.2028</b>")
+            && out.text.contains("срок 5 г., считая с 15.03.2023"),
         "{}",
         out.text
     );
@@ -469,4 +470,47 @@ async fn a_flow_carries_on_after_a_restart_and_a_state_a_reload_broke_starts_afr
         out.text
             .contains(second.knowledge().kb.t("out_of_date", Lang::Ru))
     );
+}
+
+/// Opens entry `id`'s answer in Russian and starts its guided answer.
+async fn start_flow(c: &Conversation, chat: i64, id: &str) -> Reply {
+    c.store
+        .save_profile(chat, Some(Lang::Ru), Some(Country::Ru))
+        .await
+        .unwrap();
+    let kb = &c.knowledge().kb;
+    let data = Callback::Entry(kb.entry_index(id).unwrap()).data(kb.version);
+    let answer = c.handle(chat, Event::Button(data)).await.replies.remove(0);
+    c.handle(chat, press(&answer, "Рассчитать мои сроки"))
+        .await
+        .replies
+        .remove(0)
+}
+
+#[tokio::test]
+async fn deadlines_need_the_day_and_a_number_step_takes_only_numbers_in_range() {
+    let c = conversation().await;
+    let kb = &c.knowledge().kb;
+    let country = start_flow(&c, 4, "stay.registration").await;
+    c.handle(4, press(&country, "Россия")).await;
+    let again = c.handle(4, text("март 2026")).await.replies.remove(0);
+    assert_eq!(again.text, kb.t("flow_need_day", Lang::Ru));
+    let out = c.handle(4, text("01.03.2026")).await.replies.remove(0);
+    assert!(out.text.contains("до <b>30.03.2026</b>"), "{}", out.text);
+
+    let term = start_flow(&c, 5, "stay.term").await;
+    let earlier = c
+        .handle(5, press(&term, "без договора"))
+        .await
+        .replies
+        .remove(0);
+    c.handle(5, press(&earlier, "меньше 90")).await;
+    for bad in ["сорок", "0", "90", "-5", "4.5"] {
+        let again = c.handle(5, text(bad)).await.replies.remove(0);
+        assert!(again.text.contains("от 1 до 89"), "{bad}: {}", again.text);
+    }
+    c.handle(5, text("40")).await;
+    let out = c.handle(5, text("01.03.2026")).await.replies.remove(0);
+    // 1 March to 19 April is 50 days; with the 40 spent before, 90.
+    assert!(out.text.contains("<b>19.04.2026</b>"), "{}", out.text);
 }

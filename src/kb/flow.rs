@@ -36,6 +36,8 @@ pub enum NodeKind {
     Date {
         ask: PerLang<String>,
         field: String,
+        /// The day is needed, not only the month or year.
+        exact: bool,
         next: usize,
     },
     Number {

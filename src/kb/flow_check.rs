@@ -29,6 +29,9 @@ struct RawStep {
     choices: Option<Vec<Spanned<RawChoice>>>,
     /// A date in the past, kept as this field.
     date: Option<String>,
+    /// A date step that needs the day, not only the month or year (for deadlines).
+    #[serde(default)]
+    exact: bool,
     /// A whole number, kept as this field, between `min` and `max`.
     number: Option<String>,
     min: Option<u32>,
@@ -164,6 +167,13 @@ pub(super) fn check(
                 usize::MAX
             }
         };
+        if s.exact && s.date.is_none() {
+            problems.error(
+                path,
+                line,
+                format!("flow of {entry}: {what}: 'exact' is for date steps"),
+            );
+        }
         let kind = if let Some(choices) = s.choices {
             if s.next.is_some() || s.min.is_some() || s.max.is_some() {
                 problems.error(path, line, format!("flow of {entry}: {what}: a step with choices takes its 'next' from each choice, and no 'min' or 'max'"));
@@ -210,6 +220,7 @@ pub(super) fn check(
             NodeKind::Date {
                 ask,
                 field: field(&name, problems),
+                exact: s.exact,
                 next: next(problems),
             }
         } else {

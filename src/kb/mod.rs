@@ -87,6 +87,7 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("btn_flow", &[]),
     ("flow_bad_date", &[]),
     ("flow_future_date", &[]),
+    ("flow_need_day", &[]),
     ("flow_bad_number", &["min", "max"]),
     ("saved_no_experts", &["number"]),
     ("urgent_no_experts", &[]),

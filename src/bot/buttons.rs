@@ -28,7 +28,7 @@ impl Conversation {
         if state.flow.is_some()
             && !matches!(
                 callback,
-                Callback::FlowStart(_) | Callback::FlowChoice { .. }
+                Callback::FlowStart(_) | Callback::FlowChoice { .. } | Callback::FlowDate { .. }
             )
         {
             let before = state.clone();
@@ -115,6 +115,10 @@ impl Conversation {
                 choice,
             } => {
                 self.flow_choice(k, chat, ui, (entry, node, choice), state)
+                    .await
+            }
+            Callback::FlowDate { entry, node, pick } => {
+                self.flow_date(k, chat, ui, (entry, node), pick, state)
                     .await
             }
         }

@@ -56,6 +56,23 @@ pub enum Callback {
         node: usize,
         choice: usize,
     },
+    /// A date step's button: entry, the step's position and what was picked.
+    FlowDate {
+        entry: usize,
+        node: usize,
+        pick: DatePick,
+    },
+}
+
+/// A date picked with buttons instead of typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatePick {
+    Today,
+    WeekAgo,
+    /// A year: its months are offered next.
+    Year(u16),
+    /// A month of a year (1–12).
+    Month(u16, u8),
 }
 
 /// What a button's data turned out to be.
@@ -149,8 +166,46 @@ impl Callback {
                 node: index(n)?,
                 choice: index(c)?,
             },
+            ["J", e, n, p] => Callback::FlowDate {
+                entry: index(e)?,
+                node: index(n)?,
+                pick: DatePick::parse(p)?,
+            },
             _ => return None,
         })
+    }
+}
+
+impl DatePick {
+    fn parse(s: &str) -> Option<DatePick> {
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty();
+        Some(match s {
+            "t" => DatePick::Today,
+            "w" => DatePick::WeekAgo,
+            _ => {
+                if let Some(y) = s.strip_prefix('y') {
+                    digits(y).then_some(())?;
+                    DatePick::Year(y.parse().ok()?)
+                } else {
+                    let (y, m) = s.strip_prefix('m')?.split_once('-')?;
+                    (digits(y) && digits(m)).then_some(())?;
+                    let m: u8 = m.parse().ok()?;
+                    (1..=12).contains(&m).then_some(())?;
+                    DatePick::Month(y.parse().ok()?, m)
+                }
+            }
+        })
+    }
+}
+
+impl fmt::Display for DatePick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DatePick::Today => f.write_str("t"),
+            DatePick::WeekAgo => f.write_str("w"),
+            DatePick::Year(y) => write!(f, "y{y}"),
+            DatePick::Month(y, m) => write!(f, "m{y}-{m}"),
+        }
     }
 }
 
@@ -192,6 +247,7 @@ impl fmt::Display for Callback {
                 node,
                 choice,
             } => write!(f, "H:{entry}:{node}:{choice}"),
+            Callback::FlowDate { entry, node, pick } => write!(f, "J:{entry}:{node}:{pick}"),
         }
     }
 }
@@ -227,6 +283,26 @@ mod tests {
                     entry: i,
                     node: i,
                     choice: i,
+                },
+                Callback::FlowDate {
+                    entry: i,
+                    node: i,
+                    pick: DatePick::Today,
+                },
+                Callback::FlowDate {
+                    entry: i,
+                    node: i,
+                    pick: DatePick::WeekAgo,
+                },
+                Callback::FlowDate {
+                    entry: i,
+                    node: i,
+                    pick: DatePick::Year(2026),
+                },
+                Callback::FlowDate {
+                    entry: i,
+                    node: i,
+                    pick: DatePick::Month(2024, 12),
                 },
                 Callback::Feedback {
                     entry: i,
@@ -282,6 +358,11 @@ mod tests {
             "1:E: 1",
             "1:E:1:zz",
             "1:H:1:2",
+            "1:J:1:2:x",
+            "1:J:1:2:y",
+            "1:J:1:2:m2024-13",
+            "1:J:1:2:m2024-0",
+            "1:J:1:2:y+202",
             "1:H:1:2:3:4",
             "1:G",
             "1:F:1:2",

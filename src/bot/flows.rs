@@ -7,14 +7,15 @@
 //! leaves the flow and is answered; so do `/menu` and any other button. A state that no longer
 //! fits the flow after a reload (the entry, the step or its kind gone) gets a fresh menu.
 
-use super::callback::Callback;
+use super::callback::{Callback, DatePick};
 use super::reply::{Button, Output, Reply};
 use super::state::{ChatState, FlowState};
 use super::{Conversation, Knowledge, screens};
-use crate::dates::{self, DateError, Precision};
+use crate::dates::{self, Approx, DateError, Precision};
 use crate::kb::flow::{Flow, NodeKind, Value};
 use crate::lang::Lang;
 use crate::matcher::Status;
+use chrono::{Datelike, Days, NaiveDate};
 use std::collections::BTreeMap;
 
 /// An entry with a flow, where the chat state points.
@@ -83,6 +84,68 @@ impl Conversation {
         }
         let mut state = before.clone();
         let next = At { node: c.next, ..at };
+        let reply = enter(k, ui, &next, values, &mut state);
+        self.save_state(chat, &before, &state).await;
+        Output::one(reply)
+    }
+
+    /// A date step's button: today, a week ago, a month; a year offers its months.
+    pub(super) async fn flow_date(
+        &self,
+        k: &Knowledge,
+        chat: i64,
+        ui: Lang,
+        (entry, node): (usize, usize),
+        pick: DatePick,
+        before: ChatState,
+    ) -> Output {
+        let kb = &k.kb;
+        let today = chrono::Utc::now().date_naive();
+        let at = current(k, &before).filter(|(at, _)| at.entry == entry && at.node == node);
+        let Some((at, mut values)) = at else {
+            let state = ChatState {
+                flow: None,
+                ..before.clone()
+            };
+            self.save_state(chat, &before, &state).await;
+            return Output::one(screens::stale(kb, ui));
+        };
+        let NodeKind::Date {
+            field, next, exact, ..
+        } = &at.flow.nodes[node].kind
+        else {
+            return Output::one(screens::stale(kb, ui));
+        };
+        let day = |d: NaiveDate| Approx {
+            first: d,
+            last: d,
+            precision: Precision::Day,
+        };
+        let date = match pick {
+            DatePick::Today => day(today),
+            DatePick::WeekAgo => match today.checked_sub_days(Days::new(7)) {
+                Some(d) => day(d),
+                None => return Output::one(screens::stale(kb, ui)),
+            },
+            DatePick::Year(y) => return Output::one(months(k, ui, &at, i32::from(y), today)),
+            DatePick::Month(y, m) => {
+                let first = NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), 1);
+                let last = first
+                    .and_then(|f| f.checked_add_months(chrono::Months::new(1)))
+                    .and_then(|d| d.pred_opt());
+                match (first, last) {
+                    (Some(first), Some(last)) if first <= today && !exact => Approx {
+                        first,
+                        last: last.min(today),
+                        precision: Precision::Month,
+                    },
+                    _ => return Output::one(screens::stale(kb, ui)),
+                }
+            }
+        };
+        values.insert(field.clone(), Value::Date(date));
+        let mut state = before.clone();
+        let next = At { node: *next, ..at };
         let reply = enter(k, ui, &next, values, &mut state);
         self.save_state(chat, &before, &state).await;
         Output::one(reply)
@@ -206,19 +269,82 @@ fn enter(
         values,
     });
     let mut buttons = Vec::new();
-    if let NodeKind::Choice { choices, .. } = &node.kind {
-        for (i, c) in choices.iter().enumerate() {
-            let cb = Callback::FlowChoice {
+    match &node.kind {
+        NodeKind::Choice { choices, .. } => {
+            for (i, c) in choices.iter().enumerate() {
+                let cb = Callback::FlowChoice {
+                    entry: at.entry,
+                    node: at.node,
+                    choice: i,
+                };
+                buttons.push(vec![Button::to(c.label.get(ui), kb, cb)]);
+            }
+        }
+        NodeKind::Date { exact, .. } => {
+            let pick = |pick| Callback::FlowDate {
                 entry: at.entry,
                 node: at.node,
-                choice: i,
+                pick,
             };
-            buttons.push(vec![Button::to(c.label.get(ui), kb, cb)]);
+            buttons.push(vec![
+                b("btn_today", pick(DatePick::Today)),
+                b("btn_week_ago", pick(DatePick::WeekAgo)),
+            ]);
+            // A month is enough where the day is not needed: the last five years.
+            if !exact {
+                let year = chrono::Utc::now().date_naive().year();
+                let years = (0..5)
+                    .rev()
+                    .filter_map(|back| u16::try_from(year - back).ok());
+                buttons.push(
+                    years
+                        .map(|y| Button::to(y.to_string(), kb, pick(DatePick::Year(y))))
+                        .collect(),
+                );
+            }
         }
+        _ => {}
     }
     buttons.push(vec![b("btn_menu", Callback::Menu)]);
     Reply {
         text: ask.get(ui).clone(),
+        buttons,
+        edit: false,
+    }
+}
+
+/// The months of `year` up to today, as buttons (names from the interface texts), for a date
+/// step the chat is at.
+fn months(k: &Knowledge, ui: Lang, at: &At, year: i32, today: NaiveDate) -> Reply {
+    let kb = &k.kb;
+    let names: Vec<&str> = kb.t("month_names", ui).split(',').map(str::trim).collect();
+    let last = if year == today.year() {
+        today.month()
+    } else {
+        12
+    };
+    let buttons: Vec<Vec<Button>> = (1..=last)
+        .filter_map(|m| {
+            let pick = DatePick::Month(u16::try_from(year).ok()?, m as u8);
+            let label = match names.get(m as usize - 1) {
+                Some(name) if names.len() == 12 => format!("{name} {year}"),
+                _ => format!("{m:02}.{year}"),
+            };
+            let cb = Callback::FlowDate {
+                entry: at.entry,
+                node: at.node,
+                pick,
+            };
+            Some(Button::to(label, kb, cb))
+        })
+        .collect::<Vec<_>>()
+        .chunks(3)
+        .map(<[Button]>::to_vec)
+        .collect();
+    let mut buttons = buttons;
+    buttons.push(vec![Button::to(kb.t("btn_menu", ui), kb, Callback::Menu)]);
+    Reply {
+        text: kb.t("flow_pick_month", ui).to_string(),
         buttons,
         edit: false,
     }

@@ -514,3 +514,76 @@ async fn deadlines_need_the_day_and_a_number_step_takes_only_numbers_in_range() 
     // 1 March to 19 April is 50 days; with the 40 spent before, 90.
     assert!(out.text.contains("<b>19.04.2026</b>"), "{}", out.text);
 }
+
+#[tokio::test]
+async fn a_date_can_be_picked_with_buttons() {
+    let c = conversation().await;
+    let kb = &c.knowledge().kb;
+    for lang in Lang::ALL {
+        assert_eq!(kb.t("month_names", lang).split(',').count(), 12, "{lang}");
+    }
+    let cause = ban_flow(&c, 6).await;
+    let when = c
+        .handle(6, press(&cause, "один раз"))
+        .await
+        .replies
+        .remove(0);
+    let year = (chrono::Utc::now().date_naive() - chrono::Days::new(3 * 366))
+        .format("%Y")
+        .to_string();
+    let months = c.handle(6, press(&when, &year)).await.replies.remove(0);
+    assert_eq!(months.text, kb.t("flow_pick_month", Lang::Ru));
+    assert_eq!(
+        months.buttons.iter().flatten().count(),
+        12 + 1,
+        "a past year: 12 months and the menu"
+    );
+    let out = c
+        .handle(6, press(&months, &format!("Март {year}")))
+        .await
+        .replies
+        .remove(0);
+    let end = year.parse::<i32>().unwrap() + 5;
+    assert!(
+        out.text.contains(&format!("<b>03.{end}</b>")),
+        "{}",
+        out.text
+    );
+    // "A week ago" is a day.
+    let cause = c
+        .handle(6, press(&out, "Рассчитать мои сроки"))
+        .await
+        .replies
+        .remove(0);
+    let when = c
+        .handle(6, press(&cause, "один раз"))
+        .await
+        .replies
+        .remove(0);
+    let out = c
+        .handle(6, press(&when, "Неделю назад"))
+        .await
+        .replies
+        .remove(0);
+    let left = chrono::Utc::now().date_naive() - chrono::Days::new(7);
+    assert!(
+        out.text.contains(&left.format("%d.%m.%Y").to_string()),
+        "{}",
+        out.text
+    );
+    // A deadline needs the day: no year buttons there.
+    let country = start_flow(&c, 7, "stay.registration").await;
+    let arrived = c
+        .handle(7, press(&country, "Россия"))
+        .await
+        .replies
+        .remove(0);
+    assert!(!arrived.buttons.iter().flatten().any(|b| b.label == year));
+    assert!(
+        arrived
+            .buttons
+            .iter()
+            .flatten()
+            .any(|b| b.label == "Сегодня")
+    );
+}

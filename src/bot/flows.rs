@@ -215,6 +215,28 @@ impl Conversation {
     }
 }
 
+/// A question answered by an entry with a flow that gives a date or a number of the person's
+/// own ("deported in 2023, when can I come back?") goes straight on to the flow's first step,
+/// after the answer.
+pub(super) fn lead_in(
+    k: &Knowledge,
+    ui: Lang,
+    entry: &crate::kb::Entry,
+    text: &str,
+    state: &mut ChatState,
+) -> Option<Reply> {
+    let flow = entry.flow.as_ref()?;
+    if !text.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let at = At {
+        entry: k.kb.entry_index(&entry.id)?,
+        flow,
+        node: flow.start,
+    };
+    Some(enter(k, ui, &at, BTreeMap::new(), state))
+}
+
 /// The flow and step the chat state points at, with the answers so far; `None` when it no
 /// longer fits the knowledge base.
 fn current<'a>(k: &'a Knowledge, state: &ChatState) -> Option<(At<'a>, BTreeMap<String, Value>)> {

@@ -460,7 +460,11 @@ impl Conversation {
                     let q = said.for_experts(ui, &r);
                     return self.danger_to_experts(k, ui, q, reply, state).await;
                 }
-                Output::one(reply)
+                let lead_in = flows::lead_in(k, ui, entry, text, state);
+                Output {
+                    replies: std::iter::once(reply).chain(lead_in).collect(),
+                    ..Output::default()
+                }
             }
             (Status::Clarify, _) => {
                 state.last_question = last(&r);

@@ -587,3 +587,41 @@ async fn a_date_can_be_picked_with_buttons() {
             .any(|b| b.label == "Сегодня")
     );
 }
+
+#[tokio::test]
+async fn a_question_with_the_persons_own_date_leads_into_the_flow() {
+    let c = conversation().await;
+    c.store
+        .save_profile(8, Some(Lang::Ru), Some(Country::Ru))
+        .await
+        .unwrap();
+    let out = c
+        .handle(
+            8,
+            text("меня депортировали в 2023 году, через сколько лет можно снова въехать?"),
+        )
+        .await;
+    let kb = &c.knowledge().kb;
+    let ban = kb.entry("stay.ban-duration").unwrap();
+    assert!(
+        out.replies[0]
+            .text
+            .contains(ban.title.get(Lang::Ru).as_str())
+    );
+    assert_eq!(
+        out.replies.len(),
+        2,
+        "the answer, then the flow's first step"
+    );
+    assert_eq!(flow_node(&c, 8).await.as_deref(), Some("cause"));
+    // Without a date or number of their own, the answer offers the flow but does not start it.
+    let out = c
+        .handle(
+            8,
+            text("на сколько лет дают запрет на въезд после депортации"),
+        )
+        .await;
+    assert_eq!(out.replies.len(), 1);
+    press(&out.replies[0], "Рассчитать мои сроки");
+    assert_eq!(flow_node(&c, 8).await, None);
+}

@@ -7,6 +7,7 @@
 //! - [`screens`]: menus, pickers and answers;
 //! - [`knowledge`]: the knowledge base and matcher in service, swapped on reload;
 //! - [`state`]: what is remembered of a chat between two messages, in the database;
+//! - `flows`: the guided answers (a few questions, then the person's own dates);
 //! - [`guard`]: database calls the conversation can do without;
 //! - [`counters`]: the daily counters, written in batches.
 

@@ -4,7 +4,8 @@
 //!
 //! Where the person is stays in the chat state (by entry and step ids), so a restart or another
 //! instance carries on. A text that does not answer the step but is a question of its own
-//! leaves the flow and is answered; so do `/menu` and any other button. A state that no longer
+//! leaves the flow and is answered; so do `/menu` and any other button. A step's button pressed
+//! twice, or from an older message, asks the current step again. A state that no longer
 //! fits the flow after a reload (the entry, the step or its kind gone) gets a fresh menu.
 
 use super::callback::{Callback, DatePick};
@@ -65,12 +66,7 @@ impl Conversation {
         let kb = &k.kb;
         let at = current(k, &before).filter(|(at, _)| at.entry == entry && at.node == node);
         let Some((at, values)) = at else {
-            let state = ChatState {
-                flow: None,
-                ..before.clone()
-            };
-            self.save_state(chat, &before, &state).await;
-            return Output::one(screens::stale(kb, ui));
+            return self.elsewhere(k, chat, ui, before).await;
         };
         let NodeKind::Choice { choices, .. } = &at.flow.nodes[node].kind else {
             return Output::one(screens::stale(kb, ui));
@@ -103,12 +99,7 @@ impl Conversation {
         let today = chrono::Utc::now().date_naive();
         let at = current(k, &before).filter(|(at, _)| at.entry == entry && at.node == node);
         let Some((at, mut values)) = at else {
-            let state = ChatState {
-                flow: None,
-                ..before.clone()
-            };
-            self.save_state(chat, &before, &state).await;
-            return Output::one(screens::stale(kb, ui));
+            return self.elsewhere(k, chat, ui, before).await;
         };
         let NodeKind::Date {
             field, next, exact, ..
@@ -149,6 +140,22 @@ impl Conversation {
         let reply = enter(k, ui, &next, values, &mut state);
         self.save_state(chat, &before, &state).await;
         Output::one(reply)
+    }
+
+    /// A step's button pressed when the chat is not at that step (pressed twice, or an older
+    /// message's): the step the chat is at is asked again; with no flow in progress (or one a
+    /// reload broke), a fresh menu.
+    async fn elsewhere(&self, k: &Knowledge, chat: i64, ui: Lang, before: ChatState) -> Output {
+        if let Some((at, values)) = current(k, &before) {
+            let mut state = before.clone();
+            return Output::one(enter(k, ui, &at, values, &mut state));
+        }
+        let state = ChatState {
+            flow: None,
+            ..before.clone()
+        };
+        self.save_state(chat, &before, &state).await;
+        Output::one(screens::stale(&k.kb, ui))
     }
 
     /// A text while a flow is in progress: the answer to a date or number step, or a new

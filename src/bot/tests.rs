@@ -625,3 +625,21 @@ async fn a_question_with_the_persons_own_date_leads_into_the_flow() {
     press(&out.replies[0], "Рассчитать мои сроки");
     assert_eq!(flow_node(&c, 8).await, None);
 }
+
+#[tokio::test]
+async fn a_step_button_pressed_twice_asks_the_current_step_again() {
+    let c = conversation().await;
+    let cause = ban_flow(&c, 9).await;
+    let when = c
+        .handle(9, press(&cause, "один раз"))
+        .await
+        .replies
+        .remove(0);
+    let again = c
+        .handle(9, press(&cause, "Просрочил"))
+        .await
+        .replies
+        .remove(0);
+    assert_eq!(again.text, when.text, "the date is still what is asked");
+    assert_eq!(flow_node(&c, 9).await.as_deref(), Some("left"));
+}

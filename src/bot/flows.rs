@@ -232,7 +232,7 @@ pub(super) fn lead_in(
     text: &str,
     state: &mut ChatState,
 ) -> Option<Reply> {
-    let flow = entry.flow.as_ref()?;
+    let flow = entry.flow.as_ref().filter(|f| f.lead_in)?;
     if !text.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }

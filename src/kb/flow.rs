@@ -19,6 +19,9 @@ pub struct Flow {
     /// Index of the first node.
     pub start: usize,
     pub nodes: Vec<Node>,
+    /// A typed question this entry answers that gives a date or number of the person's own
+    /// goes on to the first step by itself (the curators choose where that helps).
+    pub lead_in: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

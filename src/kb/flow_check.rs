@@ -15,6 +15,8 @@ use toml::Spanned;
 pub(super) struct RawFlow {
     start: Spanned<String>,
     #[serde(default)]
+    lead_in: bool,
+    #[serde(default)]
     step: Vec<Spanned<RawStep>>,
     #[serde(default)]
     outcome: Vec<Spanned<RawOutcome>>,
@@ -282,7 +284,11 @@ pub(super) fn check(
     if problems.0.len() > errors_before {
         return None;
     }
-    let flow = Flow { start, nodes };
+    let flow = Flow {
+        start,
+        nodes,
+        lead_in: raw.lead_in,
+    };
     check_graph(&flow, &lines, entry, flow_line, src, problems);
     (problems.0.len() == errors_before).then_some(flow)
 }

@@ -268,3 +268,44 @@ async fn a_flood_is_told_to_slow_down_once_and_every_message_is_still_answered()
     );
     assert_eq!(texts.len(), 13, "all twelve answered, none dropped");
 }
+
+#[tokio::test]
+async fn a_guided_answer_runs_through_the_telegram_adapter() {
+    use jardam::lang::{Country, Lang};
+    let (d, _dir) = deps().await;
+    let k = d.conversation.knowledge();
+    let v = format!("{:x}", k.kb.version);
+    let chat = teloxide_tests::MockUser::ID as i64;
+    d.conversation
+        .store()
+        .save_profile(chat, Some(Lang::En), Some(Country::Ru))
+        .await
+        .unwrap();
+    let ban = k.kb.entry_index("stay.ban-duration").unwrap();
+    let mut bot = MockBot::new(
+        MockCallbackQuery::new().data(format!("{v}:G:{ban}")),
+        tree(),
+    );
+    bot.dependencies(dptree::deps![d.clone()]);
+    bot.dispatch().await;
+    let r = bot.get_responses();
+    let sent = r.sent_messages.last().expect("the first step");
+    assert!(
+        sent.text()
+            .unwrap_or_default()
+            .contains("ban on entering Russia"),
+        "{sent:?}"
+    );
+    let markup = sent.reply_markup().expect("the causes as buttons");
+    assert!(markup.inline_keyboard.len() >= 5, "{markup:?}");
+    // The first cause (deported once), then the date typed as people type it.
+    let start = k.kb.entries[ban].flow.as_ref().unwrap().start;
+    bot.update(MockCallbackQuery::new().data(format!("{v}:H:{ban}:{start}:0")));
+    bot.dispatch().await;
+    assert!(last_text(&bot.get_responses()).contains("When did you leave Russia"));
+    bot.update(MockMessageText::new().text("March 15, 2023"));
+    bot.dispatch().await;
+    let out = last_text(&bot.get_responses());
+    assert!(out.contains("15.03.2028"), "{out}");
+    assert!(out.contains("only an estimate"), "{out}");
+}

@@ -310,3 +310,27 @@ pub struct Count {
     /// "answered", "unmet", "clarify"…
     pub outcome: String,
 }
+
+/// A reminder a person asks for under a guided answer's outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewReminder {
+    pub chat_id: i64,
+    /// The entry whose flow gave the date.
+    pub entry: String,
+    pub lang: Lang,
+    /// The date the outcome is about: a deadline, the end of a ban.
+    pub due_on: NaiveDate,
+    /// The day to send it.
+    pub remind_on: NaiveDate,
+}
+
+/// A stored reminder, not yet sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reminder {
+    pub id: i64,
+    pub chat_id: i64,
+    pub entry: String,
+    pub lang: Lang,
+    pub due_on: NaiveDate,
+    pub remind_on: NaiveDate,
+}

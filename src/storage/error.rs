@@ -121,6 +121,7 @@ pub enum Row {
     Question(i64),
     Profile,
     Counter,
+    Reminder(i64),
 }
 
 impl fmt::Display for Row {
@@ -129,6 +130,7 @@ impl fmt::Display for Row {
             Row::Question(id) => write!(f, "question {id}"),
             Row::Profile => f.write_str("a profile"),
             Row::Counter => f.write_str("a daily counter"),
+            Row::Reminder(id) => write!(f, "reminder {id}"),
         }
     }
 }
@@ -148,6 +150,9 @@ pub enum BadValue {
     /// A question's candidates are not the JSON they were written as.
     #[error("candidates")]
     Candidates(#[source] serde_json::Error),
+    /// A date column that is not a date.
+    #[error("date '{0}'")]
+    Date(String),
 }
 
 #[cfg(test)]

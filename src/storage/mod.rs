@@ -216,6 +216,27 @@ pub trait Storage: Send + Sync {
     /// Erases the text (with the group key, the media reference and the expert's answer) of
     /// questions resolved more than `answered_keep_days` before `now`. Returns how many.
     async fn erase_old_texts(&self, now: DateTime<Utc>, answered_keep_days: i64) -> Result<u64>;
+
+    /// Stores a reminder; the same one asked for again (chat, entry, date) is stored once and
+    /// returned as it is.
+    async fn add_reminder(&self, r: NewReminder) -> Result<Reminder>;
+    /// The chat's reminders not yet sent, soonest first.
+    async fn reminders_of(&self, chat_id: i64) -> Result<Vec<Reminder>>;
+    /// Cancels reminder `id` of chat `chat_id`; `false` when the chat has no such reminder.
+    async fn cancel_reminder(&self, chat_id: i64, id: i64) -> Result<bool>;
+    /// Claims for `instance`, for `lease`, at most `limit` reminders to be sent on or before
+    /// `up_to` that no live lease holds, soonest first: each goes to one instance only.
+    async fn claim_due_reminders(
+        &self,
+        up_to: NaiveDate,
+        instance: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Reminder>>;
+    /// Gives a claimed reminder back (not to be sent now: night where the person lives).
+    async fn release_reminder(&self, id: i64, instance: &str) -> Result<()>;
+    /// Marks a reminder sent, or undeliverable (the person blocked the bot).
+    async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()>;
 }
 
 // ---- shared between the backends ----

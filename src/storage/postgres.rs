@@ -12,6 +12,7 @@ use super::{
     QuestionStatus, Result, Stats, Storage, now,
 };
 use crate::lang::{Country, Lang};
+use crate::storage::{NewReminder, Reminder};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgArguments, PgPoolOptions};
@@ -19,6 +20,7 @@ use sqlx::{PgPool, Postgres};
 use std::time::Duration;
 
 mod inbox;
+mod reminders;
 mod reports;
 mod state;
 
@@ -164,6 +166,7 @@ impl Storage for PgStorage {
             "feedback",
             "profiles",
             "chat_states",
+            "reminders",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = $1"))
                 .bind(chat_id)
@@ -521,6 +524,36 @@ impl Storage for PgStorage {
 
     async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> Result<()> {
         self.write_chat_state(chat_id, state).await
+    }
+
+    async fn add_reminder(&self, r: NewReminder) -> Result<Reminder> {
+        self.insert_reminder(r).await
+    }
+
+    async fn reminders_of(&self, chat_id: i64) -> Result<Vec<Reminder>> {
+        self.pending_reminders(chat_id).await
+    }
+
+    async fn cancel_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
+        self.delete_reminder(chat_id, id).await
+    }
+
+    async fn claim_due_reminders(
+        &self,
+        up_to: NaiveDate,
+        instance: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Reminder>> {
+        self.claim_reminders(up_to, instance, lease, limit).await
+    }
+
+    async fn release_reminder(&self, id: i64, instance: &str) -> Result<()> {
+        self.unclaim_reminder(id, instance).await
+    }
+
+    async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()> {
+        self.end_reminder(id, delivered).await
     }
 
     async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {

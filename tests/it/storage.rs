@@ -159,6 +159,7 @@ suite!(
     a_post_refresh_is_taken_once_per_interval,
     a_chats_profile_and_state_come_in_one_read,
     a_keeping_time_beyond_the_calendar_is_refused,
+    reminders_are_stored_once_claimed_once_and_forgotten,
 );
 
 // ---- helpers ----
@@ -1582,4 +1583,120 @@ async fn a_chats_profile_and_state_come_in_one_read(s: S) {
     let (profile, state) = s.chat(1, Utc::now()).await.unwrap();
     assert!(profile.is_some());
     assert_eq!(state, None, "a state older than `since`");
+}
+
+async fn reminders_are_stored_once_claimed_once_and_forgotten(s: S) {
+    use jardam::storage::NewReminder;
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let new = |chat_id, entry: &str, due_on, remind_on| NewReminder {
+        chat_id,
+        entry: entry.to_string(),
+        lang: Lang::Ky,
+        due_on,
+        remind_on,
+    };
+    let lease = Duration::from_secs(60);
+    let ban = s
+        .add_reminder(new(
+            1,
+            "stay.ban-duration",
+            day(2028, 3, 15),
+            day(2028, 2, 15),
+        ))
+        .await
+        .unwrap();
+    let again = s
+        .add_reminder(new(
+            1,
+            "stay.ban-duration",
+            day(2028, 3, 15),
+            day(2028, 2, 14),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(again, ban, "asked for twice, stored once");
+    assert_eq!((ban.lang, ban.remind_on), (Lang::Ky, day(2028, 2, 15)));
+    let reg = s
+        .add_reminder(new(
+            1,
+            "stay.registration",
+            day(2026, 12, 20),
+            day(2026, 12, 17),
+        ))
+        .await
+        .unwrap();
+    let other = s
+        .add_reminder(new(2, "stay.term", day(2026, 12, 5), day(2026, 12, 1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reminders_of(1).await.unwrap(),
+        vec![reg.clone(), ban.clone()]
+    );
+    // Only the chat's own can be cancelled.
+    assert!(!s.cancel_reminder(2, ban.id).await.unwrap());
+    assert!(s.cancel_reminder(1, reg.id).await.unwrap());
+    assert!(!s.cancel_reminder(1, reg.id).await.unwrap());
+    assert_eq!(s.reminders_of(1).await.unwrap(), vec![ban.clone()]);
+    // Due ones only, each to one claimant at a time, even claimed side by side.
+    let up_to = day(2026, 12, 2);
+    let (a, b) = tokio::join!(
+        s.claim_due_reminders(up_to, "a", lease, 10),
+        s.claim_due_reminders(up_to, "b", lease, 10)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
+    let (holder, free) = if a.is_empty() { ("b", "a") } else { ("a", "b") };
+    assert_eq!(
+        a.into_iter().chain(b).collect::<Vec<_>>(),
+        vec![other.clone()]
+    );
+    assert!(
+        s.claim_due_reminders(up_to, free, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Given back (night where the person lives): the other instance may take it.
+    s.release_reminder(other.id, free).await.unwrap();
+    assert!(
+        s.claim_due_reminders(up_to, free, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.release_reminder(other.id, holder).await.unwrap();
+    assert_eq!(
+        s.claim_due_reminders(up_to, free, lease, 10).await.unwrap(),
+        vec![other.clone()]
+    );
+    // Sent or undeliverable: never again.
+    s.finish_reminder(other.id, false).await.unwrap();
+    s.release_reminder(other.id, free).await.unwrap();
+    assert!(s.reminders_of(2).await.unwrap().is_empty());
+    assert!(
+        s.claim_due_reminders(day(2030, 1, 1), "c", lease, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.id != other.id)
+    );
+    // A lease that runs out lets another instance take the reminder.
+    let late = s
+        .add_reminder(new(3, "stay.term", day(2026, 11, 30), day(2026, 11, 29)))
+        .await
+        .unwrap();
+    let short = Duration::from_millis(1);
+    assert_eq!(
+        s.claim_due_reminders(up_to, "a", short, 10).await.unwrap(),
+        vec![late.clone()]
+    );
+    tick().await;
+    assert_eq!(
+        s.claim_due_reminders(up_to, "b", lease, 10).await.unwrap(),
+        [late]
+    );
+    // Forgetting a chat forgets its reminders.
+    s.forget(1).await.unwrap();
+    assert!(s.reminders_of(1).await.unwrap().is_empty());
 }

@@ -1,0 +1,123 @@
+//! Reminders, on PostgreSQL.
+
+use super::PgStorage;
+use crate::lang::Lang;
+use crate::storage::{BadValue, Error, NewReminder, Reminder, Result, Row};
+use chrono::NaiveDate;
+use std::time::Duration;
+
+type ReminderRow = (i64, i64, String, String, NaiveDate, NaiveDate);
+
+const COLUMNS: &str = "id, chat_id, entry, lang, due_on, remind_on";
+
+fn reminder(row: ReminderRow) -> Result<Reminder> {
+    let (id, chat_id, entry, lang, due_on, remind_on) = row;
+    Ok(Reminder {
+        id,
+        chat_id,
+        entry,
+        lang: lang.parse::<Lang>().map_err(|e| Error::Malformed {
+            row: Row::Reminder(id),
+            source: BadValue::Language(e),
+        })?,
+        due_on,
+        remind_on,
+    })
+}
+
+impl PgStorage {
+    pub(super) async fn insert_reminder(&self, r: NewReminder) -> Result<Reminder> {
+        sqlx::query(
+            "INSERT INTO reminders (chat_id, entry, lang, due_on, remind_on) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chat_id, entry, due_on) DO NOTHING",
+        )
+        .bind(r.chat_id)
+        .bind(&r.entry)
+        .bind(r.lang.code())
+        .bind(r.due_on)
+        .bind(r.remind_on)
+        .execute(&self.pool)
+        .await?;
+        let row: ReminderRow = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM reminders WHERE chat_id = $1 AND entry = $2 AND due_on = $3"
+        ))
+        .bind(r.chat_id)
+        .bind(&r.entry)
+        .bind(r.due_on)
+        .fetch_one(&self.pool)
+        .await?;
+        reminder(row)
+    }
+
+    pub(super) async fn pending_reminders(&self, chat_id: i64) -> Result<Vec<Reminder>> {
+        let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM reminders WHERE chat_id = $1 AND status = 'pending' \
+             ORDER BY remind_on, id"
+        ))
+        .bind(chat_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(reminder).collect()
+    }
+
+    pub(super) async fn delete_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM reminders WHERE id = $1 AND chat_id = $2 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(chat_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn claim_reminders(
+        &self,
+        up_to: NaiveDate,
+        instance: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Reminder>> {
+        // SKIP LOCKED: rows another instance is claiming are passed over, not waited for.
+        let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
+            "UPDATE reminders SET claimed_by = $2, \
+             claimed_until = now() + make_interval(secs => $3) WHERE id IN \
+             (SELECT id FROM reminders WHERE status = 'pending' AND remind_on <= $1 \
+             AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY remind_on, id \
+             LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+        ))
+        .bind(up_to)
+        .bind(instance)
+        .bind(lease.as_secs_f64())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Reminder> = rows.into_iter().map(reminder).collect::<Result<_>>()?;
+        out.sort_by_key(|r| (r.remind_on, r.id));
+        Ok(out)
+    }
+
+    pub(super) async fn unclaim_reminder(&self, id: i64, instance: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE reminders SET claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $1 AND claimed_by = $2",
+        )
+        .bind(id)
+        .bind(instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn end_reminder(&self, id: i64, delivered: bool) -> Result<()> {
+        sqlx::query(
+            "UPDATE reminders SET status = $2, claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(if delivered { "sent" } else { "undeliverable" })
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -162,9 +162,37 @@ fn tokens(text: &str) -> Result<Vec<Token>, DateError> {
     Ok(out)
 }
 
-fn last_of_month(year: i32, month: u32) -> Option<NaiveDate> {
-    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
-    first.checked_add_months(Months::new(1))?.pred_opt()
+impl Approx {
+    /// One day, known exactly.
+    pub fn day(d: NaiveDate) -> Approx {
+        Approx {
+            first: d,
+            last: d,
+            precision: Precision::Day,
+        }
+    }
+
+    /// A whole month (`None` for a month that is not one).
+    pub fn month(year: i32, month: u32) -> Option<Approx> {
+        let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+        Some(Approx {
+            first,
+            last: first.checked_add_months(Months::new(1))?.pred_opt()?,
+            precision: Precision::Month,
+        })
+    }
+
+    /// As a date in the past: [`DateError::Future`] when it begins after `today`, otherwise
+    /// ending on `today` at the latest.
+    pub fn up_to(self, today: NaiveDate) -> Result<Approx, DateError> {
+        if self.first > today {
+            return Err(DateError::Future);
+        }
+        Ok(Approx {
+            last: self.last.min(today),
+            ..self
+        })
+    }
 }
 
 /// A two-digit year is this century's, or the last one's when that would be in the future.
@@ -195,11 +223,7 @@ fn last_occurrence(day: u32, month: u32, today: NaiveDate) -> Option<NaiveDate> 
 pub fn parse_past(text: &str, today: NaiveDate) -> Result<Approx, DateError> {
     use Token::*;
     let bad = DateError::Unreadable;
-    let day = |d: NaiveDate| Approx {
-        first: d,
-        last: d,
-        precision: Precision::Day,
-    };
+    let day = Approx::day;
     let ymd = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).ok_or(bad);
     let year = |v: u32, digits: usize| full_year(v, digits, today).ok_or(bad);
     let found = match tokens(text)?.as_slice() {
@@ -225,14 +249,7 @@ pub fn parse_past(text: &str, today: NaiveDate) -> Result<Approx, DateError> {
         // март 2023, 03.2023, 2023 март
         [Month(m), Number(y, n @ 4)]
         | [Number(y, n @ 4), Month(m)]
-        | [Number(m, 1..=2), Number(y, n @ 4)] => {
-            let y = year(*y, *n)?;
-            Approx {
-                first: ymd(y, *m, 1)?,
-                last: last_of_month(y, *m).ok_or(bad)?,
-                precision: Precision::Month,
-            }
-        }
+        | [Number(m, 1..=2), Number(y, n @ 4)] => Approx::month(year(*y, *n)?, *m).ok_or(bad)?,
         [Number(y, n @ 4)] => {
             let y = year(*y, *n)?;
             Approx {
@@ -243,13 +260,7 @@ pub fn parse_past(text: &str, today: NaiveDate) -> Result<Approx, DateError> {
         }
         _ => return Err(bad),
     };
-    if found.first > today {
-        return Err(DateError::Future);
-    }
-    Ok(Approx {
-        last: found.last.min(today),
-        ..found
-    })
+    found.up_to(today)
 }
 
 /// The last day of a period of `n` days that starts the day after `event`.

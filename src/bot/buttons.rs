@@ -15,7 +15,7 @@ impl Conversation {
         k: &Knowledge,
         chat: i64,
         profile: Option<Profile>,
-        mut state: ChatState,
+        state: ChatState,
         data: &str,
     ) -> Output {
         let ui = profile.as_ref().and_then(|p| p.lang).unwrap_or(Lang::Ru);
@@ -24,17 +24,6 @@ impl Conversation {
         let Pressed::Now(callback) = Callback::parse(data, kb.version) else {
             return Output::one(screens::stale(kb, ui));
         };
-        // Any button but a guided answer's own leaves the one in progress.
-        if state.flow.is_some()
-            && !matches!(
-                callback,
-                Callback::FlowStart(_) | Callback::FlowChoice { .. } | Callback::FlowDate { .. }
-            )
-        {
-            let before = state.clone();
-            state.flow = None;
-            self.save_state(chat, &before, &state).await;
-        }
         // Buttons point at entries and topics by position; the version check above makes the
         // position current, this one keeps a forged one in range.
         let entry = |i: usize| kb.entries.get(i);

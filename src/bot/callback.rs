@@ -90,6 +90,14 @@ impl Callback {
         format!("{version:x}:{self}")
     }
 
+    /// Whether it is a guided answer's own button (the others leave a flow in progress).
+    pub fn is_flow(self) -> bool {
+        matches!(
+            self,
+            Callback::FlowStart(_) | Callback::FlowChoice { .. } | Callback::FlowDate { .. }
+        )
+    }
+
     /// Whether the button means the same in every version of the content.
     fn survives_reload(self) -> bool {
         matches!(

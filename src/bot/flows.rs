@@ -8,8 +8,8 @@
 //! twice, or from an older message, asks the current step again. A state that no longer
 //! fits the flow after a reload (the entry, the step or its kind gone) gets a fresh menu.
 
-use super::callback::{Callback, DatePick};
-use super::reply::{Button, Output, Reply};
+use super::callback::{Callback, DatePick, Pressed};
+use super::reply::{Button, Event, Output, Reply};
 use super::state::{ChatState, FlowState};
 use super::{Conversation, Knowledge, screens};
 use crate::dates::{self, Approx, DateError, Precision};
@@ -39,22 +39,15 @@ impl Conversation {
         let Some(flow) = k.kb.entries.get(entry).and_then(|e| e.flow.as_ref()) else {
             return Output::one(screens::stale(&k.kb, ui));
         };
-        let mut state = ChatState {
-            awaiting_question: false,
-            ..before.clone()
-        };
         let at = At {
             entry,
             flow,
             node: flow.start,
         };
-        let reply = enter(k, ui, &at, BTreeMap::new(), &mut state);
-        self.save_state(chat, &before, &state).await;
-        Output::one(reply)
+        self.go(k, chat, ui, &before, &at, BTreeMap::new()).await
     }
 
-    /// A button of a step: honoured only at the step the chat is at (an older step's button
-    /// gets a fresh menu).
+    /// A button of a step: honoured only at the step the chat is at.
     pub(super) async fn flow_choice(
         &self,
         k: &Knowledge,
@@ -63,26 +56,22 @@ impl Conversation {
         (entry, node, choice): (usize, usize, usize),
         before: ChatState,
     ) -> Output {
-        let kb = &k.kb;
         let at = current(k, &before).filter(|(at, _)| at.entry == entry && at.node == node);
-        let Some((at, values)) = at else {
+        let Some((at, mut values)) = at else {
             return self.elsewhere(k, chat, ui, before).await;
         };
-        let NodeKind::Choice { choices, .. } = &at.flow.nodes[node].kind else {
-            return Output::one(screens::stale(kb, ui));
+        let c = match &at.flow.nodes[node].kind {
+            NodeKind::Choice { choices, .. } => choices.get(choice),
+            _ => None,
         };
-        let Some(c) = choices.get(choice) else {
-            return Output::one(screens::stale(kb, ui));
+        let Some(c) = c else {
+            return Output::one(screens::stale(&k.kb, ui));
         };
-        let mut values = values;
         for (f, n) in &c.set {
             values.insert(f.clone(), Value::Number(*n));
         }
-        let mut state = before.clone();
         let next = At { node: c.next, ..at };
-        let reply = enter(k, ui, &next, values, &mut state);
-        self.save_state(chat, &before, &state).await;
-        Output::one(reply)
+        self.go(k, chat, ui, &before, &next, values).await
     }
 
     /// A date step's button: today, a week ago, a month; a year offers its months.
@@ -95,8 +84,7 @@ impl Conversation {
         pick: DatePick,
         before: ChatState,
     ) -> Output {
-        let kb = &k.kb;
-        let today = chrono::Utc::now().date_naive();
+        let today = today();
         let at = current(k, &before).filter(|(at, _)| at.entry == entry && at.node == node);
         let Some((at, mut values)) = at else {
             return self.elsewhere(k, chat, ui, before).await;
@@ -105,40 +93,42 @@ impl Conversation {
             field, next, exact, ..
         } = &at.flow.nodes[node].kind
         else {
-            return Output::one(screens::stale(kb, ui));
-        };
-        let day = |d: NaiveDate| Approx {
-            first: d,
-            last: d,
-            precision: Precision::Day,
+            return Output::one(screens::stale(&k.kb, ui));
         };
         let date = match pick {
-            DatePick::Today => day(today),
-            DatePick::WeekAgo => match today.checked_sub_days(Days::new(7)) {
-                Some(d) => day(d),
-                None => return Output::one(screens::stale(kb, ui)),
-            },
+            DatePick::Today => Some(Approx::day(today)),
+            DatePick::WeekAgo => today.checked_sub_days(Days::new(7)).map(Approx::day),
             DatePick::Year(y) => return Output::one(months(k, ui, &at, i32::from(y), today)),
-            DatePick::Month(y, m) => {
-                let first = NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), 1);
-                let last = first
-                    .and_then(|f| f.checked_add_months(chrono::Months::new(1)))
-                    .and_then(|d| d.pred_opt());
-                match (first, last) {
-                    (Some(first), Some(last)) if first <= today && !exact => Approx {
-                        first,
-                        last: last.min(today),
-                        precision: Precision::Month,
-                    },
-                    _ => return Output::one(screens::stale(kb, ui)),
-                }
-            }
+            // A month is no answer where the day is needed (no such button is shown there).
+            DatePick::Month(y, m) => Approx::month(i32::from(y), u32::from(m))
+                .filter(|_| !exact)
+                .and_then(|a| a.up_to(today).ok()),
+        };
+        let Some(date) = date else {
+            return Output::one(screens::stale(&k.kb, ui));
         };
         values.insert(field.clone(), Value::Date(date));
-        let mut state = before.clone();
         let next = At { node: *next, ..at };
-        let reply = enter(k, ui, &next, values, &mut state);
-        self.save_state(chat, &before, &state).await;
+        self.go(k, chat, ui, &before, &next, values).await
+    }
+
+    /// Arrives at `at` with `values`, and writes the state it leaves (`before` is the stored
+    /// one). A flow is no longer waiting for a question to the experts.
+    async fn go(
+        &self,
+        k: &Knowledge,
+        chat: i64,
+        ui: Lang,
+        before: &ChatState,
+        at: &At<'_>,
+        values: BTreeMap<String, Value>,
+    ) -> Output {
+        let mut after = ChatState {
+            awaiting_question: false,
+            ..before.clone()
+        };
+        let reply = enter(k, ui, at, values, &mut after);
+        self.save_state(chat, before, &after).await;
         Output::one(reply)
     }
 
@@ -174,52 +164,72 @@ impl Conversation {
             state.flow = None;
             return Some(screens::stale(kb, ui));
         };
-        let question = || k.matcher.ask(text, Some(ui), None).status == Status::Answered;
-        let problem = match &at.flow.nodes[at.node].kind {
+        let (field, next, answer) = match &at.flow.nodes[at.node].kind {
             NodeKind::Date {
                 field, next, exact, ..
-            } => match dates::parse_past(text, chrono::Utc::now().date_naive()) {
-                Ok(date) if *exact && date.precision != Precision::Day => {
-                    kb.t("flow_need_day", ui).to_string()
-                }
-                Ok(date) => {
-                    values.insert(field.clone(), Value::Date(date));
-                    let next = At { node: *next, ..at };
-                    return Some(enter(k, ui, &next, values, state));
-                }
-                Err(DateError::Unreadable) => kb.t("flow_bad_date", ui).to_string(),
-                Err(DateError::Future) => kb.t("flow_future_date", ui).to_string(),
-            },
+            } => {
+                let answer = match dates::parse_past(text, today()) {
+                    Ok(d) if *exact && d.precision != Precision::Day => {
+                        Err(kb.t("flow_need_day", ui).to_string())
+                    }
+                    Ok(d) => Ok(Value::Date(d)),
+                    Err(DateError::Unreadable) => Err(kb.t("flow_bad_date", ui).to_string()),
+                    Err(DateError::Future) => Err(kb.t("flow_future_date", ui).to_string()),
+                };
+                (field, next, answer)
+            }
             NodeKind::Number {
                 field,
                 min,
                 max,
                 next,
                 ..
-            } => match text.trim().parse::<u32>() {
-                Ok(n) if (*min..=*max).contains(&n) => {
-                    values.insert(field.clone(), Value::Number(n));
-                    let next = At { node: *next, ..at };
-                    return Some(enter(k, ui, &next, values, state));
-                }
-                _ => kb.interface.fill(
-                    "flow_bad_number",
-                    ui,
-                    &[("min", &min.to_string()), ("max", &max.to_string())],
-                ),
-            },
+            } => {
+                let answer = match text.trim().parse::<u32>() {
+                    Ok(n) if (*min..=*max).contains(&n) => Ok(Value::Number(n)),
+                    _ => Err(kb.interface.fill(
+                        "flow_bad_number",
+                        ui,
+                        &[("min", &min.to_string()), ("max", &max.to_string())],
+                    )),
+                };
+                (field, next, answer)
+            }
             // At a step with buttons, a typed text is a question of its own.
             _ => {
                 state.flow = None;
                 return None;
             }
         };
-        if question() {
-            state.flow = None;
-            return None;
+        match answer {
+            Ok(v) => {
+                values.insert(field.clone(), v);
+                let next = At { node: *next, ..at };
+                Some(enter(k, ui, &next, values, state))
+            }
+            // Not an answer to the step, but a question of its own: the flow is left.
+            Err(_) if k.matcher.ask(text, Some(ui), None).status == Status::Answered => {
+                state.flow = None;
+                None
+            }
+            Err(problem) => Some(Reply::text(problem)),
         }
-        Some(Reply::text(problem))
     }
+}
+
+/// Whether `event` leaves a guided answer in progress: a command or another of our buttons
+/// does; a text (which the flow reads first), the flow's own buttons and a stale button (which
+/// gets a fresh menu anyway) do not.
+pub(super) fn leaves_flow(event: &Event, version: u16) -> bool {
+    match event {
+        Event::Text { .. } => false,
+        Event::Button(d) => matches!(Callback::parse(d, version), Pressed::Now(c) if !c.is_flow()),
+        _ => true,
+    }
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
 }
 
 /// A question answered by an entry with a flow that gives a date or a number of the person's
@@ -321,7 +331,7 @@ fn enter(
             ]);
             // A month is enough where the day is not needed: the last five years.
             if !exact {
-                let year = chrono::Utc::now().date_naive().year();
+                let year = today().year();
                 let years = (0..5)
                     .rev()
                     .filter_map(|back| u16::try_from(year - back).ok());

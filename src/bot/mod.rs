@@ -218,9 +218,7 @@ impl Conversation {
     pub async fn handle_message(&self, chat: i64, source: Option<i32>, event: Event) -> Output {
         let k = self.knowledge();
         let (profile, mut state) = self.chat(chat).await;
-        // Any command leaves a guided answer in progress (texts and buttons decide for
-        // themselves).
-        if state.flow.is_some() && !matches!(event, Event::Text { .. } | Event::Button(_)) {
+        if state.flow.is_some() && flows::leaves_flow(&event, k.kb.version) {
             let before = state.clone();
             state.flow = None;
             self.save_state(chat, &before, &state).await;

@@ -257,24 +257,18 @@ impl Flow {
             values.insert(name.clone(), Value::Date(v));
         }
         let t = text.get(lang);
-        let mut out = String::with_capacity(t.len());
-        let mut rest = t.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let close = after.find('}')?;
-            let p = &after[..close];
+        let mut out = t.clone();
+        for p in placeholders(t) {
             let (name, earliest) = match p.strip_suffix(".earliest") {
                 Some(n) => (n, true),
                 None => (p, false),
             };
-            match values.get(name)? {
-                Value::Date(a) => out.push_str(&show_date(a, earliest)),
-                Value::Number(n) => out.push_str(&n.to_string()),
-            }
-            rest = &after[close + 1..];
+            let shown = match values.get(name)? {
+                Value::Date(a) => show_date(a, earliest),
+                Value::Number(n) => n.to_string(),
+            };
+            out = out.replace(&format!("{{{p}}}"), &shown);
         }
-        out.push_str(rest);
         Some(out)
     }
 }

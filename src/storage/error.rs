@@ -150,9 +150,6 @@ pub enum BadValue {
     /// A question's candidates are not the JSON they were written as.
     #[error("candidates")]
     Candidates(#[source] serde_json::Error),
-    /// A date column that is not a date.
-    #[error("date '{0}'")]
-    Date(String),
 }
 
 #[cfg(test)]

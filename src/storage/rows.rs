@@ -2,7 +2,7 @@
 
 use super::{
     BadValue, Error, ExportRow, FeedbackCount, Learned, MediaRef, Missed, Profile, Question,
-    Result, Row, Stats,
+    Reminder, Result, Row, Stats,
 };
 use crate::lang::{Country, Lang};
 use crate::model::Count;
@@ -298,4 +298,36 @@ impl TryFrom<ExportDbRow> for ExportRow {
             answered_at: r.answered_at,
         })
     }
+}
+
+/// The columns of a reminder as [`reminders`] reads them.
+pub(super) const REMINDER_COLUMNS: &str = "id, chat_id, entry, lang, due_on, remind_on";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ReminderRow {
+    id: i64,
+    chat_id: i64,
+    entry: String,
+    lang: String,
+    due_on: NaiveDate,
+    remind_on: NaiveDate,
+}
+
+/// Reminders from their rows, soonest first (an `UPDATE … RETURNING` keeps no order).
+pub(super) fn reminders(rows: Vec<ReminderRow>) -> Result<Vec<Reminder>> {
+    let mut out = rows
+        .into_iter()
+        .map(|r| {
+            Ok(Reminder {
+                lang: parse_lang(&r.lang).map_err(malformed(Row::Reminder(r.id)))?,
+                id: r.id,
+                chat_id: r.chat_id,
+                entry: r.entry,
+                due_on: r.due_on,
+                remind_on: r.remind_on,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by_key(|r| (r.remind_on, r.id));
+    Ok(out)
 }

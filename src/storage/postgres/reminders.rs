@@ -1,29 +1,10 @@
 //! Reminders, on PostgreSQL.
 
 use super::PgStorage;
-use crate::lang::Lang;
-use crate::storage::{BadValue, Error, NewReminder, Reminder, Result, Row};
+use crate::storage::rows::{REMINDER_COLUMNS as COLUMNS, ReminderRow, reminders};
+use crate::storage::{NewReminder, Reminder, Result};
 use chrono::NaiveDate;
 use std::time::Duration;
-
-type ReminderRow = (i64, i64, String, String, NaiveDate, NaiveDate);
-
-const COLUMNS: &str = "id, chat_id, entry, lang, due_on, remind_on";
-
-fn reminder(row: ReminderRow) -> Result<Reminder> {
-    let (id, chat_id, entry, lang, due_on, remind_on) = row;
-    Ok(Reminder {
-        id,
-        chat_id,
-        entry,
-        lang: lang.parse::<Lang>().map_err(|e| Error::Malformed {
-            row: Row::Reminder(id),
-            source: BadValue::Language(e),
-        })?,
-        due_on,
-        remind_on,
-    })
-}
 
 impl PgStorage {
     pub(super) async fn insert_reminder(&self, r: NewReminder) -> Result<Reminder> {
@@ -46,7 +27,7 @@ impl PgStorage {
         .bind(r.due_on)
         .fetch_one(&self.pool)
         .await?;
-        reminder(row)
+        Ok(reminders(vec![row])?.remove(0))
     }
 
     pub(super) async fn pending_reminders(&self, chat_id: i64) -> Result<Vec<Reminder>> {
@@ -57,7 +38,7 @@ impl PgStorage {
         .bind(chat_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(reminder).collect()
+        reminders(rows)
     }
 
     pub(super) async fn delete_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
@@ -92,9 +73,7 @@ impl PgStorage {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        let mut out: Vec<Reminder> = rows.into_iter().map(reminder).collect::<Result<_>>()?;
-        out.sort_by_key(|r| (r.remind_on, r.id));
-        Ok(out)
+        reminders(rows)
     }
 
     pub(super) async fn unclaim_reminder(&self, id: i64, instance: &str) -> Result<()> {

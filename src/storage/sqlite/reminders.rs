@@ -1,39 +1,10 @@
 //! Reminders, on SQLite.
 
 use super::{SqliteStorage, lease_end, ts};
-use crate::lang::Lang;
-use crate::storage::{BadValue, Error, NewReminder, Reminder, Result, Row, now};
+use crate::storage::rows::{REMINDER_COLUMNS as COLUMNS, ReminderRow, reminders};
+use crate::storage::{NewReminder, Reminder, Result, now};
 use chrono::NaiveDate;
 use std::time::Duration;
-
-type ReminderRow = (i64, i64, String, String, String, String);
-
-const COLUMNS: &str = "id, chat_id, entry, lang, due_on, remind_on";
-
-fn reminder(row: ReminderRow) -> Result<Reminder> {
-    let (id, chat_id, entry, lang, due_on, remind_on) = row;
-    let bad = |source| Error::Malformed {
-        row: Row::Reminder(id),
-        source,
-    };
-    let day = |s: &str| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad(BadValue::Date(s.to_string())))
-    };
-    Ok(Reminder {
-        id,
-        chat_id,
-        entry,
-        lang: lang
-            .parse::<Lang>()
-            .map_err(|e| bad(BadValue::Language(e)))?,
-        due_on: day(&due_on)?,
-        remind_on: day(&remind_on)?,
-    })
-}
-
-fn day(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
 
 impl SqliteStorage {
     pub(super) async fn insert_reminder(&self, r: NewReminder) -> Result<Reminder> {
@@ -44,8 +15,8 @@ impl SqliteStorage {
         .bind(r.chat_id)
         .bind(&r.entry)
         .bind(r.lang.code())
-        .bind(day(r.due_on))
-        .bind(day(r.remind_on))
+        .bind(r.due_on)
+        .bind(r.remind_on)
         .bind(ts(now()))
         .execute(&self.pool)
         .await?;
@@ -54,10 +25,10 @@ impl SqliteStorage {
         ))
         .bind(r.chat_id)
         .bind(&r.entry)
-        .bind(day(r.due_on))
+        .bind(r.due_on)
         .fetch_one(&self.pool)
         .await?;
-        reminder(row)
+        Ok(reminders(vec![row])?.remove(0))
     }
 
     pub(super) async fn pending_reminders(&self, chat_id: i64) -> Result<Vec<Reminder>> {
@@ -68,7 +39,7 @@ impl SqliteStorage {
         .bind(chat_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(reminder).collect()
+        reminders(rows)
     }
 
     pub(super) async fn delete_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
@@ -99,14 +70,12 @@ impl SqliteStorage {
         ))
         .bind(instance)
         .bind(ts(lease_end(now, lease)))
-        .bind(day(up_to))
+        .bind(up_to)
         .bind(ts(now))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        let mut out: Vec<Reminder> = rows.into_iter().map(reminder).collect::<Result<_>>()?;
-        out.sort_by_key(|r| (r.remind_on, r.id));
-        Ok(out)
+        reminders(rows)
     }
 
     pub(super) async fn unclaim_reminder(&self, id: i64, instance: &str) -> Result<()> {

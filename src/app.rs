@@ -31,7 +31,14 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
         .context("cannot read learned phrasings")?
         .keeping_faq_texts(config.keep_texts_days > 0)
         .with_retention(config.retention)
-        .with_experts(config.expert_chat.is_some());
+        .with_experts(config.expert_chat.is_some())
+        .with_clock(config.clock.clone());
+    if !config.clock.is_system() {
+        log::warn!(
+            "the bot goes by {:?}, not the system clock (for tests)",
+            config.clock
+        );
+    }
     log::info!("knowledge base: {entries} entries");
     Ok(Arc::new(conversation))
 }
@@ -41,6 +48,10 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
 const REPOST_EVERY: Duration = Duration::from_secs(30);
 const LEARNED_EVERY: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How often each instance looks for reminders due; every second with a test's clock, which
+/// jumps.
+const REMINDERS_EVERY: Duration = Duration::from_secs(30);
+const REMINDERS_EVERY_IN_TESTS: Duration = Duration::from_secs(1);
 
 /// Forgets, as `/forget` does, the people who have not used the bot for the configured days,
 /// and withdraws their expert posts; a batch per run.
@@ -89,6 +100,11 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
         let mut learned = tokio::time::interval(LEARNED_EVERY);
         let mut retention = tokio::time::interval(RETENTION_EVERY);
         let mut counters = tokio::time::interval(crate::bot::counters::FLUSH_EVERY);
+        let mut reminders = tokio::time::interval(if deps.config.clock.is_system() {
+            REMINDERS_EVERY
+        } else {
+            REMINDERS_EVERY_IN_TESTS
+        });
         #[cfg(unix)]
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -105,6 +121,13 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
             tokio::select! {
                 _ = counters.tick() => {
                     deps.conversation.flush_counters().await;
+                }
+                _ = reminders.tick() => {
+                    match telegram::reminders::send_due(&bot, &deps).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("{n} reminder(s) sent"),
+                        Err(e) => log::warn!("reminders not sent: {e:#}"),
+                    }
                 }
                 _ = repost.tick() => {
                     if let Err(e) = desk::post_unposted(&bot, &deps).await {
@@ -125,6 +148,12 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
                     match store.erase_old_texts(chrono::Utc::now(), keep).await {
                         Ok(0) => {}
                         Ok(n) => log::info!("texts of {n} resolved question(s) erased"),
+                        Err(e) => log::warn!("retention clean-up failed: {e:#}"),
+                    }
+                    let before = chrono::Utc::now() - chrono::TimeDelta::days(keep);
+                    match store.erase_finished_reminders(before).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("{n} sent reminder(s) erased"),
                         Err(e) => log::warn!("retention clean-up failed: {e:#}"),
                     }
                     let before = chrono::Utc::now() - crate::bot::state::STATE_KEEP;

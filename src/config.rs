@@ -100,6 +100,9 @@ pub struct Config {
     /// `JARDAM_SEND_RATE`: messages per second the bot sends in all (Telegram's limit is about
     /// 30; more only with paid broadcasts, or against a local Bot API server).
     pub send_rate: u32,
+    /// The time the bot goes by: the system's, or with `JARDAM_CLOCK_FILE` (for tests that
+    /// move time) the time written in that file.
+    pub clock: crate::clock::Clock,
 }
 
 /// Where Telegram posts updates, and the secret it must send along.
@@ -297,6 +300,10 @@ impl Config {
                 })
                 .ok()
         });
+        let clock = match get("JARDAM_CLOCK_FILE") {
+            Some(path) => crate::clock::Clock::from_file(PathBuf::from(path)),
+            None => crate::clock::Clock::system(),
+        };
         let mut webhook = None;
         if want_webhook || get("JARDAM_WEBHOOK_URL").is_some() {
             let has = |k: &str| get(k).is_some();
@@ -336,6 +343,7 @@ impl Config {
                 webhook,
                 listen,
                 send_rate,
+                clock,
             })
         } else {
             Err(ConfigError(errors))

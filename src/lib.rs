@@ -10,11 +10,13 @@
 //!   state in the storage, the expert workflow. It imports nothing of Telegram.
 //! - [`telegram`] (handlers, the expert chat, polling, send and flood limits, deep links) and
 //!   [`chat`] (the terminal) only translate to and from the core; [`app`], [`server`] and
-//!   [`stop`] wire and run it all; [`config`] reads the environment once.
+//!   [`stop`] wire and run it all; [`config`] reads the environment once; [`clock`] is the
+//!   time the bot goes by.
 
 pub mod app;
 pub mod bot;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod dates;
 pub mod eval;

@@ -320,8 +320,10 @@ pub struct NewReminder {
     pub lang: Lang,
     /// The date the outcome is about: a deadline, the end of a ban.
     pub due_on: NaiveDate,
-    /// The day to send it.
+    /// The day to send it, where the person lives.
     pub remind_on: NaiveDate,
+    /// From when it may be sent: that day's morning where the person lives.
+    pub send_at: DateTime<Utc>,
 }
 
 /// A stored reminder, not yet sent.
@@ -333,4 +335,5 @@ pub struct Reminder {
     pub lang: Lang,
     pub due_on: NaiveDate,
     pub remind_on: NaiveDate,
+    pub send_at: DateTime<Utc>,
 }

@@ -1,7 +1,9 @@
 -- Reminders a person asked for under a guided answer's outcome ("🔔 Remind me"): the date the
--- outcome is about (a deadline, the end of a ban) and the day to send the reminder. Sent by
--- the background task of whichever instance claims it first (claimed_by / claimed_until, a
--- lease); then marked sent, or undeliverable when the person blocked the bot.
+-- outcome is about (a deadline, the end of a ban), the day to send the reminder, and the
+-- moment from which it may be sent (that day's morning where the person lives; moved on when
+-- it comes at night there). Sent by the background task of whichever instance claims it first
+-- (claimed_by / claimed_until, a lease); then marked sent, or undeliverable when the person
+-- blocked the bot, and erased some days after (finished_at).
 CREATE TABLE reminders (
     id            BIGSERIAL PRIMARY KEY,
     chat_id       BIGINT NOT NULL,
@@ -9,10 +11,13 @@ CREATE TABLE reminders (
     lang          TEXT NOT NULL,
     due_on        DATE NOT NULL,
     remind_on     DATE NOT NULL,
+    send_at       TIMESTAMPTZ NOT NULL,
     status        TEXT NOT NULL DEFAULT 'pending',
     claimed_by    TEXT,
     claimed_until TIMESTAMPTZ,
     created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    finished_at   TIMESTAMPTZ,
     UNIQUE (chat_id, entry, due_on)
 );
-CREATE INDEX reminders_due ON reminders (remind_on, id) WHERE status = 'pending';
+CREATE INDEX reminders_due ON reminders (send_at, id) WHERE status = 'pending';
+CREATE INDEX reminders_finished ON reminders (finished_at) WHERE status <> 'pending';

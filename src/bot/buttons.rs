@@ -110,6 +110,10 @@ impl Conversation {
                 self.flow_date(k, chat, ui, (entry, node), pick, state)
                     .await
             }
+            Callback::Remind { entry, node, due } => {
+                self.remind(k, chat, ui, country, (entry, node, due)).await
+            }
+            Callback::CancelReminder(id) => self.cancel_reminder(k, chat, ui, id).await,
         }
     }
 

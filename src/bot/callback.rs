@@ -7,6 +7,7 @@
 //! position, and an old one gets a fresh menu instead of the wrong entry.
 
 use crate::lang::{Country, Lang, Variant};
+use chrono::NaiveDate;
 use std::fmt;
 
 /// What a person's button does.
@@ -62,6 +63,15 @@ pub enum Callback {
         node: usize,
         pick: DatePick,
     },
+    /// "🔔 Remind me" under a guided answer's outcome: entry, the outcome's position and the
+    /// date it worked out.
+    Remind {
+        entry: usize,
+        node: usize,
+        due: NaiveDate,
+    },
+    /// A reminder's cancel button in `/reminders`, by its stored number.
+    CancelReminder(i64),
 }
 
 /// A date picked with buttons instead of typed.
@@ -102,7 +112,10 @@ impl Callback {
     fn survives_reload(self) -> bool {
         matches!(
             self,
-            Callback::Language { .. } | Callback::Country { .. } | Callback::Forget { .. }
+            Callback::Language { .. }
+                | Callback::Country { .. }
+                | Callback::Forget { .. }
+                | Callback::CancelReminder(_)
         )
     }
 
@@ -179,6 +192,14 @@ impl Callback {
                 node: index(n)?,
                 pick: DatePick::parse(p)?,
             },
+            ["K", e, n, d] => Callback::Remind {
+                entry: index(e)?,
+                node: index(n)?,
+                due: (d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+                    .flatten()?,
+            },
+            ["Q", id] => Callback::CancelReminder(i64::try_from(index(id)?).ok()?),
             _ => return None,
         })
     }
@@ -256,6 +277,10 @@ impl fmt::Display for Callback {
                 choice,
             } => write!(f, "H:{entry}:{node}:{choice}"),
             Callback::FlowDate { entry, node, pick } => write!(f, "J:{entry}:{node}:{pick}"),
+            Callback::Remind { entry, node, due } => {
+                write!(f, "K:{entry}:{node}:{}", due.format("%Y%m%d"))
+            }
+            Callback::CancelReminder(id) => write!(f, "Q:{id}"),
         }
     }
 }
@@ -320,6 +345,12 @@ mod tests {
                     entry: i,
                     helpful: false,
                 },
+                Callback::Remind {
+                    entry: i,
+                    node: i,
+                    due: NaiveDate::from_ymd_opt(2028, 2, 29).unwrap(),
+                },
+                Callback::CancelReminder(i64::try_from(i).unwrap()),
             ]);
             v.extend(Variant::ALL.map(|x| Callback::EntryVariant(i, x)));
             v.extend(Country::ALL.map(|c| Callback::EntryForCountry(i, c)));
@@ -327,6 +358,7 @@ mod tests {
         v.extend([
             Callback::Forget { confirmed: true },
             Callback::Forget { confirmed: false },
+            Callback::CancelReminder(i64::MAX),
         ]);
         v
     }
@@ -382,6 +414,12 @@ mod tests {
             "zz:M",
             "1:E:-1",
             "1:E:99999999999999999999999",
+            "1:K:1:2:20280230",
+            "1:K:1:2:2028021",
+            "1:K:1:2:+2028022",
+            "1:K:1:2",
+            "1:Q:-1",
+            "1:Q:9223372036854775808",
         ] {
             assert_eq!(Callback::parse(data, 1), Pressed::Stale, "{data:?}");
         }

@@ -84,7 +84,7 @@ impl Conversation {
         pick: DatePick,
         before: ChatState,
     ) -> Output {
-        let today = today();
+        let today = self.clock.today();
         let at = current(k, &before).filter(|(at, _)| at.entry == entry && at.node == node);
         let Some((at, mut values)) = at else {
             return self.elsewhere(k, chat, ui, before).await;
@@ -127,7 +127,7 @@ impl Conversation {
             awaiting_question: false,
             ..before.clone()
         };
-        let reply = enter(k, ui, at, values, &mut after);
+        let reply = enter(k, ui, at, values, &mut after, self.clock.today());
         self.save_state(chat, before, &after).await;
         Output::one(reply)
     }
@@ -138,7 +138,8 @@ impl Conversation {
     async fn elsewhere(&self, k: &Knowledge, chat: i64, ui: Lang, before: ChatState) -> Output {
         if let Some((at, values)) = current(k, &before) {
             let mut state = before.clone();
-            return Output::one(enter(k, ui, &at, values, &mut state));
+            let today = self.clock.today();
+            return Output::one(enter(k, ui, &at, values, &mut state, today));
         }
         let state = ChatState {
             flow: None,
@@ -168,7 +169,7 @@ impl Conversation {
             NodeKind::Date {
                 field, next, exact, ..
             } => {
-                let answer = match dates::parse_past(text, today()) {
+                let answer = match dates::parse_past(text, self.clock.today()) {
                     Ok(d) if *exact && d.precision != Precision::Day => {
                         Err(kb.t("flow_need_day", ui).to_string())
                     }
@@ -205,7 +206,7 @@ impl Conversation {
             Ok(v) => {
                 values.insert(field.clone(), v);
                 let next = At { node: *next, ..at };
-                Some(enter(k, ui, &next, values, state))
+                Some(enter(k, ui, &next, values, state, self.clock.today()))
             }
             // Not an answer to the step, but a question of its own: the flow is left.
             Err(_) if k.matcher.ask(text, Some(ui), None).status == Status::Answered => {
@@ -228,10 +229,6 @@ pub(super) fn leaves_flow(event: &Event, version: u16) -> bool {
     }
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 /// A question answered by an entry with a flow that gives a date or a number of the person's
 /// own ("deported in 2023, when can I come back?") goes straight on to the flow's first step,
 /// after the answer.
@@ -241,6 +238,7 @@ pub(super) fn lead_in(
     entry: &crate::kb::Entry,
     text: &str,
     state: &mut ChatState,
+    today: NaiveDate,
 ) -> Option<Reply> {
     let flow = entry.flow.as_ref().filter(|f| f.lead_in)?;
     if !text.chars().any(|c| c.is_ascii_digit()) {
@@ -251,7 +249,7 @@ pub(super) fn lead_in(
         flow,
         node: flow.start,
     };
-    Some(enter(k, ui, &at, BTreeMap::new(), state))
+    Some(enter(k, ui, &at, BTreeMap::new(), state, today))
 }
 
 /// The flow and step the chat state points at, with the answers so far; `None` when it no
@@ -268,13 +266,14 @@ fn current<'a>(k: &'a Knowledge, state: &ChatState) -> Option<(At<'a>, BTreeMap<
 }
 
 /// Arrives at a node: a step is asked (and remembered as where the chat is), an outcome
-/// answers (and the flow ends).
+/// answers (and the flow ends), with "🔔 Remind me" when it has a date still to come.
 fn enter(
     k: &Knowledge,
     ui: Lang,
     at: &At,
     values: BTreeMap<String, Value>,
     state: &mut ChatState,
+    today: NaiveDate,
 ) -> Reply {
     let kb = &k.kb;
     let node = &at.flow.nodes[at.node];
@@ -286,15 +285,25 @@ fn enter(
                 // A date past the calendar's end, or a field a reload took away.
                 return screens::stale(kb, ui);
             };
+            let remind = at.flow.reminder(at.node, &values).and_then(|(due, _)| {
+                let cb = Callback::Remind {
+                    entry: at.entry,
+                    node: at.node,
+                    due,
+                };
+                (due > today).then(|| vec![b("btn_remind", cb)])
+            });
+            let mut buttons: Vec<Vec<Button>> = remind.into_iter().collect();
+            buttons.extend([
+                vec![b("btn_flow", Callback::FlowStart(at.entry))],
+                vec![
+                    b("btn_ask_expert", Callback::AskExpert(at.entry)),
+                    b("btn_menu", Callback::Menu),
+                ],
+            ]);
             return Reply {
                 text,
-                buttons: vec![
-                    vec![b("btn_flow", Callback::FlowStart(at.entry))],
-                    vec![
-                        b("btn_ask_expert", Callback::AskExpert(at.entry)),
-                        b("btn_menu", Callback::Menu),
-                    ],
-                ],
+                buttons,
                 edit: false,
             };
         }
@@ -331,7 +340,7 @@ fn enter(
             ]);
             // A month is enough where the day is not needed: the last five years.
             if !exact {
-                let year = today().year();
+                let year = today.year();
                 let years = (0..5)
                     .rev()
                     .filter_map(|back| u16::try_from(year - back).ok());

@@ -8,6 +8,8 @@
 //! - [`knowledge`]: the knowledge base and matcher in service, swapped on reload;
 //! - [`state`]: what is remembered of a chat between two messages, in the database;
 //! - `flows`: the guided answers (a few questions, then the person's own dates);
+//! - [`reminders`]: "🔔 Remind me", `/reminders`, and what the background task sends;
+//! - `handover`: questions stored for the experts, and what the person is told;
 //! - [`guard`]: database calls the conversation can do without;
 //! - [`counters`]: the daily counters, written in batches.
 
@@ -16,12 +18,16 @@ pub mod counters;
 pub mod desk;
 pub mod guard;
 pub mod knowledge;
+pub mod reminders;
 pub mod reply;
 pub mod screens;
 pub mod state;
 
 mod buttons;
 mod flows;
+mod handover;
+#[cfg(test)]
+mod reminder_tests;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +35,7 @@ pub use callback::Callback;
 pub use knowledge::{Knowledge, Shelf};
 pub use reply::{Action, Button, Event, Output, Reply};
 
+use crate::clock::Clock;
 use crate::kb::Entry;
 use crate::lang::{Country, Lang};
 use crate::matcher::{MatchResult, Status};
@@ -54,6 +61,8 @@ pub struct Conversation {
     retention: Retention,
     /// Daily counts not yet written.
     counters: counters::Counters,
+    /// Today in guided answers, and when reminders are due.
+    clock: Clock,
 }
 
 impl Conversation {
@@ -70,6 +79,7 @@ impl Conversation {
             retention: Retention::default(),
             guard: guard::Guard::default(),
             counters: counters::Counters::default(),
+            clock: Clock::system(),
         }
     }
 
@@ -87,6 +97,16 @@ impl Conversation {
     pub fn with_experts(mut self, connected: bool) -> Conversation {
         self.experts = connected;
         self
+    }
+
+    /// The clock the conversation and its reminders go by (a test's, or the system's).
+    pub fn with_clock(mut self, clock: Clock) -> Conversation {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The retention `/privacy` states (the clean-up task applies it).
@@ -283,6 +303,7 @@ impl Conversation {
                 edit: false,
             }),
             Event::Contacts => one(screens::topic(kb, "contacts", ui, false)),
+            Event::Reminders => self.reminders(&k, chat, ui, false, None).await,
             Event::Unsupported => one(Reply::text(kb.t("non_text", ui).to_string())),
             Event::Media { kind, media } => {
                 let q = NewQuestion {
@@ -459,7 +480,7 @@ impl Conversation {
                     let q = said.for_experts(ui, &r);
                     return self.danger_to_experts(k, ui, q, reply, state).await;
                 }
-                let lead_in = flows::lead_in(k, ui, entry, text, state);
+                let lead_in = flows::lead_in(k, ui, entry, text, state, self.clock.today());
                 Output {
                     replies: std::iter::once(reply).chain(lead_in).collect(),
                     ..Output::default()
@@ -487,72 +508,6 @@ impl Conversation {
                 }
                 self.to_experts(k, ui, said.for_experts(ui, &r), state)
                     .await
-            }
-        }
-    }
-
-    /// A message with a danger signal: the safety answer first, then the message `q` is stored
-    /// and posted to experts as urgent, and the person is told so (or, when it could not be
-    /// stored, that the answer is all they have for now).
-    async fn danger_to_experts(
-        &self,
-        k: &Knowledge,
-        ui: Lang,
-        q: NewQuestion,
-        answer: Reply,
-        state: &mut ChatState,
-    ) -> Output {
-        // One open urgent post per person: a further message joins the queue as an ordinary
-        // question, and the person is told the first is with the experts.
-        if let Some(open) = self.open_urgent(q.chat_id).await {
-            let mut out = self.to_experts(k, ui, q, state).await;
-            let notice =
-                k.kb.interface
-                    .fill("urgent_already_open", ui, &[("number", &open.to_string())]);
-            out.replies = vec![answer, Reply::text(notice)];
-            return out;
-        }
-        let q = NewQuestion { urgent: true, ..q };
-        let mut out = self.to_experts(k, ui, q, state).await;
-        let notice = if out.urgent.is_empty() {
-            k.kb.t("save_failed", ui)
-        } else {
-            k.kb.t(self.notice("urgent_sent", "urgent_no_experts"), ui)
-        };
-        out.replies = vec![answer, Reply::text(notice.to_string())];
-        out
-    }
-
-    /// Stores a question for experts and tells the person honestly what happens next; once
-    /// it is stored, the chat's last question is cleared.
-    async fn to_experts(
-        &self,
-        k: &Knowledge,
-        ui: Lang,
-        q: NewQuestion,
-        state: &mut ChatState,
-    ) -> Output {
-        let urgent = q.urgent;
-        match self.store.add_question(q).await {
-            Ok(q) => {
-                state.last_question = None;
-                let text = k.kb.interface.fill(
-                    self.notice("unmet_saved", "saved_no_experts"),
-                    ui,
-                    &[("number", &q.id.to_string())],
-                );
-                let mut out = Output::one(screens::with_menu(&k.kb, ui, text));
-                if urgent {
-                    out.urgent.push(q.id);
-                } else {
-                    out.new_questions.push(q.id);
-                }
-                out
-            }
-            Err(e) => {
-                // Nothing is acknowledged that was not committed.
-                log::error!("a question could not be stored: {e:#}");
-                Output::one(Reply::text(k.kb.t("save_failed", ui).to_string()))
             }
         }
     }

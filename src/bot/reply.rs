@@ -21,6 +21,8 @@ pub enum Event {
     Privacy,
     Forget,
     Contacts,
+    /// `/reminders`: the chat's reminders, each with a cancel button.
+    Reminders,
     Text {
         text: String,
         language_code: Option<String>,
@@ -54,6 +56,7 @@ impl Event {
             "privacy" => Event::Privacy,
             "forget" => Event::Forget,
             "contacts" => Event::Contacts,
+            "reminders" => Event::Reminders,
             _ => return None,
         })
     }

@@ -3,13 +3,13 @@ use super::*;
 use crate::kb::{self, CheckOptions};
 use crate::lang::Variant;
 
-async fn conversation() -> Conversation {
+pub(super) async fn conversation() -> Conversation {
     let (kb, _) = kb::load("dialogues".as_ref(), &CheckOptions::default()).unwrap();
     let store = crate::storage::connect("sqlite::memory:").await.unwrap();
     Conversation::new(Knowledge::new(kb, &[]), store)
 }
 
-fn press(reply: &Reply, label_part: &str) -> Event {
+pub(super) fn press(reply: &Reply, label_part: &str) -> Event {
     for b in reply.buttons.iter().flatten() {
         if b.label.contains(label_part) {
             if let Action::Callback(d) = &b.action {
@@ -20,7 +20,7 @@ fn press(reply: &Reply, label_part: &str) -> Event {
     panic!("no button {label_part:?} in {:?}", reply.buttons);
 }
 
-fn text(t: &str) -> Event {
+pub(super) fn text(t: &str) -> Event {
     Event::Text {
         text: t.to_string(),
         language_code: None,

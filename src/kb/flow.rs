@@ -53,7 +53,17 @@ pub enum NodeKind {
     Outcome {
         compute: Vec<(String, Expr)>,
         text: PerLang<String>,
+        /// "🔔 Remind me" under it, for one of its dates.
+        remind: Option<Remind>,
     },
+}
+
+/// The reminder an outcome offers: some days before one of its dates (the earliest the
+/// answers allow).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Remind {
+    pub field: String,
+    pub days_before: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -239,16 +249,15 @@ pub fn show_date(a: &Approx, earliest: bool) -> String {
 }
 
 impl Flow {
-    /// An outcome's text in `lang` with its fields filled in from `values` (what the person
-    /// answered and the choices set), its computed fields first; `None` when a field it needs
-    /// is missing or a date falls outside the calendar.
-    pub fn outcome_text(
+    /// The fields at an outcome: what the person answered and the choices set, and what the
+    /// outcome computes; `None` when a field it needs is missing or a date falls outside the
+    /// calendar.
+    fn outcome_values(
         &self,
         node: usize,
-        lang: Lang,
         values: &BTreeMap<String, Value>,
-    ) -> Option<String> {
-        let NodeKind::Outcome { compute, text } = &self.nodes[node].kind else {
+    ) -> Option<BTreeMap<String, Value>> {
+        let NodeKind::Outcome { compute, .. } = &self.nodes[node].kind else {
             return None;
         };
         let mut values = values.clone();
@@ -256,6 +265,20 @@ impl Flow {
             let v = e.eval(&values)?;
             values.insert(name.clone(), Value::Date(v));
         }
+        Some(values)
+    }
+
+    /// An outcome's text in `lang` with its fields filled in (see [`Flow::outcome_values`]).
+    pub fn outcome_text(
+        &self,
+        node: usize,
+        lang: Lang,
+        values: &BTreeMap<String, Value>,
+    ) -> Option<String> {
+        let NodeKind::Outcome { text, .. } = &self.nodes[node].kind else {
+            return None;
+        };
+        let values = self.outcome_values(node, values)?;
         let t = text.get(lang);
         let mut out = t.clone();
         for p in placeholders(t) {
@@ -270,5 +293,34 @@ impl Flow {
             out = out.replace(&format!("{{{p}}}"), &shown);
         }
         Some(out)
+    }
+
+    /// The date an outcome offers a reminder for (the earliest its answers allow), with how
+    /// many days before it the reminder comes; `None` when it offers none.
+    pub fn reminder(
+        &self,
+        node: usize,
+        values: &BTreeMap<String, Value>,
+    ) -> Option<(NaiveDate, u32)> {
+        let NodeKind::Outcome {
+            remind: Some(r), ..
+        } = &self.nodes[node].kind
+        else {
+            return None;
+        };
+        match self.outcome_values(node, values)?.get(&r.field)? {
+            Value::Date(a) => Some((a.first, r.days_before)),
+            Value::Number(_) => None,
+        }
+    }
+
+    /// How many days before its date the reminder of outcome `node` comes, if it offers one.
+    pub fn reminder_days_before(&self, node: usize) -> Option<u32> {
+        match &self.nodes.get(node)?.kind {
+            NodeKind::Outcome {
+                remind: Some(r), ..
+            } => Some(r.days_before),
+            _ => None,
+        }
     }
 }

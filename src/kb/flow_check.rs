@@ -2,13 +2,16 @@
 //! steps and outcomes, then its graph and the fields each outcome may use. Every problem is
 //! reported at its `file:line`; a flow with any is not loaded.
 
-use super::flow::{Choice, Expr, Flow, Node, NodeKind, placeholders};
+use super::flow::{Choice, Expr, Flow, Node, NodeKind, Remind, placeholders};
 use super::html;
 use super::load::{FileText, Problems, RawLangMap, lang_map, valid_name};
 use crate::lang::Lang;
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use toml::Spanned;
+
+/// The furthest ahead of its date a reminder may come.
+const MAX_DAYS_BEFORE: u32 = 365;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +61,15 @@ struct RawOutcome {
     #[serde(default)]
     compute: Vec<Spanned<RawCompute>>,
     text: RawLangMap<String>,
+    remind: Option<RawRemind>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemind {
+    /// A date field the outcome shows.
+    date: String,
+    days_before: u32,
 }
 
 #[derive(Deserialize)]
@@ -276,9 +288,30 @@ pub(super) fn check(
             }
         }
         let text = texts(&what, o.text, line, problems);
+        let remind = o.remind.map(|r| Remind {
+            field: r.date.trim().to_string(),
+            days_before: r.days_before,
+        });
+        if let Some(r) = &remind
+            && !(1..=MAX_DAYS_BEFORE).contains(&r.days_before)
+        {
+            problems.error(
+                path,
+                line,
+                format!(
+                    "flow of {entry}: {what}: remind.days_before must be 1–{MAX_DAYS_BEFORE}, \
+                     not {}",
+                    r.days_before
+                ),
+            );
+        }
         nodes.push(Node {
             id: o.id.trim().to_string(),
-            kind: NodeKind::Outcome { compute, text },
+            kind: NodeKind::Outcome {
+                compute,
+                text,
+                remind,
+            },
         });
     }
     if problems.0.len() > errors_before {
@@ -373,7 +406,12 @@ fn check_graph(
         }
     }
     for &node in &order {
-        let NodeKind::Outcome { compute, text } = &flow.nodes[node].kind else {
+        let NodeKind::Outcome {
+            compute,
+            text,
+            remind,
+        } = &flow.nodes[node].kind
+        else {
             continue;
         };
         let mut fields = known[node].clone().unwrap_or_default();
@@ -385,6 +423,11 @@ fn check_graph(
                 }
             }
             fields.insert((name.clone(), true));
+        }
+        if let Some(r) = remind
+            && !fields.contains(&(r.field.clone(), true))
+        {
+            problems.error(path, lines[node], format!("flow of {entry}: outcome '{}' reminds of '{}', which is no date that every path to it asks or computes", flow.nodes[node].id, r.field));
         }
         for lang in Lang::ALL {
             let t = text.get(lang);

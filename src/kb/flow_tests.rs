@@ -39,6 +39,7 @@ next = "estimate"
 [[flow.outcome]]
 id = "estimate"
 compute = [{{ name = "until", value = "left + years years - 1 day" }}]
+remind = {{ date = "until", days_before = 30 }}
 text = {{ ky = "{{until}} ky", ru = "до <b>{{until}}</b> ({{years}} лет с {{left}}, не раньше {{until.earliest}})", uz = "{{until}} uz", en = "until {{until}}" }}
 
 [[flow.outcome]]
@@ -112,6 +113,43 @@ fn a_valid_flow_loads_and_fills_in_its_outcomes() {
     let mut missing = values.clone();
     missing.remove("years");
     assert_eq!(flow.outcome_text(estimate, Lang::Ru, &missing), None);
+    // The reminder: for the earliest date the answers allow.
+    let first = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    assert_eq!(
+        flow.reminder(estimate, &values),
+        Some((first(2028, 3, 14), 30))
+    );
+    assert_eq!(
+        flow.reminder(estimate, &by_month),
+        Some((first(2028, 2, 29), 30))
+    );
+    assert_eq!(flow.reminder(estimate, &missing), None);
+    assert_eq!(flow.reminder(flow.index("unsure").unwrap(), &values), None);
+    assert_eq!(flow.reminder_days_before(estimate), Some(30));
+}
+
+#[test]
+fn a_reminder_of_no_date_or_too_far_ahead() {
+    let problems = broken(r#"date = "until""#, r#"date = "years""#);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].ends_with(
+            "outcome 'estimate' reminds of 'years', which is no date that every path to it asks or computes"
+        ),
+        "{problems:?}"
+    );
+    for days in ["0", "400"] {
+        let problems = broken("days_before = 30", &format!("days_before = {days}"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].ends_with(&format!(
+                "outcome 'estimate': remind.days_before must be 1–365, not {days}"
+            )),
+            "{problems:?}"
+        );
+    }
+    let problems = broken("days_before = 30", "days = 30");
+    assert!(problems[0].contains("unknown field"), "{problems:?}");
 }
 
 /// The valid flow with `from` replaced by `to` (once).

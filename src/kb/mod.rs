@@ -93,6 +93,17 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("flow_pick_month", &[]),
     ("month_names", &[]),
     ("flow_bad_number", &["min", "max"]),
+    ("btn_remind", &[]),
+    ("reminder_set", &["remind_on", "due"]),
+    ("reminder_too_close", &["due"]),
+    ("reminders_none", &[]),
+    ("reminders_list", &[]),
+    ("reminders_line", &["n", "title", "due", "remind_on"]),
+    ("btn_cancel_reminder", &["n"]),
+    ("reminder_cancelled", &[]),
+    ("reminder_due", &["title", "due", "days"]),
+    ("reminder_due_now", &["title", "due"]),
+    ("btn_open_answer", &[]),
     ("saved_no_experts", &["number"]),
     ("urgent_no_experts", &[]),
     ("expert_post_withdrawn", &[]),
@@ -132,6 +143,7 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("cmd_privacy", &[]),
     ("cmd_forget", &[]),
     ("cmd_contacts", &[]),
+    ("cmd_reminders", &[]),
 ];
 
 /// A menu topic.

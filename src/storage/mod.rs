@@ -211,7 +211,8 @@ pub trait Storage: Send + Sync {
     /// how many chat states.
     async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Chats whose last visit (or, without a profile, newest question) is before `before`:
-    /// the retention clean-up forgets them. At most `limit`.
+    /// the retention clean-up forgets them. A chat waiting for a reminder is not one of them.
+    /// At most `limit`.
     async fn inactive_chats(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<i64>>;
     /// Erases the text (with the group key, the media reference and the expert's answer) of
     /// questions resolved more than `answered_keep_days` before `now`. Returns how many.
@@ -224,19 +225,28 @@ pub trait Storage: Send + Sync {
     async fn reminders_of(&self, chat_id: i64) -> Result<Vec<Reminder>>;
     /// Cancels reminder `id` of chat `chat_id`; `false` when the chat has no such reminder.
     async fn cancel_reminder(&self, chat_id: i64, id: i64) -> Result<bool>;
-    /// Claims for `instance`, for `lease`, at most `limit` reminders to be sent on or before
-    /// `up_to` that no live lease holds, soonest first: each goes to one instance only.
+    /// Claims for `instance`, for `lease`, at most `limit` reminders whose sending time is
+    /// `now` or earlier (`now` is the bot's clock; leases run on the real one) and that no
+    /// live lease holds, soonest first: each goes to one instance only.
     async fn claim_due_reminders(
         &self,
-        up_to: NaiveDate,
+        now: DateTime<Utc>,
         instance: &str,
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Reminder>>;
-    /// Gives a claimed reminder back (not to be sent now: night where the person lives).
-    async fn release_reminder(&self, id: i64, instance: &str) -> Result<()>;
+    /// Gives a reminder claimed by `instance` back, to be sent from `send_at` on (it came at
+    /// night where the person lives, or Telegram could not be reached).
+    async fn postpone_reminder(
+        &self,
+        id: i64,
+        instance: &str,
+        send_at: DateTime<Utc>,
+    ) -> Result<()>;
     /// Marks a reminder sent, or undeliverable (the person blocked the bot).
     async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()>;
+    /// Erases reminders sent or found undeliverable before `before`. Returns how many.
+    async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 // ---- shared between the backends ----

@@ -301,7 +301,7 @@ impl TryFrom<ExportDbRow> for ExportRow {
 }
 
 /// The columns of a reminder as [`reminders`] reads them.
-pub(super) const REMINDER_COLUMNS: &str = "id, chat_id, entry, lang, due_on, remind_on";
+pub(super) const REMINDER_COLUMNS: &str = "id, chat_id, entry, lang, due_on, remind_on, send_at";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ReminderRow {
@@ -311,6 +311,7 @@ pub(super) struct ReminderRow {
     lang: String,
     due_on: NaiveDate,
     remind_on: NaiveDate,
+    send_at: DateTime<Utc>,
 }
 
 /// Reminders from their rows, soonest first (an `UPDATE … RETURNING` keeps no order).
@@ -325,9 +326,10 @@ pub(super) fn reminders(rows: Vec<ReminderRow>) -> Result<Vec<Reminder>> {
                 entry: r.entry,
                 due_on: r.due_on,
                 remind_on: r.remind_on,
+                send_at: r.send_at,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    out.sort_by_key(|r| (r.remind_on, r.id));
+    out.sort_by_key(|r| (r.send_at, r.id));
     Ok(out)
 }

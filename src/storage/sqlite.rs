@@ -540,20 +540,29 @@ impl Storage for SqliteStorage {
 
     async fn claim_due_reminders(
         &self,
-        up_to: NaiveDate,
+        now: DateTime<Utc>,
         instance: &str,
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Reminder>> {
-        self.claim_reminders(up_to, instance, lease, limit).await
+        self.claim_reminders(now, instance, lease, limit).await
     }
 
-    async fn release_reminder(&self, id: i64, instance: &str) -> Result<()> {
-        self.unclaim_reminder(id, instance).await
+    async fn postpone_reminder(
+        &self,
+        id: i64,
+        instance: &str,
+        send_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.unclaim_reminder(id, instance, send_at).await
     }
 
     async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()> {
         self.end_reminder(id, delivered).await
+    }
+
+    async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.erase_reminders(before).await
     }
 
     async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {

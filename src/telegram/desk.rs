@@ -73,13 +73,13 @@ fn blocked(e: &RequestError) -> bool {
     )
 }
 
-/// A send's result as the desk records it.
-fn delivery(result: Result<(), RequestError>) -> Delivery {
+/// A send's result as the desk (and the reminders) record it.
+pub(super) fn delivery(result: Result<(), RequestError>) -> Delivery {
     match result {
         Ok(()) => Delivery::Delivered,
         Err(e) if blocked(&e) => Delivery::Blocked,
         Err(e) => {
-            log::warn!("an expert answer was not sent: {e}");
+            log::warn!("a message to a person was not sent: {e}");
             Delivery::Failed
         }
     }

@@ -9,10 +9,11 @@ pub mod inbox;
 pub mod limits;
 pub mod links;
 pub mod polling;
+pub mod reminders;
 
 pub use limits::TgBot;
 
-use crate::bot::{Action, Button, Conversation, Event, Output};
+use crate::bot::{Action, Button, Conversation, Event, Output, Reply};
 use crate::config::Config;
 use crate::experts::ExpertAction;
 use crate::lang::Lang;
@@ -47,6 +48,8 @@ pub enum Cmd {
     Forget,
     /// Embassies and hotlines
     Contacts,
+    /// My reminders
+    Reminders,
 }
 
 /// The conversation event of a command (Telegram's, or one typed in the terminal console).
@@ -63,6 +66,7 @@ pub fn command_event(cmd: Cmd, language_code: Option<String>) -> Event {
         Cmd::Privacy => Event::Privacy,
         Cmd::Forget => Event::Forget,
         Cmd::Contacts => Event::Contacts,
+        Cmd::Reminders => Event::Reminders,
     }
 }
 
@@ -200,17 +204,25 @@ async fn deliver(
                 }
                 send(req).await?;
             }
-            _ => {
-                let mut req = bot
-                    .send_message(chat, reply.text.clone())
-                    .parse_mode(ParseMode::Html);
-                if let Some(m) = markup {
-                    req = req.reply_markup(m);
-                }
-                bot.send_to(chat, req).await?;
-            }
+            _ => send_reply(bot, chat, reply).await?,
         }
     }
+    Ok(())
+}
+
+/// Sends one of the conversation's replies as a new message (within the send limits).
+pub(crate) async fn send_reply(
+    bot: &TgBot,
+    chat: ChatId,
+    reply: &Reply,
+) -> Result<(), teloxide::RequestError> {
+    let mut req = bot
+        .send_message(chat, reply.text.clone())
+        .parse_mode(ParseMode::Html);
+    if !reply.buttons.is_empty() {
+        req = req.reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons)));
+    }
+    bot.send_to(chat, req).await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod fuzz;
 mod matcher;
 mod outage;
 mod polling;
+mod reminders;
 mod storage;
 mod telegram;
 mod webhook;

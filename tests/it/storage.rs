@@ -5,7 +5,7 @@
 use chrono::{Duration as Days, NaiveDate, Utc};
 use jardam::lang::{Country, Lang};
 use jardam::storage::{
-    self, Count, Delivery, MediaRef, NewQuestion, QuestionKind, QuestionStatus, Storage,
+    self, Count, Delivery, MediaRef, NewQuestion, QuestionKind, QuestionStatus, Reminder, Storage,
 };
 use sqlx::{Connection, Executor, PgConnection};
 use std::future::Future;
@@ -978,6 +978,30 @@ async fn inactive_chats_are_found_for_the_clean_up(s: S) {
         s.inactive_chats(now + Days::days(1), 10).await.unwrap(),
         [1]
     );
+    // Someone waiting for a reminder is kept, however long away; once it is sent, no more.
+    let day = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+    let r = s
+        .add_reminder(storage::NewReminder {
+            chat_id: 1,
+            entry: "stay.ban-duration".into(),
+            lang: Lang::Ru,
+            due_on: day,
+            remind_on: day,
+            send_at: now,
+        })
+        .await
+        .unwrap();
+    assert!(
+        s.inactive_chats(now + Days::days(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.finish_reminder(r.id, true).await.unwrap();
+    assert_eq!(
+        s.inactive_chats(now + Days::days(1), 10).await.unwrap(),
+        [1]
+    );
 }
 
 async fn open_posts_of_a_chat(s: S) {
@@ -1588,12 +1612,14 @@ async fn a_chats_profile_and_state_come_in_one_read(s: S) {
 async fn reminders_are_stored_once_claimed_once_and_forgotten(s: S) {
     use jardam::storage::NewReminder;
     let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-    let new = |chat_id, entry: &str, due_on, remind_on| NewReminder {
+    let at = |y, m, d| day(y, m, d).and_hms_opt(6, 0, 0).unwrap().and_utc();
+    let new = |chat_id, entry: &str, due_on, remind_on: NaiveDate| NewReminder {
         chat_id,
         entry: entry.to_string(),
         lang: Lang::Ky,
         due_on,
         remind_on,
+        send_at: remind_on.and_hms_opt(6, 0, 0).unwrap().and_utc(),
     };
     let lease = Duration::from_secs(60);
     let ban = s
@@ -1615,7 +1641,10 @@ async fn reminders_are_stored_once_claimed_once_and_forgotten(s: S) {
         .await
         .unwrap();
     assert_eq!(again, ban, "asked for twice, stored once");
-    assert_eq!((ban.lang, ban.remind_on), (Lang::Ky, day(2028, 2, 15)));
+    assert_eq!(
+        (ban.lang, ban.remind_on, ban.send_at),
+        (Lang::Ky, day(2028, 2, 15), at(2028, 2, 15))
+    );
     let reg = s
         .add_reminder(new(
             1,
@@ -1638,11 +1667,18 @@ async fn reminders_are_stored_once_claimed_once_and_forgotten(s: S) {
     assert!(s.cancel_reminder(1, reg.id).await.unwrap());
     assert!(!s.cancel_reminder(1, reg.id).await.unwrap());
     assert_eq!(s.reminders_of(1).await.unwrap(), vec![ban.clone()]);
-    // Due ones only, each to one claimant at a time, even claimed side by side.
-    let up_to = day(2026, 12, 2);
+    // Due ones only (by the time given, not the database's), each to one claimant at a time,
+    // even claimed side by side.
+    let now = at(2026, 12, 2);
+    assert!(
+        s.claim_due_reminders(at(2026, 11, 30), "a", lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let (a, b) = tokio::join!(
-        s.claim_due_reminders(up_to, "a", lease, 10),
-        s.claim_due_reminders(up_to, "b", lease, 10)
+        s.claim_due_reminders(now, "a", lease, 10),
+        s.claim_due_reminders(now, "b", lease, 10)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
@@ -1652,34 +1688,65 @@ async fn reminders_are_stored_once_claimed_once_and_forgotten(s: S) {
         vec![other.clone()]
     );
     assert!(
-        s.claim_due_reminders(up_to, free, lease, 10)
+        s.claim_due_reminders(now, free, lease, 10)
             .await
             .unwrap()
             .is_empty()
     );
-    // Given back (night where the person lives): the other instance may take it.
-    s.release_reminder(other.id, free).await.unwrap();
+    // Put off (night where the person lives): only its holder can, and it comes back due
+    // from the new time, for any instance.
+    let morning = at(2026, 12, 3);
+    s.postpone_reminder(other.id, free, morning).await.unwrap();
     assert!(
-        s.claim_due_reminders(up_to, free, lease, 10)
+        s.claim_due_reminders(now, free, lease, 10)
             .await
             .unwrap()
             .is_empty()
     );
-    s.release_reminder(other.id, holder).await.unwrap();
-    assert_eq!(
-        s.claim_due_reminders(up_to, free, lease, 10).await.unwrap(),
-        vec![other.clone()]
+    s.postpone_reminder(other.id, holder, morning)
+        .await
+        .unwrap();
+    assert!(
+        s.claim_due_reminders(now, free, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before the new time"
     );
-    // Sent or undeliverable: never again.
+    let put_off = Reminder {
+        send_at: morning,
+        ..other.clone()
+    };
+    assert_eq!(
+        s.claim_due_reminders(morning, free, lease, 10)
+            .await
+            .unwrap(),
+        vec![put_off.clone()]
+    );
+    // Sent or undeliverable: never again, and erased once old.
     s.finish_reminder(other.id, false).await.unwrap();
-    s.release_reminder(other.id, free).await.unwrap();
+    s.postpone_reminder(other.id, free, now).await.unwrap();
     assert!(s.reminders_of(2).await.unwrap().is_empty());
     assert!(
-        s.claim_due_reminders(day(2030, 1, 1), "c", lease, 10)
+        s.claim_due_reminders(at(2030, 1, 1), "c", lease, 10)
             .await
             .unwrap()
             .iter()
             .all(|r| r.id != other.id)
+    );
+    let after = Utc::now() + Days::minutes(1);
+    assert_eq!(
+        s.erase_finished_reminders(Utc::now() - Days::minutes(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.erase_finished_reminders(after).await.unwrap(), 1);
+    assert_eq!(s.erase_finished_reminders(after).await.unwrap(), 0);
+    assert_eq!(
+        s.reminders_of(1).await.unwrap(),
+        vec![ban.clone()],
+        "pending ones stay"
     );
     // A lease that runs out lets another instance take the reminder.
     let late = s
@@ -1688,12 +1755,12 @@ async fn reminders_are_stored_once_claimed_once_and_forgotten(s: S) {
         .unwrap();
     let short = Duration::from_millis(1);
     assert_eq!(
-        s.claim_due_reminders(up_to, "a", short, 10).await.unwrap(),
+        s.claim_due_reminders(now, "a", short, 10).await.unwrap(),
         vec![late.clone()]
     );
     tick().await;
     assert_eq!(
-        s.claim_due_reminders(up_to, "b", lease, 10).await.unwrap(),
+        s.claim_due_reminders(now, "b", lease, 10).await.unwrap(),
         [late]
     );
     // Forgetting a chat forgets its reminders.

@@ -378,7 +378,7 @@ fn start_webhook_binary(fake: &FakeBotApi, db: &std::path::Path, port: u16) -> c
 }
 
 /// `jardam run` in webhook mode on `port`, with the database at `url` and `env` besides.
-fn start_instance(
+pub(crate) fn start_instance(
     fake: &FakeBotApi,
     url: &str,
     port: u16,
@@ -574,7 +574,7 @@ async fn a_connection_that_sends_no_headers_is_closed() {
 const INSTANCE_EXPERTS: i64 = -100_777;
 
 /// Posts `update` to the instance at `addr`, as Telegram would, and expects it taken.
-async fn push_to(addr: SocketAddr, update: &Value) {
+pub(crate) async fn push_to(addr: SocketAddr, update: &Value) {
     static NEXT_ID: AtomicI64 = AtomicI64::new(900_000);
     let mut update = update.clone();
     update["update_id"] = NEXT_ID.fetch_add(1, Ordering::Relaxed).into();
@@ -588,7 +588,11 @@ async fn push_to(addr: SocketAddr, update: &Value) {
 
 /// The bot's first message to `chat` (sent, or edited into) whose text contains `contains`,
 /// once it is there: its id and its buttons as (label, callback data).
-async fn sent_with(fake: &FakeBotApi, chat: i64, contains: &str) -> (i32, Vec<(String, String)>) {
+pub(crate) async fn sent_with(
+    fake: &FakeBotApi,
+    chat: i64,
+    contains: &str,
+) -> (i32, Vec<(String, String)>) {
     let call = fake
         .wait_for(
             |c| {
@@ -638,7 +642,7 @@ async fn sent_with(fake: &FakeBotApi, chat: i64, contains: &str) -> (i32, Vec<(S
     (id as i32, buttons)
 }
 
-fn button<'a>(buttons: &'a [(String, String)], label_part: &str) -> &'a str {
+pub(crate) fn button<'a>(buttons: &'a [(String, String)], label_part: &str) -> &'a str {
     buttons
         .iter()
         .find(|(l, _)| l.contains(label_part))

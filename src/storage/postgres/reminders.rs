@@ -3,20 +3,21 @@
 use super::PgStorage;
 use crate::storage::rows::{REMINDER_COLUMNS as COLUMNS, ReminderRow, reminders};
 use crate::storage::{NewReminder, Reminder, Result};
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 impl PgStorage {
     pub(super) async fn insert_reminder(&self, r: NewReminder) -> Result<Reminder> {
         sqlx::query(
-            "INSERT INTO reminders (chat_id, entry, lang, due_on, remind_on) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chat_id, entry, due_on) DO NOTHING",
+            "INSERT INTO reminders (chat_id, entry, lang, due_on, remind_on, send_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chat_id, entry, due_on) DO NOTHING",
         )
         .bind(r.chat_id)
         .bind(&r.entry)
         .bind(r.lang.code())
         .bind(r.due_on)
         .bind(r.remind_on)
+        .bind(r.send_at)
         .execute(&self.pool)
         .await?;
         let row: ReminderRow = sqlx::query_as(&format!(
@@ -33,7 +34,7 @@ impl PgStorage {
     pub(super) async fn pending_reminders(&self, chat_id: i64) -> Result<Vec<Reminder>> {
         let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM reminders WHERE chat_id = $1 AND status = 'pending' \
-             ORDER BY remind_on, id"
+             ORDER BY send_at, id"
         ))
         .bind(chat_id)
         .fetch_all(&self.pool)
@@ -54,7 +55,7 @@ impl PgStorage {
 
     pub(super) async fn claim_reminders(
         &self,
-        up_to: NaiveDate,
+        due: DateTime<Utc>,
         instance: &str,
         lease: Duration,
         limit: u32,
@@ -63,11 +64,11 @@ impl PgStorage {
         let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
             "UPDATE reminders SET claimed_by = $2, \
              claimed_until = now() + make_interval(secs => $3) WHERE id IN \
-             (SELECT id FROM reminders WHERE status = 'pending' AND remind_on <= $1 \
-             AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY remind_on, id \
+             (SELECT id FROM reminders WHERE status = 'pending' AND send_at <= $1 \
+             AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY send_at, id \
              LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
         ))
-        .bind(up_to)
+        .bind(due)
         .bind(instance)
         .bind(lease.as_secs_f64())
         .bind(i64::from(limit))
@@ -76,13 +77,19 @@ impl PgStorage {
         reminders(rows)
     }
 
-    pub(super) async fn unclaim_reminder(&self, id: i64, instance: &str) -> Result<()> {
+    pub(super) async fn unclaim_reminder(
+        &self,
+        id: i64,
+        instance: &str,
+        send_at: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query(
-            "UPDATE reminders SET claimed_by = NULL, claimed_until = NULL \
-             WHERE id = $1 AND claimed_by = $2",
+            "UPDATE reminders SET claimed_by = NULL, claimed_until = NULL, send_at = $3 \
+             WHERE id = $1 AND claimed_by = $2 AND status = 'pending'",
         )
         .bind(id)
         .bind(instance)
+        .bind(send_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -90,13 +97,22 @@ impl PgStorage {
 
     pub(super) async fn end_reminder(&self, id: i64, delivered: bool) -> Result<()> {
         sqlx::query(
-            "UPDATE reminders SET status = $2, claimed_by = NULL, claimed_until = NULL \
-             WHERE id = $1",
+            "UPDATE reminders SET status = $2, claimed_by = NULL, claimed_until = NULL, \
+             finished_at = now() WHERE id = $1",
         )
         .bind(id)
         .bind(if delivered { "sent" } else { "undeliverable" })
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    pub(super) async fn erase_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM reminders WHERE status <> 'pending' AND finished_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -112,10 +112,12 @@ impl PgStorage {
         limit: u32,
     ) -> Result<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT chat_id FROM profiles WHERE last_seen < $1 \
+            "SELECT chat_id FROM (SELECT chat_id FROM profiles WHERE last_seen < $1 \
              UNION SELECT chat_id FROM questions \
              WHERE chat_id NOT IN (SELECT chat_id FROM profiles) \
-             GROUP BY chat_id HAVING MAX(created_at) < $1 LIMIT $2",
+             GROUP BY chat_id HAVING MAX(created_at) < $1) AS quiet \
+             WHERE chat_id NOT IN (SELECT chat_id FROM reminders WHERE status = 'pending') \
+             LIMIT $2",
         )
         .bind(before)
         .bind(i64::from(limit))

@@ -3,20 +3,21 @@
 use super::{SqliteStorage, lease_end, ts};
 use crate::storage::rows::{REMINDER_COLUMNS as COLUMNS, ReminderRow, reminders};
 use crate::storage::{NewReminder, Reminder, Result, now};
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 impl SqliteStorage {
     pub(super) async fn insert_reminder(&self, r: NewReminder) -> Result<Reminder> {
         sqlx::query(
-            "INSERT INTO reminders (chat_id, entry, lang, due_on, remind_on, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, entry, due_on) DO NOTHING",
+            "INSERT INTO reminders (chat_id, entry, lang, due_on, remind_on, send_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, entry, due_on) DO NOTHING",
         )
         .bind(r.chat_id)
         .bind(&r.entry)
         .bind(r.lang.code())
         .bind(r.due_on)
         .bind(r.remind_on)
+        .bind(ts(r.send_at))
         .bind(ts(now()))
         .execute(&self.pool)
         .await?;
@@ -34,7 +35,7 @@ impl SqliteStorage {
     pub(super) async fn pending_reminders(&self, chat_id: i64) -> Result<Vec<Reminder>> {
         let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM reminders WHERE chat_id = ? AND status = 'pending' \
-             ORDER BY remind_on, id"
+             ORDER BY send_at, id"
         ))
         .bind(chat_id)
         .fetch_all(&self.pool)
@@ -55,7 +56,7 @@ impl SqliteStorage {
 
     pub(super) async fn claim_reminders(
         &self,
-        up_to: NaiveDate,
+        due: DateTime<Utc>,
         instance: &str,
         lease: Duration,
         limit: u32,
@@ -64,13 +65,13 @@ impl SqliteStorage {
         // One statement: SQLite runs writes one at a time, so no two claimants interleave.
         let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
             "UPDATE reminders SET claimed_by = ?, claimed_until = ? WHERE id IN \
-             (SELECT id FROM reminders WHERE status = 'pending' AND remind_on <= ? \
-             AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY remind_on, id LIMIT ?) \
+             (SELECT id FROM reminders WHERE status = 'pending' AND send_at <= ? \
+             AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY send_at, id LIMIT ?) \
              RETURNING {COLUMNS}"
         ))
         .bind(instance)
         .bind(ts(lease_end(now, lease)))
-        .bind(up_to)
+        .bind(ts(due))
         .bind(ts(now))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -78,11 +79,17 @@ impl SqliteStorage {
         reminders(rows)
     }
 
-    pub(super) async fn unclaim_reminder(&self, id: i64, instance: &str) -> Result<()> {
+    pub(super) async fn unclaim_reminder(
+        &self,
+        id: i64,
+        instance: &str,
+        send_at: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query(
-            "UPDATE reminders SET claimed_by = NULL, claimed_until = NULL \
-             WHERE id = ? AND claimed_by = ?",
+            "UPDATE reminders SET claimed_by = NULL, claimed_until = NULL, send_at = ? \
+             WHERE id = ? AND claimed_by = ? AND status = 'pending'",
         )
+        .bind(ts(send_at))
         .bind(id)
         .bind(instance)
         .execute(&self.pool)
@@ -92,12 +99,23 @@ impl SqliteStorage {
 
     pub(super) async fn end_reminder(&self, id: i64, delivered: bool) -> Result<()> {
         sqlx::query(
-            "UPDATE reminders SET status = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+            "UPDATE reminders SET status = ?, claimed_by = NULL, claimed_until = NULL, \
+             finished_at = ? WHERE id = ?",
         )
         .bind(if delivered { "sent" } else { "undeliverable" })
+        .bind(ts(now()))
         .bind(id)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    pub(super) async fn erase_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM reminders WHERE status <> 'pending' AND finished_at < ?")
+                .bind(ts(before))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
     }
 }

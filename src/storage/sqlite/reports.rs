@@ -122,10 +122,12 @@ impl SqliteStorage {
     ) -> Result<Vec<i64>> {
         let before = ts(before);
         let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT chat_id FROM profiles WHERE last_seen < ? \
+            "SELECT chat_id FROM (SELECT chat_id FROM profiles WHERE last_seen < ? \
              UNION SELECT chat_id FROM questions \
              WHERE chat_id NOT IN (SELECT chat_id FROM profiles) \
-             GROUP BY chat_id HAVING MAX(created_at) < ? LIMIT ?",
+             GROUP BY chat_id HAVING MAX(created_at) < ?) AS quiet \
+             WHERE chat_id NOT IN (SELECT chat_id FROM reminders WHERE status = 'pending') \
+             LIMIT ?",
         )
         .bind(&before)
         .bind(&before)

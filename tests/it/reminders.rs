@@ -1,0 +1,116 @@
+//! Reminders end to end: two `jardam run` processes on one PostgreSQL behind the fake Bot
+//! API, both going by a clock the test moves (`JARDAM_CLOCK_FILE`). A person works out the end
+//! of a ban, asks to be reminded, time moves on, and the reminder arrives once; one for a
+//! person who blocked the bot is tried once and dropped.
+
+use crate::webhook::{button, push_to, sent_with, start_instance};
+use fake_bot_api::FakeBotApi;
+use jardam::lang::{Country, Lang};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn set_clock(path: &std::path::Path, at: &str) {
+    // Written whole and renamed, so that a bot never reads half a time.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, at).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// The ban flow from a typed question to the estimate, its steps alternating between the two
+/// instances, and "Remind me" pressed; the reminder is then in the database.
+async fn set_reminder(fake: &FakeBotApi, [a, b]: [SocketAddr; 2], chat: i64) {
+    let press = |message: i32, buttons: &[(String, String)], label: &str| {
+        fake.callback(chat, chat, message, button(buttons, label))
+    };
+    let question = "меня выдворили, когда можно вернуться в Россию";
+    push_to(a, &fake.text_message(chat, chat, question)).await;
+    let (answer, buttons) = sent_with(fake, chat, "запрет").await;
+    push_to(b, &press(answer, &buttons, "Рассчитать мои сроки")).await;
+    let (cause, choices) = sent_with(fake, chat, "Из-за чего").await;
+    push_to(a, &press(cause, &choices, "один раз")).await;
+    sent_with(fake, chat, "15.03.2023").await;
+    push_to(b, &fake.text_message(chat, chat, "15.03.2023")).await;
+    let (estimate, buttons) = sent_with(fake, chat, "15.03.2028").await;
+    push_to(a, &press(estimate, &buttons, "Напомнить")).await;
+    sent_with(fake, chat, "14.02.2028").await;
+}
+
+#[tokio::test]
+async fn a_reminder_arrives_once_from_two_instances_when_the_clock_moves() {
+    let Some(db) = crate::storage::PgTestDb::create().await else {
+        return;
+    };
+    let fake = FakeBotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("now");
+    // 2 December 2026, 10:00 in Moscow.
+    set_clock(&clock, "2026-12-02T07:00:00Z");
+    let clock_var = clock.display().to_string();
+    let env = [("JARDAM_CLOCK_FILE", clock_var.as_str())];
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+    let _a = start_instance(&fake, &db.url, ports[0], &env);
+    fake.wait_calls("setWebhook", 1, WAIT)
+        .await
+        .expect("A is up");
+    let _b = start_instance(&fake, &db.url, ports[1], &env);
+    fake.wait_calls("setWebhook", 2, WAIT)
+        .await
+        .expect("B is up");
+    let addrs: [SocketAddr; 2] = [0, 1].map(|i| format!("127.0.0.1:{}", ports[i]).parse().unwrap());
+    let store = jardam::storage::connect(&db.url).await.unwrap();
+    const CHAT: i64 = 7_301;
+    const GONE: i64 = 7_302;
+    for chat in [CHAT, GONE] {
+        store
+            .save_profile(chat, Some(Lang::Ru), Some(Country::Ru))
+            .await
+            .unwrap();
+        set_reminder(&fake, addrs, chat).await;
+        let stored = store.reminders_of(chat).await.unwrap();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+    }
+    fake.block_chat(GONE);
+    let reminders_to = |chat: i64| {
+        fake.calls_of("sendMessage")
+            .iter()
+            .filter(|c| {
+                c.chat_id() == Some(chat) && c.text().is_some_and(|t| t.contains("Напоминание"))
+            })
+            .count()
+    };
+
+    // A year on: nothing is due yet. The day itself, at 05:00 in Moscow: still night there.
+    set_clock(&clock, "2027-12-01T07:00:00Z");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    set_clock(&clock, "2028-02-14T02:00:00Z");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(reminders_to(CHAT) + reminders_to(GONE), 0);
+    // 10:00 in Moscow: it arrives, once, from one instance or the other.
+    set_clock(&clock, "2028-02-14T07:00:00Z");
+    let (_, buttons) = sent_with(&fake, CHAT, "Напоминание").await;
+    assert!(
+        buttons.iter().any(|(l, _)| l.contains("Открыть ответ")),
+        "{buttons:?}"
+    );
+    tokio::time::timeout(WAIT, async {
+        while !store.reminders_of(GONE).await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the blocked chat's reminder is given up");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(reminders_to(CHAT), 1, "sent once");
+    assert_eq!(reminders_to(GONE), 1, "tried once, then dropped");
+    assert!(store.reminders_of(CHAT).await.unwrap().is_empty());
+    store.close().await;
+    db.drop().await;
+    fake.shutdown().await;
+}

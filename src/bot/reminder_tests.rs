@@ -2,7 +2,7 @@
 //! due in the daytime where the person lives, by a clock the test moves.
 
 use super::desk::Delivery;
-use super::tests::{conversation, press, text};
+use super::tests::{conversation, press, start_flow, text};
 use super::*;
 use crate::clock::Clock;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -22,18 +22,7 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// The ban flow in Russian up to its estimate: deported once, left on `left`.
 async fn ban_estimate(c: &Conversation, chat: i64, left: &str) -> Reply {
-    c.store
-        .save_profile(chat, Some(Lang::Ru), Some(Country::Ru))
-        .await
-        .unwrap();
-    let kb = &c.knowledge().kb;
-    let i = kb.entry_index("stay.ban-duration").unwrap();
-    let answer = c
-        .handle(chat, Event::Button(Callback::Entry(i).data(kb.version)))
-        .await
-        .replies
-        .remove(0);
-    let cause = reply(c, chat, press(&answer, "Рассчитать мои сроки")).await;
+    let cause = start_flow(c, chat, "stay.ban-duration").await;
     c.handle(chat, press(&cause, "один раз")).await;
     reply(c, chat, text(left)).await
 }

@@ -473,7 +473,7 @@ async fn a_flow_carries_on_after_a_restart_and_a_state_a_reload_broke_starts_afr
 }
 
 /// Opens entry `id`'s answer in Russian and starts its guided answer.
-async fn start_flow(c: &Conversation, chat: i64, id: &str) -> Reply {
+pub(super) async fn start_flow(c: &Conversation, chat: i64, id: &str) -> Reply {
     c.store
         .save_profile(chat, Some(Lang::Ru), Some(Country::Ru))
         .await

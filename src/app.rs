@@ -48,8 +48,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
 const REPOST_EVERY: Duration = Duration::from_secs(30);
 const LEARNED_EVERY: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-/// How often each instance looks for reminders due; every second with a test's clock, which
-/// jumps.
+/// How often each instance looks for reminders due and followers to tell of a change note
+/// (new notes come with a reload or a restart); every second with a test's clock, which jumps.
 const REMINDERS_EVERY: Duration = Duration::from_secs(30);
 const REMINDERS_EVERY_IN_TESTS: Duration = Duration::from_secs(1);
 
@@ -127,6 +127,11 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
                         Ok(0) => {}
                         Ok(n) => log::info!("{n} reminder(s) sent"),
                         Err(e) => log::warn!("reminders not sent: {e:#}"),
+                    }
+                    match telegram::reminders::send_change_notes(&bot, &deps).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("change notes sent to {n} follower(s)"),
+                        Err(e) => log::warn!("change notes not sent: {e:#}"),
                     }
                 }
                 _ = repost.tick() => {

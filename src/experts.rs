@@ -353,6 +353,18 @@ pub async fn stats(store: &dyn Storage, today: NaiveDate) -> anyhow::Result<Stri
             let _ = writeln!(out, "  {} × {}", m.count, one_line(&m.text));
         }
     }
+    let followers: Vec<String> = store
+        .follower_counts()
+        .await?
+        .iter()
+        .map(|(entry, n)| format!("{entry} {n}"))
+        .collect();
+    let followers = if followers.is_empty() {
+        "none".to_string()
+    } else {
+        followers.join(", ")
+    };
+    let _ = writeln!(out, "== following an answer's changes, now: {followers}");
     Ok(out)
 }
 

@@ -114,6 +114,14 @@ impl Conversation {
                 self.remind(k, chat, ui, country, (entry, node, due)).await
             }
             Callback::CancelReminder(id) => self.cancel_reminder(k, chat, ui, id).await,
+            Callback::Follow(i) => match entry(i) {
+                Some(e) => self.follow(k, chat, ui, e).await,
+                None => one(screens::stale(kb, ui)),
+            },
+            Callback::Unfollow(i) => match entry(i) {
+                Some(e) => self.unfollow(k, chat, ui, e).await,
+                None => one(screens::stale(kb, ui)),
+            },
         }
     }
 

@@ -72,6 +72,10 @@ pub enum Callback {
     },
     /// A reminder's cancel button in `/reminders`, by its stored number.
     CancelReminder(i64),
+    /// "🔔 Tell me if this changes" under an entry's answer.
+    Follow(usize),
+    /// "🔕 Stop" under a change note or the confirmation of following.
+    Unfollow(usize),
 }
 
 /// A date picked with buttons instead of typed.
@@ -199,6 +203,8 @@ impl Callback {
                     .then(|| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
                     .flatten()?,
             },
+            ["O", i] => Callback::Follow(index(i)?),
+            ["P", i] => Callback::Unfollow(index(i)?),
             ["Q", id] => Callback::CancelReminder(i64::try_from(index(id)?).ok()?),
             _ => return None,
         })
@@ -281,6 +287,8 @@ impl fmt::Display for Callback {
                 write!(f, "K:{entry}:{node}:{}", due.format("%Y%m%d"))
             }
             Callback::CancelReminder(id) => write!(f, "Q:{id}"),
+            Callback::Follow(i) => write!(f, "O:{i}"),
+            Callback::Unfollow(i) => write!(f, "P:{i}"),
         }
     }
 }
@@ -351,6 +359,8 @@ mod tests {
                     due: NaiveDate::from_ymd_opt(2028, 2, 29).unwrap(),
                 },
                 Callback::CancelReminder(i64::try_from(i).unwrap()),
+                Callback::Follow(i),
+                Callback::Unfollow(i),
             ]);
             v.extend(Variant::ALL.map(|x| Callback::EntryVariant(i, x)));
             v.extend(Country::ALL.map(|c| Callback::EntryForCountry(i, c)));

@@ -9,6 +9,7 @@
 //! - [`state`]: what is remembered of a chat between two messages, in the database;
 //! - `flows`: the guided answers (a few questions, then the person's own dates);
 //! - [`reminders`]: "🔔 Remind me", `/reminders`, and what the background task sends;
+//! - [`follows`]: "🔔 Tell me if this changes", and the change notes sent to followers;
 //! - `handover`: questions stored for the experts, and what the person is told;
 //! - [`guard`]: database calls the conversation can do without;
 //! - [`counters`]: the daily counters, written in batches.
@@ -16,6 +17,7 @@
 pub mod callback;
 pub mod counters;
 pub mod desk;
+pub mod follows;
 pub mod guard;
 pub mod knowledge;
 pub mod reminders;
@@ -25,6 +27,8 @@ pub mod state;
 
 mod buttons;
 mod flows;
+#[cfg(test)]
+mod follow_tests;
 mod handover;
 #[cfg(test)]
 mod reminder_tests;

@@ -155,6 +155,7 @@ pub fn answer(kb: &KnowledgeBase, e: &Entry, ui: Lang, variant: Variant, edit: b
     if e.flow.is_some() {
         buttons.push(vec![b("btn_flow", Callback::FlowStart(i))]);
     }
+    buttons.push(vec![b("btn_follow", Callback::Follow(i))]);
     let mut row = Vec::new();
     if !e.see_also.is_empty() {
         row.push(b("btn_related", Callback::Related(i)));

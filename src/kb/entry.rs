@@ -57,6 +57,8 @@ pub(super) struct RawEntry {
     variants: Option<Spanned<BTreeMap<String, Spanned<RawLangMap<Text>>>>>,
     sources: Option<Spanned<Vec<Spanned<RawSource>>>>,
     flow: Option<Spanned<super::flow_check::RawFlow>>,
+    #[serde(default)]
+    change: Vec<Spanned<super::changes::RawChange>>,
 }
 
 pub(super) fn check_entry(
@@ -312,6 +314,7 @@ pub(super) fn check_entry(
     let flow = raw
         .flow
         .and_then(|f| super::flow_check::check(src, &id, f, problems));
+    let changes = super::changes::check(src, &id, raw.change, opts.today, problems);
     let failed = problems.0[errors_before..]
         .iter()
         .any(|p| p.severity == Severity::Error);
@@ -330,6 +333,7 @@ pub(super) fn check_entry(
         checked: checked?,
         urgent: raw.urgent,
         flow,
+        changes,
         file: path.to_path_buf(),
     })
 }

@@ -10,7 +10,7 @@
 use super::load::valid_name;
 use crate::dates::{Approx, Precision, days_after, years_after};
 use crate::lang::{Lang, PerLang};
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use std::collections::BTreeMap;
 
 /// An entry's guided answer.
@@ -79,6 +79,11 @@ pub struct Choice {
 pub struct Expr {
     pub base: String,
     pub terms: Vec<Term>,
+    /// A limit of days per calendar year (`new_year_limit`): a result that falls in a later
+    /// year than the base date is the limit's last day counted from 1 January of the next
+    /// year, since that year's count starts afresh (a stay under "90 days in a calendar year"
+    /// that runs into January).
+    pub new_year_limit: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -148,6 +153,7 @@ impl Expr {
         Ok(Expr {
             base: base.to_string(),
             terms,
+            new_year_limit: None,
         })
     }
 
@@ -166,7 +172,8 @@ impl Expr {
         let Value::Date(base) = values.get(&self.base)? else {
             return None;
         };
-        let shift = |mut d: NaiveDate| -> Option<NaiveDate> {
+        let shift = |from: NaiveDate| -> Option<NaiveDate> {
+            let mut d = from;
             for t in &self.terms {
                 let n = match &t.amount {
                     Amount::Fixed(n) => *n,
@@ -184,7 +191,13 @@ impl Expr {
                     (Unit::Years, true) => d.checked_sub_months(Months::new(n.checked_mul(12)?))?,
                 };
             }
-            Some(d)
+            match self.new_year_limit {
+                Some(limit) if d.year() > from.year() => {
+                    let january = NaiveDate::from_ymd_opt(from.year() + 1, 1, 1)?;
+                    days_after(january, limit.checked_sub(1)?)
+                }
+                _ => Some(d),
+            }
         };
         Some(Approx {
             first: shift(base.first)?,

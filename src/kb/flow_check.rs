@@ -77,6 +77,8 @@ struct RawRemind {
 struct RawCompute {
     name: String,
     value: String,
+    /// Days allowed per calendar year: a result in the next year starts that year's count.
+    new_year_limit: Option<u32>,
 }
 /// Checks a raw flow; `None` when it has errors (all of them reported).
 pub(super) fn check(
@@ -278,8 +280,21 @@ pub(super) fn check(
                     ),
                 );
             }
+            if c.new_year_limit.is_some_and(|l| !(1..=366).contains(&l)) {
+                problems.error(
+                    path,
+                    cline,
+                    format!("flow of {entry}: {what}: new_year_limit must be 1–366 days"),
+                );
+            }
             match Expr::parse(&c.value) {
-                Ok(e) => compute.push((c.name.trim().to_string(), e)),
+                Ok(e) => compute.push((
+                    c.name.trim().to_string(),
+                    Expr {
+                        new_year_limit: c.new_year_limit,
+                        ..e
+                    },
+                )),
                 Err(msg) => problems.error(
                     path,
                     cline,

@@ -387,3 +387,48 @@ fn every_path_of_every_shipped_flow_ends_in_a_readable_answer() {
         }
     }
 }
+
+#[test]
+fn a_stay_under_a_yearly_limit_that_runs_into_january_counts_the_new_year_afresh() {
+    use super::flow::Expr;
+    let expr = Expr {
+        new_year_limit: Some(90),
+        ..Expr::parse("entered + 89 days - used days").unwrap()
+    };
+    let at = |entered: NaiveDate, used: u32| {
+        let values = BTreeMap::from([
+            ("entered".to_string(), Value::Date(Approx::day(entered))),
+            ("used".to_string(), Value::Number(used)),
+        ]);
+        expr.eval(&values).unwrap().first
+    };
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    // Within the year: the 90th day, less those used.
+    assert_eq!(at(day(2026, 3, 1), 20), day(2026, 5, 9));
+    // 1 November with 20 used: 81 days by 31 December, then 90 from 1 January (worked by hand:
+    // 31 + 28 + 31 = 90, so 31 March in a common year, 30 March in a leap year).
+    assert_eq!(at(day(2026, 11, 1), 20), day(2027, 3, 31));
+    assert_eq!(at(day(2027, 11, 1), 20), day(2028, 3, 30));
+    // The same as the day-by-day count of the calendar-year rule.
+    let stays = [crate::dates::Stay {
+        entry: day(2026, 2, 1),
+        exit: day(2026, 2, 20),
+    }];
+    assert_eq!(
+        crate::dates::last_day_per_calendar_year(day(2026, 11, 1), &stays, 90),
+        Some(day(2027, 3, 31))
+    );
+    // A bad limit is refused by the check.
+    let flow = valid_flow().replacen(
+        "value = \"left + years years - 1 day\" }",
+        "value = \"left + years years - 1 day\", new_year_limit = 0 }",
+        1,
+    );
+    let problems = with_flow(&flow);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.ends_with("new_year_limit must be 1–366 days")),
+        "{problems:?}"
+    );
+}

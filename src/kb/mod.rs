@@ -3,6 +3,7 @@
 //! Knows nothing of Telegram or databases. [`load`] either returns a knowledge base that passed
 //! every check, or every problem found, as `file:line: message`.
 
+pub mod changes;
 mod entry;
 pub mod flow;
 mod flow_check;
@@ -104,6 +105,11 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("reminder_due", &["title", "due", "days"]),
     ("reminder_due_now", &["title", "due"]),
     ("btn_open_answer", &[]),
+    ("btn_follow", &[]),
+    ("btn_unfollow", &[]),
+    ("follow_set", &[]),
+    ("follow_stopped", &[]),
+    ("change_note", &["title", "date", "note"]),
     ("saved_no_experts", &["number"]),
     ("urgent_no_experts", &[]),
     ("expert_post_withdrawn", &[]),
@@ -184,6 +190,8 @@ pub struct Entry {
     pub urgent: bool,
     /// The guided answer, when the curators wrote one.
     pub flow: Option<flow::Flow>,
+    /// Notes of changes to its facts, oldest first.
+    pub changes: Vec<changes::ChangeNote>,
     pub file: PathBuf,
 }
 
@@ -200,6 +208,11 @@ impl Source {
 }
 
 impl Entry {
+    /// The newest note of a change to its facts.
+    pub fn latest_change(&self) -> Option<&changes::ChangeNote> {
+        self.changes.last()
+    }
+
     /// The sources behind the answer of `variant`, in the curators' order.
     pub fn sources_for(&self, variant: Variant) -> impl Iterator<Item = &Source> {
         self.sources.iter().filter(move |s| s.applies_to(variant))

@@ -122,6 +122,8 @@ pub enum Row {
     Profile,
     Counter,
     Reminder(i64),
+    /// A follower of an entry's changes (not named by chat either).
+    Follow,
 }
 
 impl fmt::Display for Row {
@@ -131,6 +133,7 @@ impl fmt::Display for Row {
             Row::Profile => f.write_str("a profile"),
             Row::Counter => f.write_str("a daily counter"),
             Row::Reminder(id) => write!(f, "reminder {id}"),
+            Row::Follow => f.write_str("a follower of an entry"),
         }
     }
 }

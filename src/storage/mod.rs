@@ -247,6 +247,30 @@ pub trait Storage: Send + Sync {
     async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()>;
     /// Erases reminders sent or found undeliverable before `before`. Returns how many.
     async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// The chat follows `entry`'s changes, told in `lang`; `noted_on` is the date of the
+    /// entry's newest change note now (only later ones are to be sent). Following again only
+    /// updates the language. `true` when the chat did not follow it yet.
+    async fn follow(
+        &self,
+        chat_id: i64,
+        entry: &str,
+        lang: Lang,
+        noted_on: Option<NaiveDate>,
+    ) -> Result<bool>;
+    /// The chat no longer follows `entry`; `false` when it did not.
+    async fn unfollow(&self, chat_id: i64, entry: &str) -> Result<bool>;
+    /// Takes at most `limit` followers of `entry` who have not had its note of `note` yet
+    /// (chat, language), and marks it as theirs: each follower is taken by one caller only,
+    /// on any instance.
+    async fn take_change_followers(
+        &self,
+        entry: &str,
+        note: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<(i64, Lang)>>;
+    /// How many people follow each entry, most followed first.
+    async fn follower_counts(&self) -> Result<Vec<(String, i64)>>;
 }
 
 // ---- shared between the backends ----

@@ -19,6 +19,7 @@ use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use std::time::Duration;
 
+mod follows;
 mod inbox;
 mod reminders;
 mod reports;
@@ -167,6 +168,7 @@ impl Storage for PgStorage {
             "profiles",
             "chat_states",
             "reminders",
+            "follows",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE chat_id = $1"))
                 .bind(chat_id)
@@ -563,6 +565,33 @@ impl Storage for PgStorage {
 
     async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
         self.erase_reminders(before).await
+    }
+
+    async fn follow(
+        &self,
+        chat_id: i64,
+        entry: &str,
+        lang: Lang,
+        noted_on: Option<NaiveDate>,
+    ) -> Result<bool> {
+        self.insert_follow(chat_id, entry, lang, noted_on).await
+    }
+
+    async fn unfollow(&self, chat_id: i64, entry: &str) -> Result<bool> {
+        self.delete_follow(chat_id, entry).await
+    }
+
+    async fn take_change_followers(
+        &self,
+        entry: &str,
+        note: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<(i64, Lang)>> {
+        self.take_followers(entry, note, limit).await
+    }
+
+    async fn follower_counts(&self) -> Result<Vec<(String, i64)>> {
+        self.count_followers().await
     }
 
     async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {

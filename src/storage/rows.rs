@@ -333,3 +333,10 @@ pub(super) fn reminders(rows: Vec<ReminderRow>) -> Result<Vec<Reminder>> {
     out.sort_by_key(|r| (r.send_at, r.id));
     Ok(out)
 }
+
+/// Followers (chat, language) from their rows.
+pub(super) fn followers(rows: Vec<(i64, String)>) -> Result<Vec<(i64, Lang)>> {
+    rows.into_iter()
+        .map(|(chat, lang)| Ok((chat, parse_lang(&lang).map_err(malformed(Row::Follow))?)))
+        .collect()
+}

@@ -1,7 +1,8 @@
-//! Reminders end to end: two `jardam run` processes on one PostgreSQL behind the fake Bot
-//! API, both going by a clock the test moves (`JARDAM_CLOCK_FILE`). A person works out the end
-//! of a ban, asks to be reminded, time moves on, and the reminder arrives once; one for a
-//! person who blocked the bot is tried once and dropped.
+//! Reminders and change notes end to end: two `jardam run` processes on one PostgreSQL behind
+//! the fake Bot API. Both go by a clock the test moves (`JARDAM_CLOCK_FILE`): a person works
+//! out the end of a ban, asks to be reminded, time moves on, and the reminder arrives once; one
+//! for a person who blocked the bot is tried once and dropped. And a change note a curator
+//! adds (both reloaded with SIGHUP) reaches a follower once.
 
 use crate::webhook::{button, push_to, sent_with, start_instance};
 use fake_bot_api::FakeBotApi;
@@ -49,21 +50,7 @@ async fn a_reminder_arrives_once_from_two_instances_when_the_clock_moves() {
     set_clock(&clock, "2026-12-02T07:00:00Z");
     let clock_var = clock.display().to_string();
     let env = [("JARDAM_CLOCK_FILE", clock_var.as_str())];
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        })
-        .collect();
-    let _a = start_instance(&fake, &db.url, ports[0], &env);
-    fake.wait_calls("setWebhook", 1, WAIT)
-        .await
-        .expect("A is up");
-    let _b = start_instance(&fake, &db.url, ports[1], &env);
-    fake.wait_calls("setWebhook", 2, WAIT)
-        .await
-        .expect("B is up");
-    let addrs: [SocketAddr; 2] = [0, 1].map(|i| format!("127.0.0.1:{}", ports[i]).parse().unwrap());
+    let (_bots, addrs) = two_instances(&fake, &db.url, &env).await;
     let store = jardam::storage::connect(&db.url).await.unwrap();
     const CHAT: i64 = 7_301;
     const GONE: i64 = 7_302;
@@ -110,6 +97,94 @@ async fn a_reminder_arrives_once_from_two_instances_when_the_clock_moves() {
     assert_eq!(reminders_to(CHAT), 1, "sent once");
     assert_eq!(reminders_to(GONE), 1, "tried once, then dropped");
     assert!(store.reminders_of(CHAT).await.unwrap().is_empty());
+    store.close().await;
+    db.drop().await;
+    fake.shutdown().await;
+}
+
+/// Two instances in webhook mode on `db`, with `env`, once both are up.
+async fn two_instances(
+    fake: &FakeBotApi,
+    db: &str,
+    env: &[(&str, &str)],
+) -> ([crate::e2e::Bot; 2], [SocketAddr; 2]) {
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+    // One after the other: the first creates the schema.
+    let a = start_instance(fake, db, ports[0], env);
+    fake.wait_calls("setWebhook", 1, WAIT)
+        .await
+        .expect("A is up");
+    let b = start_instance(fake, db, ports[1], env);
+    fake.wait_calls("setWebhook", 2, WAIT)
+        .await
+        .expect("B is up");
+    let addrs = [0, 1].map(|i| format!("127.0.0.1:{}", ports[i]).parse().unwrap());
+    ([a, b], addrs)
+}
+
+#[tokio::test]
+async fn a_change_note_reaches_a_follower_once_from_two_instances() {
+    let Some(db) = crate::storage::PgTestDb::create().await else {
+        return;
+    };
+    let fake = FakeBotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    crate::desk::copy_dir(std::path::Path::new("dialogues"), dir.path());
+    let dialogues = dir.path().display().to_string();
+    let env = [("JARDAM_DIALOGUES", dialogues.as_str())];
+    let (bots, [a, _]) = two_instances(&fake, &db.url, &env).await;
+    const CHAT: i64 = 7_401;
+    let store = jardam::storage::connect(&db.url).await.unwrap();
+    store
+        .save_profile(CHAT, Some(Lang::Uz), Some(Country::Ru))
+        .await
+        .unwrap();
+    push_to(
+        a,
+        &fake.text_message(CHAT, CHAT, "deportdan keyin qachon qayta kirsa boladi"),
+    )
+    .await;
+    let (answer, buttons) = sent_with(&fake, CHAT, "taqiq").await;
+    push_to(
+        a,
+        &fake.callback(CHAT, CHAT, answer, button(&buttons, "oʻzgarsa")),
+    )
+    .await;
+    sent_with(&fake, CHAT, "bir marta xabar beraman").await;
+    assert_eq!(
+        store.follower_counts().await.unwrap(),
+        [("stay.ban-duration".to_string(), 1)]
+    );
+
+    let file = dir.path().join("stay/ban-duration.toml");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(
+        "\n[[change]]\ndate = \"2026-11-30\"\ntext.ky = \"ky\"\ntext.ru = \"ru\"\n\
+         text.uz = \"Taqiq muddati <b>oʻzgardi</b>.\"\ntext.en = \"en\"\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    for bot in &bots {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &bot.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    sent_with(&fake, CHAT, "Javob oʻzgardi").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let notes = fake
+        .calls_of("sendMessage")
+        .iter()
+        .filter(|c| {
+            c.chat_id() == Some(CHAT) && c.text().is_some_and(|t| t.contains("Javob oʻzgardi"))
+        })
+        .count();
+    assert_eq!(notes, 1, "once, from one instance or the other");
     store.close().await;
     db.drop().await;
     fake.shutdown().await;

@@ -160,6 +160,7 @@ suite!(
     a_chats_profile_and_state_come_in_one_read,
     a_keeping_time_beyond_the_calendar_is_refused,
     reminders_are_stored_once_claimed_once_and_forgotten,
+    followers_get_each_change_note_once_and_are_forgotten,
 );
 
 // ---- helpers ----
@@ -1766,4 +1767,59 @@ async fn reminders_are_stored_once_claimed_once_and_forgotten(s: S) {
     // Forgetting a chat forgets its reminders.
     s.forget(1).await.unwrap();
     assert!(s.reminders_of(1).await.unwrap().is_empty());
+}
+
+async fn followers_get_each_change_note_once_and_are_forgotten(s: S) {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let ban = "stay.ban-duration";
+    // Chat 1 follows before any note; chat 2 after the note of 1 November.
+    assert!(s.follow(1, ban, Lang::Ky, None).await.unwrap());
+    assert!(
+        s.follow(2, ban, Lang::Ru, Some(day(2026, 11, 1)))
+            .await
+            .unwrap()
+    );
+    assert!(s.follow(2, "stay.term", Lang::Ru, None).await.unwrap());
+    // Again, in another language: still one, in the new language.
+    assert!(!s.follow(1, ban, Lang::Uz, None).await.unwrap());
+    assert_eq!(
+        s.follower_counts().await.unwrap(),
+        [(ban.to_string(), 2), ("stay.term".to_string(), 1)]
+    );
+    // The note of 1 November: chat 1 only, once, even taken side by side.
+    let (a, b) = tokio::join!(
+        s.take_change_followers(ban, day(2026, 11, 1), 10),
+        s.take_change_followers(ban, day(2026, 11, 1), 10)
+    );
+    let mut taken = a.unwrap();
+    taken.extend(b.unwrap());
+    assert_eq!(taken, [(1, Lang::Uz)]);
+    // A newer note: both, at most `limit` at a time.
+    let first = s
+        .take_change_followers(ban, day(2026, 12, 1), 1)
+        .await
+        .unwrap();
+    let second = s
+        .take_change_followers(ban, day(2026, 12, 1), 10)
+        .await
+        .unwrap();
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert_ne!(first, second);
+    assert!(
+        s.take_change_followers(ban, day(2026, 12, 1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Unfollowed, or forgotten: no more notes, not counted.
+    assert!(s.unfollow(1, ban).await.unwrap());
+    assert!(!s.unfollow(1, ban).await.unwrap());
+    s.forget(2).await.unwrap();
+    assert!(s.follower_counts().await.unwrap().is_empty());
+    assert!(
+        s.take_change_followers(ban, day(2027, 1, 1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -377,7 +377,8 @@ fn start_webhook_binary(fake: &FakeBotApi, db: &std::path::Path, port: u16) -> c
     start_instance(fake, &url, port, &[])
 }
 
-/// `jardam run` in webhook mode on `port`, with the database at `url` and `env` besides.
+/// `jardam run` in webhook mode on `port`, with the database at `url` and `env` besides (or
+/// instead of the defaults).
 pub(crate) fn start_instance(
     fake: &FakeBotApi,
     url: &str,
@@ -387,7 +388,6 @@ pub(crate) fn start_instance(
     crate::e2e::Bot(
         std::process::Command::new(env!("CARGO_BIN_EXE_jardam"))
             .arg("run")
-            .envs(env.iter().copied())
             .env("TELOXIDE_TOKEN", "123456:TEST")
             .env("TELOXIDE_API_URL", fake.url())
             .env("DATABASE_URL", url)
@@ -399,6 +399,7 @@ pub(crate) fn start_instance(
             .env("JARDAM_WEBHOOK_SECRET", SECRET)
             .env("JARDAM_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit())

@@ -9,8 +9,10 @@ use super::callback::Callback;
 use super::reply::{Button, Output, Reply};
 use super::{Conversation, Knowledge};
 use crate::kb::Entry;
+use crate::kb::flow::show_day;
 use crate::kb::html::escape;
 use crate::lang::Lang;
+use std::sync::atomic::Ordering;
 
 /// A change note to send: to `chat`, `reply`; `entry` is followed no more when the chat turns
 /// out to be gone.
@@ -60,9 +62,15 @@ impl Conversation {
 
     /// Takes at most `limit` followers who have not had the newest change note of the entry
     /// they follow, and returns the notes to send them, each in the follower's language.
+    /// Notes come only with a knowledge base, so once a round finds fewer than `limit`, the
+    /// database is not asked again until a reload (someone who follows later has had them).
     pub async fn change_notices(&self, limit: u32) -> anyhow::Result<Vec<Notice>> {
         let k = self.knowledge();
         let kb = &k.kb;
+        let version = u32::from(kb.version) + 1;
+        if self.notes_done.load(Ordering::Relaxed) == version {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::new();
         for (i, e) in kb.entries.iter().enumerate() {
             let Some(note) = e.latest_change() else {
@@ -82,7 +90,7 @@ impl Conversation {
                     ui,
                     &[
                         ("title", &escape(e.title.get(ui))),
-                        ("date", &note.date.format("%d.%m.%Y").to_string()),
+                        ("date", &show_day(note.date)),
                         ("note", note.text.get(ui)),
                     ],
                 );
@@ -100,6 +108,9 @@ impl Conversation {
                     },
                 });
             }
+        }
+        if out.len() < limit as usize {
+            self.notes_done.store(version, Ordering::Relaxed);
         }
         Ok(out)
     }

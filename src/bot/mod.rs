@@ -67,6 +67,9 @@ pub struct Conversation {
     counters: counters::Counters,
     /// Today in guided answers, and when reminders are due.
     clock: Clock,
+    /// The knowledge base version (plus one) whose change notes have reached every follower
+    /// this instance found: until a reload brings another, nothing is looked up again.
+    notes_done: std::sync::atomic::AtomicU32,
 }
 
 impl Conversation {
@@ -84,6 +87,7 @@ impl Conversation {
             guard: guard::Guard::default(),
             counters: counters::Counters::default(),
             clock: Clock::system(),
+            notes_done: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

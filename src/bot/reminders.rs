@@ -8,6 +8,7 @@ use super::callback::Callback;
 use super::desk::Delivery;
 use super::reply::{Button, Output, Reply};
 use super::{Conversation, Knowledge, screens};
+use crate::kb::flow::show_day;
 use crate::kb::html::escape;
 use crate::lang::{Country, Lang};
 use crate::model::{NewReminder, Reminder};
@@ -65,10 +66,6 @@ pub struct Due {
     pub reply: Reply,
 }
 
-fn show(d: NaiveDate) -> String {
-    d.format("%d.%m.%Y").to_string()
-}
-
 impl Conversation {
     /// "🔔 Remind me" under outcome `node` of `entry`'s flow, for the date `due` it worked out.
     pub(super) async fn remind(
@@ -103,7 +100,7 @@ impl Conversation {
         if remind_on >= due {
             let text = kb
                 .interface
-                .fill("reminder_too_close", ui, &[("due", &show(due))]);
+                .fill("reminder_too_close", ui, &[("due", &show_day(due))]);
             return Output::one(Reply::text(text));
         }
         let r = NewReminder {
@@ -119,7 +116,10 @@ impl Conversation {
                 let text = kb.interface.fill(
                     "reminder_set",
                     ui,
-                    &[("remind_on", &show(r.remind_on)), ("due", &show(r.due_on))],
+                    &[
+                        ("remind_on", &show_day(r.remind_on)),
+                        ("due", &show_day(r.due_on)),
+                    ],
                 );
                 Output::one(Reply::text(text))
             }
@@ -165,8 +165,8 @@ impl Conversation {
                     &[
                         ("n", &n),
                         ("title", &escape(&title)),
-                        ("due", &show(r.due_on)),
-                        ("remind_on", &show(r.remind_on)),
+                        ("due", &show_day(r.due_on)),
+                        ("remind_on", &show_day(r.remind_on)),
                     ],
                 ));
                 let label = kb.interface.fill("btn_cancel_reminder", ui, &[("n", &n)]);
@@ -269,7 +269,7 @@ fn reminder_reply(k: &Knowledge, r: &Reminder, today: NaiveDate) -> Reply {
         |i| kb.entries[i].title.get(ui).clone(),
     );
     let days = (r.due_on - today).num_days();
-    let due = show(r.due_on);
+    let due = show_day(r.due_on);
     let title = escape(&title);
     let text = if days > 0 {
         let days = days.to_string();

@@ -255,10 +255,15 @@ impl Flow {
 pub fn show_date(a: &Approx, earliest: bool) -> String {
     let d = if earliest { a.first } else { a.last };
     match a.precision {
-        Precision::Day => d.format("%d.%m.%Y").to_string(),
+        Precision::Day => show_day(d),
         Precision::Month => d.format("%m.%Y").to_string(),
         Precision::Year => d.format("%Y").to_string(),
     }
+}
+
+/// A day as every message shows it: 15.03.2023.
+pub fn show_day(d: NaiveDate) -> String {
+    d.format("%d.%m.%Y").to_string()
 }
 
 impl Flow {
@@ -308,6 +313,14 @@ impl Flow {
         Some(out)
     }
 
+    /// The reminder outcome `node` offers, if any.
+    fn remind_of(&self, node: usize) -> Option<&Remind> {
+        match &self.nodes.get(node)?.kind {
+            NodeKind::Outcome { remind, .. } => remind.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The date an outcome offers a reminder for (the earliest its answers allow), with how
     /// many days before it the reminder comes; `None` when it offers none.
     pub fn reminder(
@@ -315,12 +328,7 @@ impl Flow {
         node: usize,
         values: &BTreeMap<String, Value>,
     ) -> Option<(NaiveDate, u32)> {
-        let NodeKind::Outcome {
-            remind: Some(r), ..
-        } = &self.nodes[node].kind
-        else {
-            return None;
-        };
+        let r = self.remind_of(node)?;
         match self.outcome_values(node, values)?.get(&r.field)? {
             Value::Date(a) => Some((a.first, r.days_before)),
             Value::Number(_) => None,
@@ -329,11 +337,6 @@ impl Flow {
 
     /// How many days before its date the reminder of outcome `node` comes, if it offers one.
     pub fn reminder_days_before(&self, node: usize) -> Option<u32> {
-        match &self.nodes.get(node)?.kind {
-            NodeKind::Outcome {
-                remind: Some(r), ..
-            } => Some(r.days_before),
-            _ => None,
-        }
+        self.remind_of(node).map(|r| r.days_before)
     }
 }

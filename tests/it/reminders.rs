@@ -4,7 +4,7 @@
 //! for a person who blocked the bot is tried once and dropped. And a change note a curator
 //! adds (both reloaded with SIGHUP) reaches a follower once.
 
-use crate::webhook::{button, push_to, sent_with, start_instance};
+use crate::webhook::{button, push_to, sent_with, two_instances};
 use fake_bot_api::FakeBotApi;
 use jardam::lang::{Country, Lang};
 use std::net::SocketAddr;
@@ -100,31 +100,6 @@ async fn a_reminder_arrives_once_from_two_instances_when_the_clock_moves() {
     store.close().await;
     db.drop().await;
     fake.shutdown().await;
-}
-
-/// Two instances in webhook mode on `db`, with `env`, once both are up.
-async fn two_instances(
-    fake: &FakeBotApi,
-    db: &str,
-    env: &[(&str, &str)],
-) -> ([crate::e2e::Bot; 2], [SocketAddr; 2]) {
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        })
-        .collect();
-    // One after the other: the first creates the schema.
-    let a = start_instance(fake, db, ports[0], env);
-    fake.wait_calls("setWebhook", 1, WAIT)
-        .await
-        .expect("A is up");
-    let b = start_instance(fake, db, ports[1], env);
-    fake.wait_calls("setWebhook", 2, WAIT)
-        .await
-        .expect("B is up");
-    let addrs = [0, 1].map(|i| format!("127.0.0.1:{}", ports[i]).parse().unwrap());
-    ([a, b], addrs)
 }
 
 #[tokio::test]

@@ -651,6 +651,31 @@ pub(crate) fn button<'a>(buttons: &'a [(String, String)], label_part: &str) -> &
         .unwrap_or_else(|| panic!("no button {label_part:?} in {buttons:?}"))
 }
 
+/// Two instances in webhook mode on `db`, with `env`, once both are up.
+pub(crate) async fn two_instances(
+    fake: &FakeBotApi,
+    db: &str,
+    env: &[(&str, &str)],
+) -> ([crate::e2e::Bot; 2], [SocketAddr; 2]) {
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+    // One after the other: the first creates the schema.
+    let a = start_instance(fake, db, ports[0], env);
+    fake.wait_calls("setWebhook", 1, WAIT)
+        .await
+        .expect("A is up");
+    let b = start_instance(fake, db, ports[1], env);
+    fake.wait_calls("setWebhook", 2, WAIT)
+        .await
+        .expect("B is up");
+    let addrs = [0, 1].map(|i| format!("127.0.0.1:{}", ports[i]).parse().unwrap());
+    ([a, b], addrs)
+}
+
 /// Two bot processes on one PostgreSQL, a chat's updates alternating between them: what one
 /// instance remembers of the chat (the last question, "waiting for your question") is what
 /// the other acts on.
@@ -660,25 +685,9 @@ async fn two_instances_on_one_database_behave_as_one() {
         return;
     };
     let fake = FakeBotApi::start().await;
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        })
-        .collect();
     let chat = INSTANCE_EXPERTS.to_string();
     let experts = [("JARDAM_EXPERT_CHAT", chat.as_str())];
-    // One after the other: the first creates the schema.
-    let _a = start_instance(&fake, &db.url, ports[0], &experts);
-    fake.wait_calls("setWebhook", 1, WAIT)
-        .await
-        .expect("A is up");
-    let _b = start_instance(&fake, &db.url, ports[1], &experts);
-    fake.wait_calls("setWebhook", 2, WAIT)
-        .await
-        .expect("B is up");
-    let [a, b]: [SocketAddr; 2] =
-        [0, 1].map(|i| format!("127.0.0.1:{}", ports[i]).parse().unwrap());
+    let (_bots, [a, b]) = two_instances(&fake, &db.url, &experts).await;
     const CHAT: i64 = 4_242;
     let question = "how do I register my address in Moscow";
 

@@ -45,7 +45,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Storage>> {
 }
 
 #[async_trait]
-pub trait Storage: Send + Sync {
+pub trait Storage: Reminders + Follows + Send + Sync {
     /// Readiness check: succeeds when the database answers.
     async fn ping(&self) -> Result<()>;
     /// Waits for running queries and closes the connections (at shutdown); later calls fail.
@@ -217,7 +217,11 @@ pub trait Storage: Send + Sync {
     /// Erases the text (with the group key, the media reference and the expert's answer) of
     /// questions resolved more than `answered_keep_days` before `now`. Returns how many.
     async fn erase_old_texts(&self, now: DateTime<Utc>, answered_keep_days: i64) -> Result<u64>;
+}
 
+/// Reminders under guided answers: stored, claimed by one instance when due, sent once.
+#[async_trait]
+pub trait Reminders: Send + Sync {
     /// Stores a reminder; the same one asked for again (chat, entry, date) is stored once and
     /// returned as it is.
     async fn add_reminder(&self, r: NewReminder) -> Result<Reminder>;
@@ -247,7 +251,11 @@ pub trait Storage: Send + Sync {
     async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()>;
     /// Erases reminders sent or found undeliverable before `before`. Returns how many.
     async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64>;
+}
 
+/// Who follows which answer's changes, and who has had its newest note.
+#[async_trait]
+pub trait Follows: Send + Sync {
     /// The chat follows `entry`'s changes, told in `lang`; `noted_on` is the date of the
     /// entry's newest change note now (only later ones are to be sent). Following again only
     /// updates the language. `true` when the chat did not follow it yet.

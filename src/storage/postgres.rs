@@ -12,7 +12,6 @@ use super::{
     QuestionStatus, Result, Stats, Storage, now,
 };
 use crate::lang::{Country, Lang};
-use crate::storage::{NewReminder, Reminder};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgArguments, PgPoolOptions};
@@ -526,72 +525,6 @@ impl Storage for PgStorage {
 
     async fn set_chat_state(&self, chat_id: i64, state: Option<&str>) -> Result<()> {
         self.write_chat_state(chat_id, state).await
-    }
-
-    async fn add_reminder(&self, r: NewReminder) -> Result<Reminder> {
-        self.insert_reminder(r).await
-    }
-
-    async fn reminders_of(&self, chat_id: i64) -> Result<Vec<Reminder>> {
-        self.pending_reminders(chat_id).await
-    }
-
-    async fn cancel_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
-        self.delete_reminder(chat_id, id).await
-    }
-
-    async fn claim_due_reminders(
-        &self,
-        now: DateTime<Utc>,
-        instance: &str,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<Reminder>> {
-        self.claim_reminders(now, instance, lease, limit).await
-    }
-
-    async fn postpone_reminder(
-        &self,
-        id: i64,
-        instance: &str,
-        send_at: DateTime<Utc>,
-    ) -> Result<()> {
-        self.unclaim_reminder(id, instance, send_at).await
-    }
-
-    async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()> {
-        self.end_reminder(id, delivered).await
-    }
-
-    async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
-        self.erase_reminders(before).await
-    }
-
-    async fn follow(
-        &self,
-        chat_id: i64,
-        entry: &str,
-        lang: Lang,
-        noted_on: Option<NaiveDate>,
-    ) -> Result<bool> {
-        self.insert_follow(chat_id, entry, lang, noted_on).await
-    }
-
-    async fn unfollow(&self, chat_id: i64, entry: &str) -> Result<bool> {
-        self.delete_follow(chat_id, entry).await
-    }
-
-    async fn take_change_followers(
-        &self,
-        entry: &str,
-        note: NaiveDate,
-        limit: u32,
-    ) -> Result<Vec<(i64, Lang)>> {
-        self.take_followers(entry, note, limit).await
-    }
-
-    async fn follower_counts(&self) -> Result<Vec<(String, i64)>> {
-        self.count_followers().await
     }
 
     async fn erase_chat_states(&self, before: DateTime<Utc>) -> Result<u64> {

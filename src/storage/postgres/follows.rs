@@ -2,12 +2,14 @@
 
 use super::PgStorage;
 use crate::lang::Lang;
-use crate::storage::Result;
 use crate::storage::rows::followers;
+use crate::storage::{Follows, Result};
+use async_trait::async_trait;
 use chrono::NaiveDate;
 
-impl PgStorage {
-    pub(super) async fn insert_follow(
+#[async_trait]
+impl Follows for PgStorage {
+    async fn follow(
         &self,
         chat_id: i64,
         entry: &str,
@@ -29,7 +31,7 @@ impl PgStorage {
         Ok(inserted)
     }
 
-    pub(super) async fn delete_follow(&self, chat_id: i64, entry: &str) -> Result<bool> {
+    async fn unfollow(&self, chat_id: i64, entry: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM follows WHERE chat_id = $1 AND entry = $2")
             .bind(chat_id)
             .bind(entry)
@@ -38,7 +40,7 @@ impl PgStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn take_followers(
+    async fn take_change_followers(
         &self,
         entry: &str,
         note: NaiveDate,
@@ -61,7 +63,7 @@ impl PgStorage {
         followers(rows)
     }
 
-    pub(super) async fn count_followers(&self) -> Result<Vec<(String, i64)>> {
+    async fn follower_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT entry, COUNT(*) AS n FROM follows GROUP BY entry ORDER BY n DESC, entry",
         )

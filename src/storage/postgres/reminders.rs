@@ -2,12 +2,14 @@
 
 use super::PgStorage;
 use crate::storage::rows::{REMINDER_COLUMNS as COLUMNS, ReminderRow, reminders};
-use crate::storage::{NewReminder, Reminder, Result};
+use crate::storage::{NewReminder, Reminder, Reminders, Result};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-impl PgStorage {
-    pub(super) async fn insert_reminder(&self, r: NewReminder) -> Result<Reminder> {
+#[async_trait]
+impl Reminders for PgStorage {
+    async fn add_reminder(&self, r: NewReminder) -> Result<Reminder> {
         sqlx::query(
             "INSERT INTO reminders (chat_id, entry, lang, due_on, remind_on, send_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chat_id, entry, due_on) DO NOTHING",
@@ -31,7 +33,7 @@ impl PgStorage {
         Ok(reminders(vec![row])?.remove(0))
     }
 
-    pub(super) async fn pending_reminders(&self, chat_id: i64) -> Result<Vec<Reminder>> {
+    async fn reminders_of(&self, chat_id: i64) -> Result<Vec<Reminder>> {
         let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM reminders WHERE chat_id = $1 AND status = 'pending' \
              ORDER BY send_at, id"
@@ -42,7 +44,7 @@ impl PgStorage {
         reminders(rows)
     }
 
-    pub(super) async fn delete_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
+    async fn cancel_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
         let done = sqlx::query(
             "DELETE FROM reminders WHERE id = $1 AND chat_id = $2 AND status = 'pending'",
         )
@@ -53,7 +55,7 @@ impl PgStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn claim_reminders(
+    async fn claim_due_reminders(
         &self,
         due: DateTime<Utc>,
         instance: &str,
@@ -77,7 +79,7 @@ impl PgStorage {
         reminders(rows)
     }
 
-    pub(super) async fn unclaim_reminder(
+    async fn postpone_reminder(
         &self,
         id: i64,
         instance: &str,
@@ -95,7 +97,7 @@ impl PgStorage {
         Ok(())
     }
 
-    pub(super) async fn end_reminder(&self, id: i64, delivered: bool) -> Result<()> {
+    async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()> {
         sqlx::query(
             "UPDATE reminders SET status = $2, claimed_by = NULL, claimed_until = NULL, \
              finished_at = now() WHERE id = $1",
@@ -107,7 +109,7 @@ impl PgStorage {
         Ok(())
     }
 
-    pub(super) async fn erase_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
+    async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
         let done =
             sqlx::query("DELETE FROM reminders WHERE status <> 'pending' AND finished_at < $1")
                 .bind(before)

@@ -3,11 +3,13 @@
 use super::{SqliteStorage, ts};
 use crate::lang::Lang;
 use crate::storage::rows::followers;
-use crate::storage::{Result, now};
+use crate::storage::{Follows, Result, now};
+use async_trait::async_trait;
 use chrono::NaiveDate;
 
-impl SqliteStorage {
-    pub(super) async fn insert_follow(
+#[async_trait]
+impl Follows for SqliteStorage {
+    async fn follow(
         &self,
         chat_id: i64,
         entry: &str,
@@ -38,7 +40,7 @@ impl SqliteStorage {
         Ok(added)
     }
 
-    pub(super) async fn delete_follow(&self, chat_id: i64, entry: &str) -> Result<bool> {
+    async fn unfollow(&self, chat_id: i64, entry: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM follows WHERE chat_id = ? AND entry = ?")
             .bind(chat_id)
             .bind(entry)
@@ -47,7 +49,7 @@ impl SqliteStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn take_followers(
+    async fn take_change_followers(
         &self,
         entry: &str,
         note: NaiveDate,
@@ -69,7 +71,7 @@ impl SqliteStorage {
         followers(rows)
     }
 
-    pub(super) async fn count_followers(&self) -> Result<Vec<(String, i64)>> {
+    async fn follower_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT entry, COUNT(*) AS n FROM follows GROUP BY entry ORDER BY n DESC, entry",
         )

@@ -2,12 +2,14 @@
 
 use super::{SqliteStorage, lease_end, ts};
 use crate::storage::rows::{REMINDER_COLUMNS as COLUMNS, ReminderRow, reminders};
-use crate::storage::{NewReminder, Reminder, Result, now};
+use crate::storage::{NewReminder, Reminder, Reminders, Result, now};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-impl SqliteStorage {
-    pub(super) async fn insert_reminder(&self, r: NewReminder) -> Result<Reminder> {
+#[async_trait]
+impl Reminders for SqliteStorage {
+    async fn add_reminder(&self, r: NewReminder) -> Result<Reminder> {
         sqlx::query(
             "INSERT INTO reminders (chat_id, entry, lang, due_on, remind_on, send_at, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, entry, due_on) DO NOTHING",
@@ -32,7 +34,7 @@ impl SqliteStorage {
         Ok(reminders(vec![row])?.remove(0))
     }
 
-    pub(super) async fn pending_reminders(&self, chat_id: i64) -> Result<Vec<Reminder>> {
+    async fn reminders_of(&self, chat_id: i64) -> Result<Vec<Reminder>> {
         let rows: Vec<ReminderRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM reminders WHERE chat_id = ? AND status = 'pending' \
              ORDER BY send_at, id"
@@ -43,7 +45,7 @@ impl SqliteStorage {
         reminders(rows)
     }
 
-    pub(super) async fn delete_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
+    async fn cancel_reminder(&self, chat_id: i64, id: i64) -> Result<bool> {
         let done = sqlx::query(
             "DELETE FROM reminders WHERE id = ? AND chat_id = ? AND status = 'pending'",
         )
@@ -54,7 +56,7 @@ impl SqliteStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn claim_reminders(
+    async fn claim_due_reminders(
         &self,
         due: DateTime<Utc>,
         instance: &str,
@@ -79,7 +81,7 @@ impl SqliteStorage {
         reminders(rows)
     }
 
-    pub(super) async fn unclaim_reminder(
+    async fn postpone_reminder(
         &self,
         id: i64,
         instance: &str,
@@ -97,7 +99,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    pub(super) async fn end_reminder(&self, id: i64, delivered: bool) -> Result<()> {
+    async fn finish_reminder(&self, id: i64, delivered: bool) -> Result<()> {
         sqlx::query(
             "UPDATE reminders SET status = ?, claimed_by = NULL, claimed_until = NULL, \
              finished_at = ? WHERE id = ?",
@@ -110,7 +112,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    pub(super) async fn erase_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
+    async fn erase_finished_reminders(&self, before: DateTime<Utc>) -> Result<u64> {
         let done =
             sqlx::query("DELETE FROM reminders WHERE status <> 'pending' AND finished_at < ?")
                 .bind(ts(before))

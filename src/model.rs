@@ -113,6 +113,71 @@ pub struct Question {
     pub answered_by: Option<String>,
     pub answered_at: Option<DateTime<Utc>>,
     pub delivery: Option<Delivery>,
+    /// The expert who pressed "✋ I'll answer", and until when that holds.
+    pub taken: Option<(String, DateTime<Utc>)>,
+    /// The person's "Did this help?" after an expert's answer.
+    pub rating: Option<bool>,
+}
+
+impl Question {
+    /// The expert holding the question at `now`, if a claim holds.
+    pub fn taken_at(&self, now: DateTime<Utc>) -> Option<&str> {
+        self.taken
+            .as_ref()
+            .filter(|(_, until)| *until > now)
+            .map(|(by, _)| by.as_str())
+    }
+}
+
+/// An expert's internal note on a question: shown on its post, never sent to the person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub question_id: i64,
+    pub expert: String,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What pressing "✋ I'll answer" came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// The expert holds it now (again, if they held it already).
+    Yours,
+    /// Another expert holds it until then.
+    Held { by: String, until: DateTime<Utc> },
+    /// Answered, dismissed or merged already.
+    Closed,
+    /// No such question (forgotten, or forged data).
+    Gone,
+}
+
+/// What joining one post's questions to another's came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Merged {
+    /// This many questions now belong to the other post.
+    Joined(u64),
+    /// Both are the same post.
+    Same,
+    /// The question to join is not open (answered, dismissed).
+    Closed,
+    /// The question to join them to is not open, or not posted yet.
+    TargetClosed,
+    /// No such question.
+    Gone,
+}
+
+/// One question as the radar counts it: no chat id, no text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuestionFacts {
+    pub created_at: DateTime<Utc>,
+    pub lang: Lang,
+    pub country: Option<Country>,
+    pub status: QuestionStatus,
+    /// The nearest FAQ entry the matcher saw, if any.
+    pub nearest: Option<String>,
+    /// When an expert's answer (a reply, a template or an entry) was stored.
+    pub answered_at: Option<DateTime<Utc>>,
+    pub rating: Option<bool>,
 }
 
 /// A phrasing an expert taught the bot: `text` should match `entry`.

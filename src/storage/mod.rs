@@ -45,7 +45,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Storage>> {
 }
 
 #[async_trait]
-pub trait Storage: Reminders + Follows + Send + Sync {
+pub trait Storage: Reminders + Follows + Workbench + Send + Sync {
     /// Readiness check: succeeds when the database answers.
     async fn ping(&self) -> Result<()>;
     /// Waits for running queries and closes the connections (at shutdown); later calls fail.
@@ -279,6 +279,59 @@ pub trait Follows: Send + Sync {
     ) -> Result<Vec<(i64, Lang)>>;
     /// How many people follow each entry, most followed first.
     async fn follower_counts(&self) -> Result<Vec<(String, i64)>>;
+}
+
+/// The experts' workbench: claims, notes, merges, ratings, overdue questions, jobs done once,
+/// and the facts the question radar counts.
+#[async_trait]
+pub trait Workbench: Send + Sync {
+    /// `expert` takes open question `id` until `until`, unless another expert holds it at
+    /// `now` (the bot's clock). One statement: of two experts at once, one wins.
+    async fn take_question(
+        &self,
+        id: i64,
+        expert: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Taken>;
+    /// Keeps an expert's note on question `id`; `false` when there is no such question.
+    async fn add_note(&self, id: i64, expert: &str, text: &str) -> Result<bool>;
+    /// The notes on these questions, oldest first.
+    async fn notes_of(&self, ids: &[i64]) -> Result<Vec<Note>>;
+    /// Joins the open questions posted as question `id`'s post (or `id` alone, not posted
+    /// yet) to the post of open question `into`: an answer there reaches them all.
+    async fn merge_post(&self, id: i64, into: i64) -> Result<Merged>;
+    /// Stores the person's rating of the expert's answer to their question `id`, once:
+    /// `false` when it is not theirs, not answered, or rated already.
+    async fn rate_answer(&self, id: i64, chat_id: i64, helpful: bool) -> Result<bool>;
+    /// Takes at most `limit` open questions asked before `before` (urgent ones: before
+    /// `urgent_before`) that were not listed as overdue yet, and marks them listed at `now`:
+    /// each is taken once, on any instance. Oldest first.
+    async fn take_overdue(
+        &self,
+        now: DateTime<Utc>,
+        before: DateTime<Utc>,
+        urgent_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Question>>;
+    /// The open questions overdue by those times, listed or not (nothing is marked).
+    async fn overdue(
+        &self,
+        before: DateTime<Utc>,
+        urgent_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Question>>;
+    /// `true` for the one caller, on any instance, that names `key` first: a job done once.
+    async fn once(&self, key: &str, by: &str) -> Result<bool>;
+    /// The daily counters of the days from `since` to `until`, both included.
+    async fn counts_between(&self, since: NaiveDate, until: NaiveDate)
+    -> Result<Vec<(Count, i64)>>;
+    /// Questions asked from `since` up to (not including) `until`: facts, no texts.
+    async fn question_facts(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<QuestionFacts>>;
 }
 
 // ---- shared between the backends ----

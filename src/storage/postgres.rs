@@ -23,6 +23,7 @@ mod inbox;
 mod reminders;
 mod reports;
 mod state;
+mod workbench;
 
 pub struct PgStorage {
     pool: PgPool,
@@ -155,6 +156,13 @@ impl Storage for PgStorage {
         )
         .bind(chat_id)
         .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM question_notes WHERE question_id IN \
+             (SELECT id FROM questions WHERE chat_id = $1)",
+        )
+        .bind(chat_id)
+        .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM learned WHERE source_chat_id = $1")
             .bind(chat_id)

@@ -1,8 +1,8 @@
 //! The database rows as the queries return them, and their conversion into the records.
 
 use super::{
-    BadValue, Error, ExportRow, FeedbackCount, Learned, MediaRef, Missed, Profile, Question,
-    Reminder, Result, Row, Stats,
+    BadValue, Error, ExportRow, FeedbackCount, Learned, MediaRef, Missed, Note, Profile, Question,
+    QuestionFacts, Reminder, Result, Row, Stats,
 };
 use crate::lang::{Country, Lang};
 use crate::model::Count;
@@ -104,7 +104,8 @@ impl TryFrom<ProfileRow> for Profile {
 /// The column list every question query selects, in [`QuestionRow`]'s shape.
 pub(super) const QUESTION_COLUMNS: &str = "id, chat_id, text, lang, country, candidates, status, urgent, \
     kind, media_chat_id, media_message_id, group_key, created_at, updated_at, expert_chat_id, \
-    expert_message_id, posted_at, answer, answered_by, answered_at, delivery";
+    expert_message_id, posted_at, answer, answered_by, answered_at, delivery, taken_by, taken_until, \
+    rating";
 
 /// `SELECT` of every question column, followed by `tail` (conditions and ordering).
 pub(super) fn select_questions(tail: &str) -> String {
@@ -134,6 +135,9 @@ pub(super) struct QuestionRow {
     answered_by: Option<String>,
     answered_at: Option<DateTime<Utc>>,
     delivery: Option<String>,
+    taken_by: Option<String>,
+    taken_until: Option<DateTime<Utc>>,
+    rating: Option<bool>,
 }
 
 impl TryFrom<QuestionRow> for Question {
@@ -168,6 +172,8 @@ impl TryFrom<QuestionRow> for Question {
                 answered_by: r.answered_by,
                 answered_at: r.answered_at,
                 delivery: r.delivery.as_deref().map(str::parse).transpose()?,
+                taken: r.taken_by.zip(r.taken_until),
+                rating: r.rating,
             })
         })()
         .map_err(malformed(Row::Question(id)))
@@ -339,4 +345,92 @@ pub(super) fn followers(rows: Vec<(i64, String)>) -> Result<Vec<(i64, Lang)>> {
     rows.into_iter()
         .map(|(chat, lang)| Ok((chat, parse_lang(&lang).map_err(malformed(Row::Follow))?)))
         .collect()
+}
+
+/// The workbench's rows: counters of a range, facts of questions, notes.
+#[derive(sqlx::FromRow)]
+pub(super) struct CounterRow {
+    day: NaiveDate,
+    entry: String,
+    topic: String,
+    lang: String,
+    country: String,
+    outcome: String,
+    count: i64,
+}
+
+pub(super) fn counters(rows: Vec<CounterRow>) -> Result<Vec<(Count, i64)>> {
+    rows.into_iter()
+        .map(|r| {
+            let key = (|| -> Result<Count, BadValue> {
+                Ok(Count {
+                    day: r.day,
+                    entry: r.entry,
+                    topic: r.topic,
+                    lang: parse_lang(&r.lang)?,
+                    country: parse_country(Some(&r.country))?,
+                    outcome: r.outcome,
+                })
+            })()
+            .map_err(malformed(Row::Counter))?;
+            Ok((key, r.count))
+        })
+        .collect()
+}
+
+/// The columns [`FactsRow`] reads.
+pub(super) const FACT_COLUMNS: &str =
+    "id, created_at, lang, country, status, candidates, answered_at, rating";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct FactsRow {
+    id: i64,
+    created_at: DateTime<Utc>,
+    lang: String,
+    country: Option<String>,
+    status: String,
+    candidates: String,
+    answered_at: Option<DateTime<Utc>>,
+    rating: Option<bool>,
+}
+
+pub(super) fn facts(rows: Vec<FactsRow>) -> Result<Vec<QuestionFacts>> {
+    rows.into_iter()
+        .map(|r| {
+            let id = r.id;
+            (|| -> Result<QuestionFacts, BadValue> {
+                let candidates: Vec<(String, f32)> =
+                    serde_json::from_str(&r.candidates).map_err(BadValue::Candidates)?;
+                Ok(QuestionFacts {
+                    created_at: r.created_at,
+                    lang: parse_lang(&r.lang)?,
+                    country: parse_country(r.country.as_deref())?,
+                    status: r.status.parse()?,
+                    nearest: candidates.into_iter().next().map(|(e, _)| e),
+                    answered_at: r.answered_at,
+                    rating: r.rating,
+                })
+            })()
+            .map_err(malformed(Row::Question(id)))
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct NoteRow {
+    question_id: i64,
+    expert: String,
+    text: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<NoteRow> for Note {
+    fn from(r: NoteRow) -> Note {
+        Note {
+            question_id: r.question_id,
+            expert: r.expert,
+            text: r.text,
+            created_at: r.created_at,
+        }
+    }
 }

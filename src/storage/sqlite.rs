@@ -22,6 +22,7 @@ mod inbox;
 mod reminders;
 mod reports;
 mod state;
+mod workbench;
 
 pub struct SqliteStorage {
     pool: SqlitePool,
@@ -141,6 +142,13 @@ impl Storage for SqliteStorage {
             )
             .bind(chat_id)
             .fetch_all(&mut *conn)
+            .await?;
+            sqlx::query(
+                "DELETE FROM question_notes WHERE question_id IN \
+                 (SELECT id FROM questions WHERE chat_id = ?)",
+            )
+            .bind(chat_id)
+            .execute(&mut *conn)
             .await?;
             sqlx::query("DELETE FROM learned WHERE source_chat_id = ?")
                 .bind(chat_id)

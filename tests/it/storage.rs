@@ -1823,3 +1823,5 @@ async fn followers_get_each_change_note_once_and_are_forgotten(s: S) {
             .is_empty()
     );
 }
+
+mod workbench;

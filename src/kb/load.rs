@@ -241,6 +241,7 @@ pub fn load(dir: &Path, opts: &CheckOptions) -> Result<(KnowledgeBase, Vec<Probl
         concepts: vocab.concepts,
         dangers: vocab.dangers,
         interface,
+        templates: super::templates::load(dir, &mut problems, &mut hash),
         by_id,
         version: 0,
     };
@@ -379,6 +380,7 @@ fn collect_entry_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>, problems
                         | "danger.toml"
                         | "glossary.toml"
                         | "stamps.toml"
+                        | "templates.toml"
                 ))
         {
             out.push(path);

@@ -12,6 +12,7 @@ pub mod html;
 mod load;
 mod render;
 pub mod stamps;
+pub mod templates;
 mod vocab;
 
 pub use load::{CheckOptions, load};
@@ -141,6 +142,63 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("expert_kind_photo", &[]),
     ("expert_learned_empty", &[]),
     ("expert_full_text_above", &[]),
+    ("expert_btn_take", &[]),
+    ("expert_btn_templates", &[]),
+    ("expert_taken_yours", &["number", "until"]),
+    ("expert_taken_by", &["expert", "until"]),
+    ("expert_closed", &["number"]),
+    ("expert_post_answered", &["expert"]),
+    ("expert_post_rating", &["up", "down"]),
+    ("expert_post_dismissed", &[]),
+    ("expert_post_taken", &["expert", "until"]),
+    ("expert_notes", &[]),
+    ("expert_note_empty", &[]),
+    ("expert_note_too_long", &["limit"]),
+    ("expert_note_saved", &["number"]),
+    ("expert_reply_to_post", &[]),
+    ("expert_same_usage", &[]),
+    ("expert_same_done", &["number", "into", "count"]),
+    ("expert_same_self", &[]),
+    ("expert_same_target_closed", &["into"]),
+    ("expert_post_merged", &["into"]),
+    ("expert_templates_none", &[]),
+    ("expert_templates_title", &[]),
+    ("expert_templates_for", &["number"]),
+    ("expert_no_template", &["name"]),
+    ("expert_overdue_title", &["count"]),
+    ("overdue_person", &["number"]),
+    ("overdue_person_urgent", &["number"]),
+    ("btn_rate_up", &[]),
+    ("btn_rate_down", &[]),
+    ("rate_thanks", &[]),
+    ("rate_already", &[]),
+    ("expert_report_usage", &[]),
+    ("expert_report_reversed", &["since", "until"]),
+    ("expert_report_too_long", &["days"]),
+    ("expert_report_empty", &["since", "until"]),
+    ("expert_report_caption", &["since", "until"]),
+    ("expert_digest_caption", &["since", "until"]),
+    ("report_title", &[]),
+    ("report_per_day", &[]),
+    ("report_outcomes", &[]),
+    ("report_faq", &[]),
+    ("report_experts", &[]),
+    ("report_open", &[]),
+    ("report_top_unmet", &[]),
+    ("report_languages", &[]),
+    ("report_countries", &[]),
+    ("report_median", &[]),
+    ("report_rating", &[]),
+    ("report_none", &[]),
+    ("report_small", &[]),
+    ("report_hours", &[]),
+    ("report_minutes", &[]),
+    ("report_helpful", &[]),
+    ("report_not_helpful", &[]),
+    ("report_no_topic", &[]),
+    ("report_other_topics", &[]),
+    ("report_country_unknown", &[]),
+    ("report_no_entry", &[]),
     ("cmd_start", &[]),
     ("cmd_help", &[]),
     ("cmd_menu", &[]),
@@ -318,6 +376,8 @@ pub struct KnowledgeBase {
     pub concepts: Vec<Concept>,
     pub dangers: Vec<Danger>,
     pub interface: Interface,
+    /// The experts' ready replies (`templates.toml`).
+    pub templates: Vec<templates::Template>,
     by_id: HashMap<String, usize>,
     /// A short hash of the content, carried in callback data so that buttons from an older
     /// knowledge base are recognised as out of date.
@@ -331,6 +391,10 @@ impl KnowledgeBase {
 
     pub fn entry_index(&self, id: &str) -> Option<usize> {
         self.by_id.get(id).copied()
+    }
+
+    pub fn template(&self, name: &str) -> Option<&templates::Template> {
+        self.templates.iter().find(|t| t.name == name)
     }
 
     pub fn topic(&self, id: &str) -> Option<&Topic> {

@@ -133,6 +133,16 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
                         Ok(n) => log::info!("change notes sent to {n} follower(s)"),
                         Err(e) => log::warn!("change notes not sent: {e:#}"),
                     }
+                    match desk::send_overdue(&bot, &deps).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("{n} person(s) told their question is overdue"),
+                        Err(e) => log::warn!("overdue questions not listed: {e:#}"),
+                    }
+                    match desk::send_digest(&bot, &deps).await {
+                        Ok(false) => {}
+                        Ok(true) => log::info!("weekly digest posted to the expert chat"),
+                        Err(e) => log::warn!("weekly digest not posted: {e:#}"),
+                    }
                 }
                 _ = repost.tick() => {
                     if let Err(e) = desk::post_unposted(&bot, &deps).await {
@@ -188,6 +198,53 @@ pub fn spawn_background(bot: TgBot, deps: Deps) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// `jardam report`: the radar of the days from `since` to `until` (by default the 7 days up to
+/// today), written to `output` as PNG, SVG or HTML by its ending, with the labels in
+/// `JARDAM_EXPERT_LANG`.
+pub async fn report(
+    since: Option<chrono::NaiveDate>,
+    until: Option<chrono::NaiveDate>,
+    output: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    use crate::radar::{self, Labels, render};
+    let ending = output
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let ending = match ending.as_deref() {
+        Some(e @ ("png" | "svg" | "html")) => e.to_string(),
+        _ => anyhow::bail!(
+            "{}: the file must end in .png, .svg or .html",
+            output.display()
+        ),
+    };
+    let config = Config::from_env()?;
+    let until = until.unwrap_or_else(|| config.clock.today());
+    let since = since.unwrap_or(until - chrono::Days::new(6));
+    radar::check_range(since, until)?;
+    let (kb, _) = kb::load(&config.dialogues, &CheckOptions::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = crate::storage::connect(config.database.url())
+        .await
+        .context("cannot open the database")?;
+    let lang = config.expert_lang;
+    let r = radar::build(store.as_ref(), &kb, lang, since, until).await?;
+    let labels = Labels::of(&kb, lang);
+    let bytes = match ending.as_str() {
+        "png" => render::png(&r, &labels)?,
+        "svg" => render::svg(&r, &labels)?.into_bytes(),
+        _ => render::html(&r, &labels)?.into_bytes(),
+    };
+    std::fs::write(&output, &bytes)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    println!(
+        "{}: the radar of {since} to {until}, {} bytes",
+        output.display(),
+        bytes.len()
+    );
+    Ok(())
 }
 
 /// The database of the configuration, for the expert commands that need nothing else.

@@ -91,6 +91,12 @@ pub struct Config {
     pub keep_texts_days: u32,
     /// `JARDAM_KEEP_ANSWERED_DAYS` (default 90) and `JARDAM_FORGET_INACTIVE_DAYS` (default 365).
     pub retention: crate::storage::Retention,
+    /// `JARDAM_OVERDUE_HOURS` (default 24) and `JARDAM_URGENT_OVERDUE_HOURS` (default 1): when
+    /// an open question is listed as overdue and its asker told it is taking longer.
+    pub promise: crate::bot::workbench::Promise,
+    /// `JARDAM_DIGEST` (default `mon 03:00`, UTC; `off`): when the weekly question radar is
+    /// posted to the expert chat.
+    pub digest: Option<crate::radar::Digest>,
     /// `JARDAM_BOT_USERNAME`: for deep links printed by `jardam link` without asking Telegram.
     pub bot_username: Option<String>,
     /// Webhook mode (`jardam run --webhook`, or `JARDAM_WEBHOOK_URL` set); `None`: long polling.
@@ -244,6 +250,33 @@ impl Config {
             answered_days: days("JARDAM_KEEP_ANSWERED_DAYS", defaults.answered_days),
             inactive_days: days("JARDAM_FORGET_INACTIVE_DAYS", defaults.inactive_days),
         };
+        let mut hours = |name: &str, default: u32| match get(name) {
+            None => default,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=24 * 30).contains(&n) => n,
+                _ => {
+                    errors.push(format!(
+                        "{name}: '{v}' is not a whole number of hours from 1 to 720"
+                    ));
+                    default
+                }
+            },
+        };
+        let promised = crate::bot::workbench::Promise::default();
+        let promise = crate::bot::workbench::Promise {
+            hours: hours("JARDAM_OVERDUE_HOURS", promised.hours),
+            urgent_hours: hours("JARDAM_URGENT_OVERDUE_HOURS", promised.urgent_hours),
+        };
+        let digest = match get("JARDAM_DIGEST") {
+            None => Some(crate::radar::Digest::default()),
+            Some(v) => v.parse::<crate::radar::DigestAt>().map_or_else(
+                |e| {
+                    errors.push(format!("JARDAM_DIGEST: {e}"));
+                    None
+                },
+                |d| d.0,
+            ),
+        };
         let send_rate = match get("JARDAM_SEND_RATE") {
             None => crate::telegram::limits::DEFAULT_SEND_RATE,
             Some(v) => match v.parse::<u32>() {
@@ -339,6 +372,8 @@ impl Config {
                 expert_lang,
                 keep_texts_days,
                 retention,
+                promise,
+                digest,
                 bot_username,
                 webhook,
                 listen,

@@ -4,18 +4,18 @@
 
 use crate::bot::Button;
 use crate::kb::KnowledgeBase;
-use crate::kb::html::{MESSAGE_LIMIT, escape, split_for_telegram, utf16_len};
+use crate::kb::html::escape;
 use crate::lang::Lang;
 use crate::model::{ExportRow, Question, QuestionKind};
 use crate::storage::Storage;
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Questions longer than this are sent to the expert chat in full first, as plain text, and
-/// the post (the message experts reply to) shows only their beginning.
-const POST_TEXT_LIMIT: usize = 3000;
-const PREVIEW_CHARS: usize = 300;
+mod post;
+
+pub use post::{MAX_WORDINGS_SHOWN, Post, PostView, render_post};
+
 /// Questions per page of `/queue`.
 pub const QUEUE_PAGE: u32 = 10;
 
@@ -34,6 +34,15 @@ pub mod data {
     pub fn queue(offset: u32) -> String {
         format!("x:Q:{offset}")
     }
+    pub fn take(question: i64) -> String {
+        format!("x:C:{question}")
+    }
+    pub fn templates(question: i64) -> String {
+        format!("x:L:{question}")
+    }
+    pub fn template(question: i64, name: &str) -> String {
+        format!("x:T:{question}:{name}")
+    }
 }
 
 /// A pressed expert button, parsed; anything else (forged, truncated) is `None`.
@@ -51,6 +60,12 @@ pub enum OnQuestion {
     AnswerWith(String),
     /// Send the expert's reply message with this id to the person again.
     SendAgain(i32),
+    /// "✋ I'll answer".
+    Take,
+    /// "Answer with template…": the list of templates.
+    Templates,
+    /// One template, by name.
+    Template(String),
 }
 
 impl ExpertAction {
@@ -65,136 +80,11 @@ impl ExpertAction {
                 on(q, OnQuestion::AnswerWith((*entry).to_string()))
             }
             ["S", q, m] => on(q, OnQuestion::SendAgain(m.parse().ok()?)),
+            ["C", q] => on(q, OnQuestion::Take),
+            ["L", q] => on(q, OnQuestion::Templates),
+            ["T", q, name] if !name.is_empty() => on(q, OnQuestion::Template((*name).to_string())),
             _ => None,
         }
-    }
-}
-
-/// A question as posted to the expert chat.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Post {
-    /// Long question texts, in full, as plain text: sent before the post.
-    pub preface: Vec<String>,
-    /// HTML: a caption when the post is a copied voice message or photo.
-    pub text: String,
-    pub buttons: Vec<Vec<Button>>,
-}
-
-/// How many other wordings of a group's question its post quotes.
-pub(crate) const MAX_WORDINGS_SHOWN: usize = 4;
-
-/// The post of a group of open questions with the same text; `group[0]` is the first asked.
-/// Shows the number, language, country, how many people asked, the escaped text and the
-/// nearest FAQ entries with their scores; buttons "Dismiss" and "Answer with <entry>".
-pub fn render_post(kb: &KnowledgeBase, lang: Lang, group: &[Question]) -> Post {
-    let lead = &group[0];
-    let mut text = String::new();
-    if lead.urgent {
-        let _ = writeln!(text, "<b>{}</b>", escape(kb.t("expert_urgent", lang)));
-    }
-    let country = match lead.country {
-        Some(c) => kb.t(&format!("country_{}", c.code()), lang).to_string(),
-        None => "—".to_string(),
-    };
-    let _ = writeln!(
-        text,
-        "<b>{}</b>",
-        escape(&kb.interface.fill(
-            "expert_question",
-            lang,
-            &[
-                ("number", &lead.id.to_string()),
-                ("language", kb.t("language_name", lead.lang)),
-                ("country", &country),
-            ],
-        ))
-    );
-    let people: HashSet<i64> = group.iter().map(|q| q.chat_id).collect();
-    if people.len() > 1 {
-        let _ = writeln!(
-            text,
-            "👥 {}",
-            escape(&kb.interface.fill(
-                "expert_asked_by",
-                lang,
-                &[("count", &people.len().to_string())]
-            ))
-        );
-    }
-    let mut preface = Vec::new();
-    match lead.kind {
-        QuestionKind::Voice => {
-            let _ = writeln!(text, "{}", escape(kb.t("expert_kind_voice", lang)));
-        }
-        QuestionKind::Photo => {
-            let _ = writeln!(text, "{}", escape(kb.t("expert_kind_photo", lang)));
-        }
-        QuestionKind::Text if utf16_len(&lead.text) > POST_TEXT_LIMIT => {
-            preface = split_for_telegram(&lead.text, MESSAGE_LIMIT);
-            let start: String = lead.text.chars().take(PREVIEW_CHARS).collect();
-            let _ = writeln!(
-                text,
-                "<blockquote>{}…</blockquote>\n<i>{}</i>",
-                escape(&start),
-                escape(kb.t("expert_full_text_above", lang))
-            );
-        }
-        QuestionKind::Text => {
-            let _ = writeln!(text, "<blockquote>{}</blockquote>", escape(&lead.text));
-        }
-    }
-    // The others' own wordings, so the expert sees what each person wrote.
-    let mut seen: HashSet<&str> = HashSet::from([lead.text.trim()]);
-    let others: Vec<&str> = group[1..]
-        .iter()
-        .filter(|q| q.kind == QuestionKind::Text)
-        .map(|q| q.text.trim())
-        .filter(|t| seen.insert(t))
-        .collect();
-    for t in others.iter().take(MAX_WORDINGS_SHOWN) {
-        let short: String = t.chars().take(PREVIEW_CHARS).collect();
-        let more = if short.len() < t.len() { "…" } else { "" };
-        let _ = writeln!(text, "<blockquote>{}{more}</blockquote>", escape(&short));
-    }
-    if others.len() > MAX_WORDINGS_SHOWN {
-        let _ = writeln!(text, "+{}", others.len() - MAX_WORDINGS_SHOWN);
-    }
-    let nearest: Vec<(&crate::kb::Entry, f32)> = lead
-        .candidates
-        .iter()
-        .filter_map(|(id, score)| kb.entry(id).map(|e| (e, *score)))
-        .take(3)
-        .collect();
-    if !nearest.is_empty() {
-        let _ = writeln!(text, "\n{}", escape(kb.t("expert_nearest", lang)));
-        for (e, score) in &nearest {
-            let _ = writeln!(
-                text,
-                "• <code>{}</code> {} ({score:.2})",
-                escape(&e.id),
-                escape(e.title.get(lang))
-            );
-        }
-    }
-    let mut buttons = vec![vec![Button::cb(
-        kb.t("expert_btn_dismiss", lang),
-        data::dismiss(lead.id),
-    )]];
-    // Learning from a voice message or photo is impossible (there is no text), and an urgent
-    // case needs a person, not a FAQ answer.
-    if lead.kind == QuestionKind::Text && !lead.urgent {
-        for (e, _) in &nearest {
-            buttons.push(vec![Button::cb(
-                kb.interface
-                    .fill("expert_btn_answer_with", lang, &[("entry", &e.id)]),
-                data::answer_with(lead.id, &e.id),
-            )]);
-        }
-    }
-    Post {
-        preface,
-        text: text.trim_end().to_string(),
-        buttons,
     }
 }
 
@@ -262,7 +152,7 @@ pub async fn queue_page(
 }
 
 /// A link to a message of a supergroup (`-100…` ids); other chats have none.
-fn message_link(chat: i64, message: i32) -> Option<String> {
+pub(crate) fn message_link(chat: i64, message: i32) -> Option<String> {
     let internal = chat.to_string().strip_prefix("-100")?.to_string();
     Some(format!("https://t.me/c/{internal}/{message}"))
 }
@@ -273,25 +163,70 @@ pub async fn queue(store: &dyn Storage, limit: u32, offset: u32) -> anyhow::Resu
     let questions = store.open_questions(limit, offset).await?;
     let mut out = format!("open questions: {total}\n");
     for q in questions {
-        let country = q.country.map(|c| c.code()).unwrap_or("-");
-        let nearest: Vec<String> = q
-            .candidates
-            .iter()
-            .map(|(e, s)| format!("{e} {s:.2}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "#{} {}{} {} {} [{}]: {}",
-            q.id,
-            if q.urgent { "URGENT " } else { "" },
-            q.created_at.format("%Y-%m-%d %H:%M"),
-            q.lang,
-            country,
-            nearest.join(", "),
-            one_line(&q.text)
-        );
+        out.push_str(&queue_line(&q));
     }
     Ok(out)
+}
+
+/// The open questions past the promised time at `now` (urgent ones after their shorter
+/// time), urgent first, then oldest, one line each.
+pub async fn overdue(
+    store: &dyn Storage,
+    promise: crate::bot::workbench::Promise,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: u32,
+) -> anyhow::Result<String> {
+    let before = now - chrono::TimeDelta::hours(i64::from(promise.hours));
+    let urgent_before = now - chrono::TimeDelta::hours(i64::from(promise.urgent_hours));
+    let questions = store.overdue(before, urgent_before, limit).await?;
+    let mut out = format!(
+        "open past the promised time ({} h, urgent {} h): {}\n",
+        promise.hours,
+        promise.urgent_hours,
+        questions.len()
+    );
+    for q in questions {
+        out.push_str(&queue_line(&q));
+    }
+    Ok(out)
+}
+
+/// The median of `minutes`, in hours.
+fn median_hours(mut minutes: Vec<f64>) -> Option<f64> {
+    minutes.sort_by(f64::total_cmp);
+    let n = minutes.len();
+    let mid = match n {
+        0 => return None,
+        n if n % 2 == 1 => minutes[n / 2],
+        n => (minutes[n / 2 - 1] + minutes[n / 2]) / 2.0,
+    };
+    Some(mid / 60.0)
+}
+
+/// One question of `jardam queue`: number, urgency, time, language, country, nearest entries,
+/// who holds it, and its text on one line.
+fn queue_line(q: &Question) -> String {
+    let country = q.country.map(|c| c.code()).unwrap_or("-");
+    let nearest: Vec<String> = q
+        .candidates
+        .iter()
+        .map(|(e, s)| format!("{e} {s:.2}"))
+        .collect();
+    let taken = q
+        .taken
+        .as_ref()
+        .map(|(by, until)| format!(" (taken by {by} until {})", until.format("%H:%M")))
+        .unwrap_or_default();
+    format!(
+        "#{} {}{} {} {} [{}]{taken}: {}\n",
+        q.id,
+        if q.urgent { "URGENT " } else { "" },
+        q.created_at.format("%Y-%m-%d %H:%M"),
+        q.lang,
+        country,
+        nearest.join(", "),
+        one_line(&q.text)
+    )
 }
 
 /// Questions by topic, language and country; outcome rates; 👍/👎 per entry; the most missed.
@@ -347,6 +282,24 @@ pub async fn stats(store: &dyn Storage, today: NaiveDate) -> anyhow::Result<Stri
                 .map(|f| format!("{} {}/{}", f.entry, f.up, f.down))
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+        let facts = store
+            .question_facts(crate::storage::day_start(since), chrono::Utc::now())
+            .await?;
+        let answered: Vec<f64> = facts
+            .iter()
+            .filter_map(|f| {
+                f.answered_at
+                    .map(|a| (a - f.created_at).num_minutes() as f64)
+            })
+            .collect();
+        let up = facts.iter().filter(|f| f.rating == Some(true)).count();
+        let down = facts.iter().filter(|f| f.rating == Some(false)).count();
+        let median = median_hours(answered).map_or("—".to_string(), |h| format!("{h:.1} h"));
+        let _ = writeln!(
+            out,
+            "expert answers: {}, median time {median}; rated by the people 👍 {up} / 👎 {down}",
+            facts.iter().filter(|f| f.answered_at.is_some()).count()
         );
         let _ = writeln!(out, "most missed:");
         for m in &s.top_missed {
@@ -562,7 +515,7 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            let post = render_post(&kb, lang, &[q]);
+            let post = render_post(&kb, lang, &[q], &PostView::default());
             let visible = crate::kb::html::visible_len(&post.text);
             assert!(
                 visible <= crate::kb::html::CAPTION_LIMIT,

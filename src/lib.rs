@@ -25,6 +25,7 @@ pub mod kb;
 pub mod lang;
 pub mod matcher;
 pub mod model;
+pub mod radar;
 pub mod server;
 pub mod stop;
 pub mod storage;

@@ -63,6 +63,22 @@ enum Command {
         limit: u32,
         #[arg(long, default_value_t = 0)]
         offset: u32,
+        /// Only questions open past the promised time (JARDAM_OVERDUE_HOURS, urgent ones
+        /// JARDAM_URGENT_OVERDUE_HOURS)
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// Draw the question radar (aggregates only) as PNG, SVG or HTML, by the file's ending
+    Report {
+        /// First day (YYYY-MM-DD; default: 6 days before --until)
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Last day, included (YYYY-MM-DD; default: today)
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        /// Where to write it: report.png, report.svg or report.html
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Statistics of the last 7 and 30 days
     Stats,
@@ -152,14 +168,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { webhook } => block_on(app::run(webhook)),
-        Command::Queue { limit, offset } => block_on(async move {
+        Command::Queue {
+            limit,
+            offset,
+            overdue,
+        } => block_on(async move {
             let store = app::open_storage().await?;
-            print!(
-                "{}",
+            let text = if overdue {
+                let config = jardam::config::Config::from_env()?;
+                let now = config.clock.now();
+                jardam::experts::overdue(store.as_ref(), config.promise, now, limit).await?
+            } else {
                 jardam::experts::queue(store.as_ref(), limit, offset).await?
-            );
+            };
+            print!("{text}");
             Ok(())
         }),
+        Command::Report {
+            since,
+            until,
+            output,
+        } => block_on(app::report(since, until, output)),
         Command::Stats => block_on(async {
             let store = app::open_storage().await?;
             let today = chrono::Utc::now().date_naive();

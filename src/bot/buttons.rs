@@ -122,6 +122,9 @@ impl Conversation {
                 Some(e) => self.unfollow(k, chat, ui, e).await,
                 None => one(screens::stale(kb, ui)),
             },
+            Callback::RateAnswer { question, helpful } => {
+                self.rate_answer(k, chat, ui, (question, helpful)).await
+            }
         }
     }
 

@@ -76,6 +76,11 @@ pub enum Callback {
     Follow(usize),
     /// "🔕 Stop" under a change note or the confirmation of following.
     Unfollow(usize),
+    /// "Did this help?" under an expert's answer to stored question `question`.
+    RateAnswer {
+        question: i64,
+        helpful: bool,
+    },
 }
 
 /// A date picked with buttons instead of typed.
@@ -120,6 +125,7 @@ impl Callback {
                 | Callback::Country { .. }
                 | Callback::Forget { .. }
                 | Callback::CancelReminder(_)
+                | Callback::RateAnswer { .. }
         )
     }
 
@@ -206,6 +212,10 @@ impl Callback {
             ["O", i] => Callback::Follow(index(i)?),
             ["P", i] => Callback::Unfollow(index(i)?),
             ["Q", id] => Callback::CancelReminder(i64::try_from(index(id)?).ok()?),
+            ["Y", id, h @ ("0" | "1")] => Callback::RateAnswer {
+                question: i64::try_from(index(id)?).ok()?,
+                helpful: *h == "1",
+            },
             _ => return None,
         })
     }
@@ -289,6 +299,9 @@ impl fmt::Display for Callback {
             Callback::CancelReminder(id) => write!(f, "Q:{id}"),
             Callback::Follow(i) => write!(f, "O:{i}"),
             Callback::Unfollow(i) => write!(f, "P:{i}"),
+            Callback::RateAnswer { question, helpful } => {
+                write!(f, "Y:{question}:{}", u8::from(helpful))
+            }
         }
     }
 }
@@ -369,6 +382,14 @@ mod tests {
             Callback::Forget { confirmed: true },
             Callback::Forget { confirmed: false },
             Callback::CancelReminder(i64::MAX),
+            Callback::RateAnswer {
+                question: i64::MAX,
+                helpful: true,
+            },
+            Callback::RateAnswer {
+                question: 1,
+                helpful: false,
+            },
         ]);
         v
     }
@@ -420,6 +441,9 @@ mod tests {
             "1:L:ru:x",
             "1:C:mars",
             "1:D:maybe",
+            "1:Y:1:2",
+            "1:Y:-1:1",
+            "1:Y:1",
             "1:T:1:2",
             "zz:M",
             "1:E:-1",

@@ -24,6 +24,7 @@ pub mod reminders;
 pub mod reply;
 pub mod screens;
 pub mod state;
+pub mod workbench;
 
 mod buttons;
 mod flows;
@@ -34,6 +35,8 @@ mod handover;
 mod reminder_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod workbench_tests;
 
 pub use callback::Callback;
 pub use knowledge::{Knowledge, Shelf};

@@ -121,6 +121,8 @@ pub struct Output {
     /// Expert posts (chat, message) of questions the person had deleted (`/forget`): the
     /// adapter replaces their text with a note, so that no copy of them stays with experts.
     pub withdrawn_posts: Vec<(i64, i32)>,
+    /// Expert posts (chat, message) to write again: the person rated the answer.
+    pub refreshed_posts: Vec<(i64, i32)>,
 }
 
 impl Output {

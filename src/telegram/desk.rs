@@ -7,9 +7,11 @@
 //! was answered and delivered, and the claim that keeps two instances from posting the same
 //! question. What the posts say is rendered by [`crate::experts`].
 
+mod bench;
 mod commands;
 mod posts;
 
+pub use bench::{send_digest, send_overdue, write_posts};
 pub use commands::{ExpertCmd, on_expert_command};
 pub use posts::{REFRESH_EVERY, Refreshes, post_question, post_unposted, withdraw_post};
 
@@ -103,26 +105,31 @@ async fn deliver_text(
     let mut sent = Sent::default();
     for p in c.answer_to(questions, Some((html, expert))).await? {
         let header = escape(k.kb.t("expert_answer_header", p.lang));
-        let result = send_with_header(bot, ChatId(p.chat), &header, html).await;
+        let rating = vec![c.rating_buttons(p.lang, p.ids[0])];
+        let result = send_with_header(bot, ChatId(p.chat), &header, html, &rating).await;
         c.record_delivery(&mut sent, &p.ids, delivery(result))
             .await?;
     }
     Ok(sent)
 }
 
-/// `<b>header</b>` and the answer in one message, or two when together they are too long.
+/// `<b>header</b>` and the answer in one message, or two when together they are too long;
+/// `buttons` under the answer.
 async fn send_with_header(
     bot: &TgBot,
     chat: ChatId,
     header: &str,
     html: &str,
+    buttons: &[Vec<crate::bot::Button>],
 ) -> Result<(), RequestError> {
     let visible = utf16_len(html) + utf16_len(header) + 2;
+    let markup = InlineKeyboardMarkup::new(keyboard(buttons));
     if visible <= MESSAGE_LIMIT {
         bot.send_to(
             chat,
             bot.send_message(chat, format!("<b>{header}</b>\n\n{html}"))
-                .parse_mode(ParseMode::Html),
+                .parse_mode(ParseMode::Html)
+                .reply_markup(markup),
         )
         .await?;
     } else {
@@ -135,18 +142,17 @@ async fn send_with_header(
         bot.send_to(
             chat,
             bot.send_message(chat, html.to_string())
-                .parse_mode(ParseMode::Html),
+                .parse_mode(ParseMode::Html)
+                .reply_markup(markup),
         )
         .await?;
     }
     Ok(())
 }
 
-/// Takes the buttons off a post that needs no more action.
-async fn close_post(bot: &TgBot, chat: ChatId, message: MessageId) {
-    if let Err(e) = bot.edit_message_reply_markup(chat, message).await {
-        log::debug!("post buttons not removed: {e}");
-    }
+/// Writes a post that needs no more action again: how it ended, and no buttons.
+async fn close_post(bot: &TgBot, deps: &Deps, chat: ChatId, message: MessageId) {
+    bench::write_posts(bot, deps, &[(chat.0, message.0)]).await;
 }
 
 async fn say(
@@ -198,7 +204,7 @@ pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerR
         sent.failed
     );
     say(&bot, msg.chat.id, Some(msg.id), report(&deps, &sent)).await?;
-    close_post(&bot, msg.chat.id, replied.id).await;
+    close_post(&bot, &deps, msg.chat.id, replied.id).await;
     Ok(())
 }
 
@@ -323,6 +329,13 @@ async fn on_question_button(
         OnQuestion::AnswerWith(entry) => {
             answer_with_pressed(bot, deps, q, message, posted, &entry, already).await?
         }
+        OnQuestion::Take => return bench::take(bot, deps, q, id).await,
+        OnQuestion::Templates => {
+            return bench::offer_templates(bot, deps, q, message, id).await;
+        }
+        OnQuestion::Template(name) => {
+            bench::answer_with_template(bot, deps, q, posted, &name).await?
+        }
         OnQuestion::SendAgain(reply_message) => {
             bot.answer_callback_query(q.id.clone()).await?;
             let sent = send_again(bot, deps, posted, chat, MessageId(reply_message)).await?;
@@ -331,7 +344,7 @@ async fn on_question_button(
     };
     if let Some(text) = said {
         say(bot, chat, Some(message.id), text).await?;
-        close_post(bot, chat, message.id).await;
+        close_post(bot, deps, chat, message.id).await;
     }
     Ok(())
 }
@@ -454,7 +467,9 @@ async fn answer_with_entry(
                 ChatId(p.chat),
                 bot.send_message(ChatId(p.chat), format!("<b>{header}</b>\n\n{}", reply.text))
                     .parse_mode(ParseMode::Html)
-                    .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons))),
+                    .reply_markup(InlineKeyboardMarkup::new(keyboard(
+                        &deps.conversation.rated(reply.buttons, p.lang, p.ids[0]),
+                    ))),
             )
             .await
             .map(|_| ());

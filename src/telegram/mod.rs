@@ -302,6 +302,7 @@ async fn respond(
     for &(post_chat, post) in &out.withdrawn_posts {
         desk::withdraw_post(bot, deps, ChatId(post_chat), MessageId(post)).await;
     }
+    desk::write_posts(bot, deps, &out.refreshed_posts).await;
     replied
 }
 

@@ -19,14 +19,14 @@ use teloxide_tests::{
     MockBot, MockCallbackQuery, MockMessageText, MockPrivateChat, MockSupergroupChat, MockUser,
 };
 
-const EXPERTS: i64 = -100_555_000;
-const EXPERT_USER: u64 = 4242;
-const USER: i64 = MockUser::ID as i64;
+pub(crate) const EXPERTS: i64 = -100_555_000;
+pub(crate) const EXPERT_USER: u64 = 4242;
+pub(crate) const USER: i64 = MockUser::ID as i64;
 
 /// Deps on a SQLite file. Not `:memory:`: MockBot runs each dispatch on a runtime of its own
 /// and drops it afterwards, which can drop the pool's only connection, and with it an
 /// in-memory database.
-async fn deps() -> (Deps, tempfile::TempDir) {
+pub(crate) async fn deps() -> (Deps, tempfile::TempDir) {
     let (kb, _) = kb::load("dialogues".as_ref(), &CheckOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}?mode=rwc", dir.path().join("desk.db").display());
@@ -51,16 +51,16 @@ async fn deps() -> (Deps, tempfile::TempDir) {
     (deps, dir)
 }
 
-fn tree() -> UpdateHandler<anyhow::Error> {
+pub(crate) fn tree() -> UpdateHandler<anyhow::Error> {
     dptree::entry()
         .map(|bot: Bot| telegram::TgBot::new(bot, Limits::telegram(DEFAULT_SEND_RATE)))
         .chain(telegram::schema())
 }
 
 /// A question the shipped FAQ does not cover, with at least one near entry for the buttons.
-const UNMET: &str = "сколько стоит авиабилет из Оша в Москву в декабре";
+pub(crate) const UNMET: &str = "сколько стоит авиабилет из Оша в Москву в декабре";
 
-fn expert() -> teloxide::types::User {
+pub(crate) fn expert() -> teloxide::types::User {
     MockUser::new()
         .id(EXPERT_USER)
         .first_name("Aida")
@@ -68,21 +68,21 @@ fn expert() -> teloxide::types::User {
         .build()
 }
 
-fn in_expert_chat(text: &str) -> MockMessageText {
+pub(crate) fn in_expert_chat(text: &str) -> MockMessageText {
     MockMessageText::new()
         .text(text)
         .chat(MockSupergroupChat::new().id(EXPERTS).build())
         .from(expert())
 }
 
-fn from_user(chat: i64, text: &str) -> MockMessageText {
+pub(crate) fn from_user(chat: i64, text: &str) -> MockMessageText {
     MockMessageText::new()
         .text(text)
         .chat(MockPrivateChat::new().id(chat).build())
         .from(MockUser::new().id(chat as u64).build())
 }
 
-fn posts(r: &teloxide_tests::server::Responses) -> Vec<Message> {
+pub(crate) fn posts(r: &teloxide_tests::server::Responses) -> Vec<Message> {
     r.sent_messages
         .iter()
         .filter(|m| m.chat.id.0 == EXPERTS)
@@ -90,7 +90,7 @@ fn posts(r: &teloxide_tests::server::Responses) -> Vec<Message> {
         .collect()
 }
 
-fn to_chat(r: &teloxide_tests::server::Responses, chat: i64) -> Vec<String> {
+pub(crate) fn to_chat(r: &teloxide_tests::server::Responses, chat: i64) -> Vec<String> {
     r.sent_messages
         .iter()
         .filter(|m| m.chat.id.0 == chat)
@@ -108,10 +108,10 @@ async fn ask_and_answer_with_first(d: &Deps, text: &str) -> Mock {
     bot
 }
 
-type Mock = MockBot<anyhow::Error, teloxide_tests::mock_bot::DistributionKey>;
+pub(crate) type Mock = MockBot<anyhow::Error, teloxide_tests::mock_bot::DistributionKey>;
 
 /// An expert presses the button of `message` whose label contains `label_part`.
-async fn press_as_expert(bot: &mut Mock, message: Message, label_part: &str) {
+pub(crate) async fn press_as_expert(bot: &mut Mock, message: Message, label_part: &str) {
     let data = button_data(&message, label_part);
     bot.update(
         MockCallbackQuery::new()
@@ -122,7 +122,7 @@ async fn press_as_expert(bot: &mut Mock, message: Message, label_part: &str) {
     bot.dispatch().await;
 }
 
-fn button_data(m: &Message, label_part: &str) -> String {
+pub(crate) fn button_data(m: &Message, label_part: &str) -> String {
     let markup = m.reply_markup().expect("buttons");
     for b in markup.inline_keyboard.iter().flatten() {
         if b.text.contains(label_part) {
@@ -490,9 +490,11 @@ async fn a_voice_question_is_copied_to_the_experts_and_answered_by_reply() {
     );
     let post = posts(&r).pop().unwrap();
     assert_eq!(post.id, copy.message_id);
-    // No "Answer with" for a voice message: there is no text to learn from.
+    // No "Answer with" and no template for a voice message: there is no text to learn from,
+    // and a template answers a written question. "I'll answer" and "Dismiss" stay.
     let buttons = post.reply_markup().unwrap().inline_keyboard.concat();
-    assert_eq!(buttons.len(), 1, "{buttons:?}");
+    let labels: Vec<&str> = buttons.iter().map(|b| b.text.as_str()).collect();
+    assert_eq!(labels, ["✋ I'll answer", "Dismiss"]);
 
     bot.update(in_expert_chat("Позвоните в посольство.").reply_to_message(post));
     bot.dispatch().await;

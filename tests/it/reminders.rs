@@ -12,7 +12,7 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn set_clock(path: &std::path::Path, at: &str) {
+pub(crate) fn set_clock(path: &std::path::Path, at: &str) {
     // Written whole and renamed, so that a bot never reads half a time.
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, at).unwrap();

@@ -156,6 +156,13 @@ impl SqliteStorage {
         .bind(ts(cutoff))
         .execute(&self.pool)
         .await?;
+        // The experts' notes may name the person or their case: they go with the text.
+        sqlx::query(
+            "DELETE FROM question_notes WHERE question_id IN \
+             (SELECT id FROM questions WHERE erased_at IS NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() > 0 {
             self.truncate_wal().await;
         }

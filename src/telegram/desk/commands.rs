@@ -1,7 +1,8 @@
-//! The experts' commands: `/queue`, `/stats`, `/export`, `/learned`, `/reload`, in the expert
-//! chat or privately from `JARDAM_EXPERTS`.
+//! The experts' commands: `/queue`, `/overdue`, `/stats`, `/report`, `/export`, `/learned`,
+//! `/reload`, `/template`, and as replies to a post `/note` and `/same`, in the expert chat or
+//! privately from `JARDAM_EXPERTS`.
 
-use super::{is_expert, lang, say};
+use super::{bench, is_expert, lang, say};
 use crate::experts;
 use crate::kb::html::escape;
 use crate::kb::html::{MESSAGE_LIMIT, split_for_telegram, utf16_len};
@@ -24,6 +25,16 @@ pub enum ExpertCmd {
     Learned,
     /// Reload the knowledge base
     Reload,
+    /// Open questions past the promised time
+    Overdue,
+    /// The question radar as a picture (optionally FROM and TO, YYYY-MM-DD)
+    Report(String),
+    /// The answer templates
+    Template,
+    /// As a reply to a post: a note for the experts, never sent to the person
+    Note(String),
+    /// As a reply to a post: it repeats question N (both get the one answer)
+    Same(String),
 }
 
 /// An expert command; from anyone else, a polite refusal.
@@ -92,6 +103,15 @@ pub async fn on_expert_command(
                 bot.send_to(chat, bot.send_document(chat, file)).await?;
             }
         }
+        ExpertCmd::Overdue => {
+            let now = deps.conversation.clock().now();
+            let text = experts::overdue(store.as_ref(), deps.config.promise, now, 50).await?;
+            send_pre(&bot, chat, &text).await?;
+        }
+        ExpertCmd::Report(arg) => bench::radar_report(&bot, &deps, &msg, &arg).await?,
+        ExpertCmd::Template => bench::list_templates(&bot, &deps, &msg).await?,
+        ExpertCmd::Note(text) => bench::note(&bot, &deps, &msg, &text).await?,
+        ExpertCmd::Same(into) => bench::same(&bot, &deps, &msg, &into).await?,
         ExpertCmd::Reload => match deps.conversation.reload(&deps.config.dialogues).await {
             Ok(entries) => {
                 log::info!("knowledge base reloaded by an expert: {entries} entries");

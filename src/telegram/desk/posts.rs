@@ -3,7 +3,7 @@
 
 use super::{instance_id, lang};
 use crate::bot::desk::Placement;
-use crate::experts::{self, Post};
+use crate::experts::Post;
 use crate::kb::html::{CAPTION_LIMIT, visible_len};
 use crate::model::{Question, QuestionKind};
 use crate::telegram::{Deps, TgBot, keyboard};
@@ -47,8 +47,9 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
         }
         Placement::New(q) => q,
     };
-    let k = conversation.knowledge();
-    let post = experts::render_post(&k.kb, lang(deps), std::slice::from_ref(&q));
+    let post = conversation
+        .post_for(std::slice::from_ref(&q), lang(deps))
+        .await;
     let message = match send_post(bot, ChatId(chat), &q, &post).await {
         Ok(m) => {
             // A refresh that would write the same (the asker asking again) is not sent.
@@ -148,13 +149,13 @@ fn fingerprint(post: &Post) -> u64 {
 
 impl Refreshes {
     /// Whether `post` differs from what this instance last wrote over (chat, message).
-    fn changes(&self, chat: i64, message: i32, post: &Post) -> bool {
+    pub(super) fn changes(&self, chat: i64, message: i32, post: &Post) -> bool {
         let written = self.written.lock().expect("refresh lock");
         written.get(&(chat, message)) != Some(&fingerprint(post))
     }
 
     /// Records that `post` was written over (chat, message).
-    fn wrote(&self, chat: i64, message: i32, post: &Post) {
+    pub(super) fn wrote(&self, chat: i64, message: i32, post: &Post) {
         let mut written = self.written.lock().expect("refresh lock");
         if written.len() >= WRITTEN_KEPT {
             written.clear();
@@ -236,8 +237,7 @@ async fn edit_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32, group: &[Q
     if group.is_empty() {
         return;
     }
-    let k = deps.conversation.knowledge();
-    let post = experts::render_post(&k.kb, lang(deps), group);
+    let post = deps.conversation.post_for(group, lang(deps)).await;
     if !deps.refreshes.changes(chat, message, &post) {
         return;
     }

@@ -79,6 +79,15 @@ async fn notes_stay_with_their_question_and_go_with_it(s: S) {
     s.forget(1).await.unwrap();
     assert_eq!(s.notes_of(&[a.id]).await.unwrap(), []);
     assert_eq!(s.notes_of(&[b.id]).await.unwrap().len(), 1);
+    // Erased with the text of a resolved question, after its keeping time.
+    let c = s.add_question(question(3, "c")).await.unwrap();
+    assert!(s.add_note(c.id, "Aida", "open: kept").await.unwrap());
+    assert!(s.mark_answered(b.id, "answer", "Bakyt").await.unwrap());
+    s.erase_old_texts(Utc::now() + Days::days(1), 0)
+        .await
+        .unwrap();
+    assert_eq!(s.notes_of(&[b.id]).await.unwrap(), []);
+    assert_eq!(s.notes_of(&[c.id]).await.unwrap().len(), 1);
 }
 
 async fn a_post_joins_another_open_post(s: S) {

@@ -165,6 +165,7 @@ pub const INTERFACE_TEXTS: &[(&str, &[&str])] = &[
     ("expert_templates_title", &[]),
     ("expert_templates_for", &["number"]),
     ("expert_no_template", &["name"]),
+    ("expert_template_unknown", &["name"]),
     ("expert_overdue_title", &["count"]),
     ("overdue_person", &["number"]),
     ("overdue_person_urgent", &["number"]),

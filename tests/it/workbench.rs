@@ -267,6 +267,8 @@ async fn the_person_rates_the_answer_once_and_the_post_shows_it() {
 async fn report_overdue_and_template_commands_answer_clearly() {
     let (d, _dir) = deps().await;
     let (mut bot, _) = ask(&d, USER, UNMET).await;
+    let long = format!("/template {}", "y".repeat(100));
+    let cut = format!("There is no template '{}'.", "y".repeat(32));
     for (cmd, expect) in [
         ("/report 2026-12-07 2026-12-01", "reversed"),
         ("/report 2026-13-01", "Use /report"),
@@ -277,6 +279,12 @@ async fn report_overdue_and_template_commands_answer_clearly() {
             "open past the promised time (24 h, urgent 1 h): 0",
         ),
         ("/template", "need-details"),
+        ("/template embassy", "/contacts"),
+        (
+            "/template <b>x</b>",
+            "There is no template '&lt;b&gt;x&lt;/b&gt;'.",
+        ),
+        (long.as_str(), cut.as_str()),
     ] {
         bot.update(in_expert_chat(cmd));
         bot.dispatch().await;

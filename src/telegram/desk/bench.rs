@@ -10,6 +10,7 @@ use crate::bot::workbench::Done;
 use crate::experts;
 use crate::kb::flow::show_day;
 use crate::kb::html::escape;
+use crate::kb::templates;
 use crate::model::{Question, QuestionKind};
 use crate::radar::{self, Labels, RangeError};
 use crate::telegram::{Deps, HandlerResult, TgBot, keyboard, send_reply};
@@ -131,10 +132,27 @@ pub async fn same(bot: &TgBot, deps: &Deps, msg: &Message, into: &str) -> Handle
     show(bot, deps, msg, done).await
 }
 
-/// `/template`: the templates there are, by name.
-pub async fn list_templates(bot: &TgBot, deps: &Deps, msg: &Message) -> HandlerResult {
+/// `/template`: the templates there are, by name; `/template NAME`: that one's text in the
+/// expert chat's language. Templates are edited in `dialogues/templates.toml`, not here.
+pub async fn templates(bot: &TgBot, deps: &Deps, msg: &Message, name: &str) -> HandlerResult {
     let k = deps.conversation.knowledge();
     let l = lang(deps);
+    let name = name.trim();
+    if !name.is_empty() {
+        let text = match k.kb.template(name) {
+            Some(t) => format!("<b>{}</b>\n\n{}", escape(&t.name), t.text(l)),
+            // Never echoed as it came: it may be long or carry markup.
+            None => {
+                let shown: String = name.chars().take(templates::NAME_MAX).collect();
+                escape(
+                    &k.kb
+                        .interface
+                        .fill("expert_template_unknown", l, &[("name", &shown)]),
+                )
+            }
+        };
+        return say(bot, msg.chat.id, Some(msg.id), text).await;
+    }
     if k.kb.templates.is_empty() {
         return say(
             bot,

@@ -29,8 +29,8 @@ pub enum ExpertCmd {
     Overdue,
     /// The question radar as a picture (optionally FROM and TO, YYYY-MM-DD)
     Report(String),
-    /// The answer templates
-    Template,
+    /// The answer templates, or one of them by name
+    Template(String),
     /// As a reply to a post: a note for the experts, never sent to the person
     Note(String),
     /// As a reply to a post: it repeats question N (both get the one answer)
@@ -109,7 +109,7 @@ pub async fn on_expert_command(
             send_pre(&bot, chat, &text).await?;
         }
         ExpertCmd::Report(arg) => bench::radar_report(&bot, &deps, &msg, &arg).await?,
-        ExpertCmd::Template => bench::list_templates(&bot, &deps, &msg).await?,
+        ExpertCmd::Template(name) => bench::templates(&bot, &deps, &msg, &name).await?,
         ExpertCmd::Note(text) => bench::note(&bot, &deps, &msg, &text).await?,
         ExpertCmd::Same(into) => bench::same(&bot, &deps, &msg, &into).await?,
         ExpertCmd::Reload => match deps.conversation.reload(&deps.config.dialogues).await {

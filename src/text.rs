@@ -52,6 +52,20 @@ pub fn group_key(text: &str) -> String {
     words.join(" ")
 }
 
+/// The group key of a question the matcher took for the known gap `gap`: the gap and the
+/// numbers of the text, so that the same gap asked in any words or language is one group for
+/// the experts, and any difference in a number still keeps questions apart.
+pub fn gap_group_key(gap: &str, text: &str) -> String {
+    let mut key = gap.to_string();
+    for w in normalize(text).split(' ') {
+        if w.chars().any(|c| c.is_numeric()) {
+            key.push(' ');
+            key.push_str(w);
+        }
+    }
+    key
+}
+
 /// Zero-width and formatting characters that must not split a word.
 fn is_invisible(c: char) -> bool {
     matches!(
@@ -217,6 +231,18 @@ pub fn strip_personal(text: &str, known: impl Fn(&str) -> bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gaps_group_key_is_the_gap_and_the_numbers() {
+        let g = "gap:driving-licence";
+        assert_eq!(gap_group_key(g, "Можно ли поменять права?"), g);
+        assert_eq!(gap_group_key(g, "can I swap my licence"), g);
+        assert_eq!(
+            gap_group_key(g, "права категории C, 2025 год, 2 раза"),
+            "gap:driving-licence 2025 2"
+        );
+        assert_ne!(gap_group_key(g, "с 2025"), gap_group_key(g, "с 2026"));
+    }
 
     #[test]
     fn personal_details_are_stripped_before_a_text_is_taught() {

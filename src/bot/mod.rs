@@ -540,11 +540,16 @@ impl Said {
     /// The message as a question for the experts, with the matcher's nearest entries; a
     /// country named in the message wins over the profile's.
     fn for_experts(&self, ui: Lang, r: &MatchResult) -> NewQuestion {
+        let q = NewQuestion::text(self.chat, &self.text, ui);
         NewQuestion {
             country: r.country.or(self.country),
             candidates: candidates(r),
             source_message: self.source,
-            ..NewQuestion::text(self.chat, &self.text, ui)
+            group_key: match &r.gap {
+                Some(gap) if !r.urgent => crate::text::gap_group_key(gap, &self.text),
+                _ => q.group_key.clone(),
+            },
+            ..q
         }
     }
 }

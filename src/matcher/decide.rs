@@ -8,6 +8,10 @@ use super::{
 use crate::lang::{Country, Lang};
 use crate::text::{normalize, skeleton};
 
+/// How sure the model must be of a gap for its questions to be grouped for the experts. Not a
+/// decision threshold: whether a question is answered does not depend on it.
+const GAP_SURE: f32 = 0.5;
+
 impl Matcher {
     /// Answers one question. `lang` and `country` are the user's profile, used when the text
     /// itself does not tell.
@@ -30,6 +34,7 @@ impl Matcher {
             sentence: None,
             also: None,
             urgent: false,
+            gap: None,
         };
         // Only emoji, digits or punctuation: nothing to understand.
         if !sk.chars().any(char::is_alphabetic) {
@@ -142,6 +147,14 @@ impl Matcher {
                 }
             }
         }
+        // Unmet because it is a known gap: which one, when the model is sure of it.
+        if result.status == Status::Unmet {
+            result.gap = (0..classes)
+                .filter(|&c| self.ids[c].starts_with(super::GAP))
+                .max_by(|&a, &b| mix[a].total_cmp(&mix[b]))
+                .filter(|&c| mix[c] >= GAP_SURE)
+                .map(|c| self.ids[c].clone());
+        }
         let mut answer = (result.status == Status::Answered).then_some(top);
         if let Some(e) = self.danger(&tagged, &parts) {
             result.urgent = true;
@@ -150,6 +163,7 @@ impl Matcher {
                     result.also = Some(candidate(top, p1));
                 }
                 result.status = Status::Answered;
+                result.gap = None;
                 answer = Some(e);
                 result.candidates.retain(|c| c.entry != self.ids[e]);
                 result.candidates.insert(0, candidate(e, mix[e]));

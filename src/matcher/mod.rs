@@ -196,6 +196,9 @@ pub struct MatchResult {
     pub also: Option<Candidate>,
     /// A danger signal: the message goes to experts as urgent.
     pub urgent: bool,
+    /// When unmet as one of the known gaps (`gaps.toml`) the model is sure of, its class id
+    /// (`gap:…`): experts get such questions as one group, in whatever language.
+    pub gap: Option<String>,
 }
 
 /// Prefix of the ids of known gaps in the model's classes.

@@ -459,3 +459,33 @@ async fn the_radar_of_a_seeded_week_is_a_png_that_decodes_from_the_core_and_from
         "no texts of questions"
     );
 }
+
+#[tokio::test]
+async fn questions_on_one_known_gap_are_one_post_in_any_language() {
+    let (d, _dir) = deps().await;
+    d.conversation
+        .store()
+        .save_profile(31, Some(Lang::En), None)
+        .await
+        .unwrap();
+    let k = d.conversation.knowledge();
+    let ru = "можно ли в России поменять кыргызские водительские права на российские";
+    let en = "can I swap my Kyrgyz driving licence for a Russian one";
+    for q in [ru, en] {
+        let r = k.matcher.ask(q, None, None);
+        assert_eq!(r.gap.as_deref(), Some("gap:driving-licence"), "{q}: {r:?}");
+    }
+    let (mut bot, post) = ask(&d, USER, ru).await;
+    bot.update(from_user(31, en));
+    bot.dispatch().await;
+    assert!(posts(&bot.get_responses()).is_empty(), "no second post");
+    let group = d
+        .conversation
+        .store()
+        .posted_as(EXPERTS, post.id.0)
+        .await
+        .unwrap();
+    assert_eq!(group.len(), 2);
+    let shown = d.conversation.post_for(&group, Lang::En).await.text;
+    assert!(shown.contains("🌐 Русский, English"), "{shown}");
+}

@@ -110,6 +110,9 @@ const EDIT_WINDOW: Duration = Duration::from_secs(3);
 enum Script {
     Jardam,
     Echo,
+    /// The least an FAQ bot does per update, as a reference: the matcher on a text, the
+    /// chat's profile read and one row written (SQLite), one reply; no screens, no experts.
+    Reference,
     /// Jardam with an expert chat, one update in five the same unmet question.
     Surge,
     /// Jardam with an expert chat, every update of one kind (for the CPU of each kind).
@@ -145,6 +148,7 @@ impl Script {
     fn name(self) -> String {
         match self {
             Script::Echo => "echo".into(),
+            Script::Reference => "reference".into(),
             Script::Jardam => "jardam".into(),
             Script::Surge => "surge".into(),
             Script::Kind(k) => format!("kind-{}", k.name()),
@@ -154,6 +158,7 @@ impl Script {
     fn parse(s: &str) -> Script {
         match s {
             "echo" => Script::Echo,
+            "reference" => Script::Reference,
             "surge" => Script::Surge,
             _ => Kind::ALL
                 .into_iter()
@@ -331,6 +336,17 @@ async fn run_all() -> anyhow::Result<()> {
     }
     rows.push(
         scenario(
+            "reference FAQ handler, SQLite, burst",
+            Script::Reference,
+            &[sqlite("reference.db")],
+            chats,
+            0,
+            0,
+        )
+        .await?,
+    );
+    rows.push(
+        scenario(
             "echo dispatcher, burst",
             Script::Echo,
             &[String::new()],
@@ -434,6 +450,7 @@ async fn scenario(
             Script::Jardam => start_jardam(url, database, None).await?,
             Script::Surge | Script::Kind(_) => start_jardam(url, database, Some(EXPERTS)).await?,
             Script::Echo => start_echo(url),
+            Script::Reference => start_reference(url, database).await?,
         });
     }
     let cpu_before = cpu_seconds();
@@ -564,6 +581,54 @@ fn start_echo(url: &str) -> RunningBot {
     }
 }
 
+/// The reference: teloxide's dispatcher and long polling with the least an FAQ bot does per
+/// update. A message: its profile read, the matcher on its text, the chat's state written (one
+/// SQLite row), the answer's title sent. A button: the profile read and the press answered.
+async fn start_reference(url: &str, database: &str) -> anyhow::Result<RunningBot> {
+    let vars = HashMap::from([
+        ("DATABASE_URL".to_owned(), database.to_owned()),
+        ("JARDAM_DIALOGUES".to_owned(), "dialogues".to_owned()),
+    ]);
+    let config = Config::from_vars(vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let conversation = jardam::app::build(&config).await?;
+    let handler = dptree::entry()
+        .branch(Update::filter_message().endpoint(
+            |bot: Bot, m: Message, c: Arc<jardam::bot::Conversation>| async move {
+                let store = c.store();
+                let profile = store.get_profile(m.chat.id.0).await?;
+                let lang = profile.and_then(|p| p.lang);
+                let k = c.knowledge();
+                let r = k.matcher.ask(m.text().unwrap_or(""), lang, None);
+                let entry = r.entry.unwrap_or_default();
+                store.set_chat_state(m.chat.id.0, Some(&entry)).await?;
+                let title =
+                    k.kb.entry(&entry)
+                        .map_or("?".to_owned(), |e| e.title.get(r.lang).clone());
+                bot.send_message(m.chat.id, title).await?;
+                anyhow::Ok(())
+            },
+        ))
+        .branch(Update::filter_callback_query().endpoint(
+            |bot: Bot, q: CallbackQuery, c: Arc<jardam::bot::Conversation>| async move {
+                c.store().get_profile(q.from.id.0 as i64).await?;
+                bot.answer_callback_query(q.id).await?;
+                anyhow::Ok(())
+            },
+        ));
+    let mut dispatcher = Dispatcher::builder(client(url), handler)
+        .dependencies(dptree::deps![conversation])
+        .default_handler(|_| async {})
+        .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
+        .build();
+    let token = dispatcher.shutdown_token();
+    let dispatch = tokio::spawn(async move { dispatcher.dispatch().await });
+    Ok(RunningBot {
+        token,
+        dispatch,
+        background: None,
+    })
+}
+
 /// `field` of /proc/self/status in MB (0 where there is no procfs).
 fn proc_status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -656,6 +721,12 @@ fn report(rows: &[Row], chats: usize) {
     if let (Some(j), Some(e)) = (rate("Jardam, SQLite, burst"), rate("echo")) {
         println!("Jardam (SQLite) ÷ echo dispatcher: {:.2}", j / e);
     }
+    if let (Some(j), Some(r)) = (rate("Jardam, SQLite, burst"), rate("reference")) {
+        println!("Jardam (SQLite) ÷ reference FAQ handler: {:.2}", j / r);
+    }
+    if let (Some(r), Some(e)) = (rate("reference"), rate("echo")) {
+        println!("reference FAQ handler ÷ echo dispatcher: {:.2}", r / e);
+    }
     if let (Some(surge), Some(burst)) = (
         row_named(rows, "Jardam, SQLite, surge"),
         row_named(rows, "Jardam, SQLite, burst"),
@@ -671,7 +742,9 @@ fn report(rows: &[Row], chats: usize) {
         );
     }
     if let Some(echo) = row_named(rows, "echo") {
-        let measured = |r: &&Row| r.name.starts_with("Jardam") || r.name.starts_with("kind");
+        let measured = |r: &&Row| {
+            r.name.starts_with("Jardam") || r.name.starts_with("kind") || r.name.starts_with("ref")
+        };
         for r in rows.iter().filter(measured) {
             println!(
                 "CPU per update ÷ echo handler's: {:.2} ({})",
@@ -752,7 +825,7 @@ async fn fake_main() -> anyhow::Result<()> {
     // The replies of each step, counted on one chat handled an update at a time.
     let calibration_chat = 900_000_000;
     let per_step: Vec<Vec<String>> = match script {
-        Script::Echo => steps
+        Script::Echo | Script::Reference => steps
             .iter()
             .map(|s| {
                 vec![match s {
@@ -783,7 +856,7 @@ async fn fake_main() -> anyhow::Result<()> {
             per_step
         }
     };
-    if script != Script::Echo {
+    if !matches!(script, Script::Echo | Script::Reference) {
         println!("replies per step (calibration chat): {per_step:?}");
     }
     anyhow::ensure!(
@@ -795,7 +868,7 @@ async fn fake_main() -> anyhow::Result<()> {
         Script::Jardam | Script::Surge | Script::Kind(_) => {
             count_methods(per_step.iter().flatten())
         }
-        Script::Echo => HashMap::new(),
+        Script::Echo | Script::Reference => HashMap::new(),
     };
 
     // Built before the clock starts, so that the burst is pushed as fast as possible.

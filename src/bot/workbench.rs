@@ -83,6 +83,16 @@ impl Conversation {
                 Vec::new()
             }
         };
+        self.render(group, lang, notes)
+    }
+
+    /// The first post of a question just stored: nobody can have taken it or noted on it yet,
+    /// so nothing is read.
+    pub fn new_post(&self, q: &Question, lang: Lang) -> Post {
+        self.render(std::slice::from_ref(q), lang, Vec::new())
+    }
+
+    fn render(&self, group: &[Question], lang: Lang, notes: Vec<crate::model::Note>) -> Post {
         let k = self.knowledge();
         let view = PostView {
             now: self.clock().now(),

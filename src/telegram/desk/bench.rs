@@ -244,6 +244,12 @@ pub async fn answer_with_template(
         return Ok(None);
     };
     let number = posted.first().map(|p| p.id.to_string()).unwrap_or_default();
+    // The post itself (the button is under the list of templates): written again afterwards.
+    let post: Vec<(i64, i32)> = posted
+        .first()
+        .and_then(|p| p.expert_chat_id.zip(p.expert_message_id))
+        .into_iter()
+        .collect();
     let targets = unanswered(posted);
     if targets.is_empty() {
         bot.answer_callback_query(q.id.clone())
@@ -272,6 +278,7 @@ pub async fn answer_with_template(
         sent.blocked,
         sent.failed
     );
+    write_posts(bot, deps, &post).await;
     Ok(Some(report(deps, &sent)))
 }
 

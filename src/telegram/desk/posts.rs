@@ -47,9 +47,7 @@ pub async fn post_question(bot: &TgBot, deps: &Deps, id: i64) -> anyhow::Result<
         }
         Placement::New(q) => q,
     };
-    let post = conversation
-        .post_for(std::slice::from_ref(&q), lang(deps))
-        .await;
+    let post = conversation.new_post(&q, lang(deps));
     let message = match send_post(bot, ChatId(chat), &q, &post).await {
         Ok(m) => {
             // A refresh that would write the same (the asker asking again) is not sent.

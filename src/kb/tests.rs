@@ -562,3 +562,34 @@ fn translation_stamps_tell_when_a_translation_falls_behind_the_russian_answer() 
         "{w:?}"
     );
 }
+
+#[test]
+fn template_problems_have_their_lines_and_good_ones_load() {
+    let one = |name: &str, ru: &str| {
+        format!(
+            "[[template]]\nname = \"{name}\"\ntext.ky = \"ky\"\ntext.ru = \"{ru}\"\ntext.uz = \"uz\"\ntext.en = \"en\"\n"
+        )
+    };
+    assert!(with_file("templates.toml", &one("need-details", "<b>ru</b>")).is_empty());
+    for (bad, says) in [
+        (one("", "ru"), "template name '' must be"),
+        (one(&"x".repeat(33), "ru"), "must be 1–32"),
+        (one("<b>x</b>", "ru"), "must be 1–32 lower-case"),
+        (one("ok", "<b>ru"), "(ru): <b> is never closed"),
+        (one("ok", ""), "has no ru text"),
+        (
+            format!("{}\n{}", one("ok", "a"), one("ok", "b")),
+            "repeated (first at line 1)",
+        ),
+    ] {
+        let p = with_file("templates.toml", &bad);
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("templates.toml:") && m.contains(says)),
+            "{says}: {p:?}"
+        );
+    }
+    let too_long = one("ok", &"я".repeat(3501));
+    let p = with_file("templates.toml", &too_long);
+    assert!(p.iter().any(|m| m.contains("longer than 3500")), "{p:?}");
+}

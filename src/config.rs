@@ -233,39 +233,44 @@ impl Config {
                 0
             }),
         };
-        let mut days = |name: &str, default: u32| match get(name) {
-            None => default,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    errors.push(format!(
-                        "{name}: '{v}' is not a positive whole number of days"
-                    ));
-                    default
-                }
-            },
-        };
+        // A whole number from `min` to `max` in `unit`s; out of range or unreadable, reported.
+        let mut within =
+            |name: &str, default: u32, (min, max): (u32, u32), what: &str| match get(name) {
+                None => default,
+                Some(v) => match v.parse::<u32>() {
+                    Ok(n) if (min..=max).contains(&n) => n,
+                    _ => {
+                        errors.push(format!("{name}: '{v}' is not {what}"));
+                        default
+                    }
+                },
+            };
+        let days = "a positive whole number of days";
         let defaults = crate::storage::Retention::default();
         let retention = crate::storage::Retention {
-            answered_days: days("JARDAM_KEEP_ANSWERED_DAYS", defaults.answered_days),
-            inactive_days: days("JARDAM_FORGET_INACTIVE_DAYS", defaults.inactive_days),
+            answered_days: within(
+                "JARDAM_KEEP_ANSWERED_DAYS",
+                defaults.answered_days,
+                (1, u32::MAX),
+                days,
+            ),
+            inactive_days: within(
+                "JARDAM_FORGET_INACTIVE_DAYS",
+                defaults.inactive_days,
+                (1, u32::MAX),
+                days,
+            ),
         };
-        let mut hours = |name: &str, default: u32| match get(name) {
-            None => default,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if (1..=24 * 30).contains(&n) => n,
-                _ => {
-                    errors.push(format!(
-                        "{name}: '{v}' is not a whole number of hours from 1 to 720"
-                    ));
-                    default
-                }
-            },
-        };
+        let hours = "a whole number of hours from 1 to 720";
         let promised = crate::bot::workbench::Promise::default();
         let promise = crate::bot::workbench::Promise {
-            hours: hours("JARDAM_OVERDUE_HOURS", promised.hours),
-            urgent_hours: hours("JARDAM_URGENT_OVERDUE_HOURS", promised.urgent_hours),
+            hours: within("JARDAM_OVERDUE_HOURS", promised.hours, (1, 720), hours),
+            urgent_hours: within(
+                "JARDAM_URGENT_OVERDUE_HOURS",
+                promised.urgent_hours,
+                (1, 720),
+                hours,
+            ),
         };
         let digest = match get("JARDAM_DIGEST") {
             None => Some(crate::radar::Digest::default()),

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 mod post;
 
-pub use post::{MAX_WORDINGS_SHOWN, Post, PostView, render_post};
+pub use post::{MAX_WORDINGS_SHOWN, Post, PostView, hhmm, render_post};
 
 /// Questions per page of `/queue`.
 pub const QUEUE_PAGE: u32 = 10;
@@ -176,8 +176,7 @@ pub async fn overdue(
     now: chrono::DateTime<chrono::Utc>,
     limit: u32,
 ) -> anyhow::Result<String> {
-    let before = now - chrono::TimeDelta::hours(i64::from(promise.hours));
-    let urgent_before = now - chrono::TimeDelta::hours(i64::from(promise.urgent_hours));
+    let (before, urgent_before) = promise.cutoffs(now);
     let questions = store.overdue(before, urgent_before, limit).await?;
     let mut out = format!(
         "open past the promised time ({} h, urgent {} h): {}\n",
@@ -189,18 +188,6 @@ pub async fn overdue(
         out.push_str(&queue_line(&q));
     }
     Ok(out)
-}
-
-/// The median of `minutes`, in hours.
-fn median_hours(mut minutes: Vec<f64>) -> Option<f64> {
-    minutes.sort_by(f64::total_cmp);
-    let n = minutes.len();
-    let mid = match n {
-        0 => return None,
-        n if n % 2 == 1 => minutes[n / 2],
-        n => (minutes[n / 2 - 1] + minutes[n / 2]) / 2.0,
-    };
-    Some(mid / 60.0)
 }
 
 /// One question of `jardam queue`: number, urgency, time, language, country, nearest entries,
@@ -295,7 +282,8 @@ pub async fn stats(store: &dyn Storage, today: NaiveDate) -> anyhow::Result<Stri
             .collect();
         let up = facts.iter().filter(|f| f.rating == Some(true)).count();
         let down = facts.iter().filter(|f| f.rating == Some(false)).count();
-        let median = median_hours(answered).map_or("—".to_string(), |h| format!("{h:.1} h"));
+        let median = crate::radar::median(answered)
+            .map_or("—".to_string(), |m| format!("{:.1} h", m / 60.0));
         let _ = writeln!(
             out,
             "expert answers: {}, median time {median}; rated by the people 👍 {up} / 👎 {down}",

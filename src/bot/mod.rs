@@ -226,16 +226,24 @@ impl Conversation {
     }
 
     /// The FAQ answer of `entry` as this chat would get it (its language, its country's
-    /// variant), for an expert's "Answer with" button.
-    pub async fn faq_reply(&self, chat: i64, entry: &str, lang: Lang) -> Option<Reply> {
+    /// variant), for an expert's "Answer with" button on question `id`: its 👍/👎 rate the
+    /// expert's answer instead of the entry.
+    pub async fn faq_reply(&self, chat: i64, entry: &str, lang: Lang, id: i64) -> Option<Reply> {
         let k = self.knowledge();
         let e = k.kb.entry(entry)?;
+        let i = k.kb.entry_index(entry)?;
         let profile = self.profile(chat).await;
         let ui = profile.as_ref().and_then(|p| p.lang).unwrap_or(lang);
         let country = profile.as_ref().and_then(|p| p.country);
-        Some(screens::answer_or_ask_variant(
-            &k.kb, e, ui, country, None, false,
-        ))
+        let mut reply = screens::answer_or_ask_variant(&k.kb, e, ui, country, None, false);
+        let feedback = [true, false].map(|helpful| {
+            Action::Callback(Callback::Feedback { entry: i, helpful }.data(k.kb.version))
+        });
+        reply
+            .buttons
+            .retain(|row| !row.iter().any(|b| feedback.contains(&b.action)));
+        reply.buttons.insert(0, self.rating_buttons(lang, id));
+        Some(reply)
     }
 
     /// Handles one event of one chat.

@@ -3,10 +3,10 @@
 //! answer, and the overdue round (questions still open after the promised time: listed once
 //! for the experts, their askers told honestly). The Telegram adapter sends what this returns.
 
-use super::callback::{Callback, Pressed};
-use super::reply::{Action, Button, Output, Reply};
+use super::callback::Callback;
+use super::reply::{Button, Output, Reply};
 use super::{Conversation, Knowledge};
-use crate::experts::{self, Post, PostView};
+use crate::experts::{self, Post, PostView, hhmm};
 use crate::kb::html::escape;
 use crate::lang::Lang;
 use crate::model::{Merged, Question, Taken};
@@ -25,6 +25,14 @@ pub const OVERDUE_PER_ROUND: u32 = 20;
 pub struct Promise {
     pub hours: u32,
     pub urgent_hours: u32,
+}
+
+impl Promise {
+    /// At `now`, the times before which an open question is overdue: (ordinary, urgent).
+    pub fn cutoffs(self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let ago = |hours: u32| now - TimeDelta::hours(i64::from(hours));
+        (ago(self.hours), ago(self.urgent_hours))
+    }
 }
 
 impl Default for Promise {
@@ -62,11 +70,6 @@ pub struct Overdue {
     pub people: Vec<(i64, Reply)>,
 }
 
-/// A time as experts see it on a post.
-fn hhmm(t: DateTime<Utc>) -> String {
-    t.format("%H:%M UTC").to_string()
-}
-
 /// The post (chat, message) a question is shown as, if it is posted.
 fn post_of(q: &Question) -> Option<(i64, i32)> {
     q.expert_chat_id.zip(q.expert_message_id)
@@ -102,9 +105,10 @@ impl Conversation {
         experts::render_post(&k.kb, lang, group, &view)
     }
 
-    /// "✋ I'll answer" on question `id`, pressed by `expert`: the notice for the button, and
+    /// "✋ I'll answer" on question `q`, pressed by `expert`: the notice for the button, and
     /// the post to write again when the claim is theirs.
-    pub async fn take(&self, id: i64, expert: &str, lang: Lang) -> anyhow::Result<Done> {
+    pub async fn take(&self, q: &Question, expert: &str, lang: Lang) -> anyhow::Result<Done> {
+        let id = q.id;
         let now = self.clock().now();
         let until = now + TAKE_FOR;
         let k = self.knowledge();
@@ -112,18 +116,15 @@ impl Conversation {
         let number = id.to_string();
         Ok(
             match self.store().take_question(id, expert, now, until).await? {
-                Taken::Yours => {
-                    let q = self.store().question(id).await?;
-                    Done {
-                        text: i.fill(
-                            "expert_taken_yours",
-                            lang,
-                            &[("number", &number), ("until", &hhmm(until))],
-                        ),
-                        refresh: q.as_ref().and_then(post_of).into_iter().collect(),
-                        ..Done::default()
-                    }
-                }
+                Taken::Yours => Done {
+                    text: i.fill(
+                        "expert_taken_yours",
+                        lang,
+                        &[("number", &number), ("until", &hhmm(until))],
+                    ),
+                    refresh: post_of(q).into_iter().collect(),
+                    ..Done::default()
+                },
                 Taken::Held { by, until } => Done::say(i.fill(
                     "expert_taken_by",
                     lang,
@@ -237,22 +238,6 @@ impl Conversation {
         vec![rate("btn_rate_up", true), rate("btn_rate_down", false)]
     }
 
-    /// The buttons of an FAQ answer an expert sent ("Answer with <entry>"): its 👍/👎 rate
-    /// the expert's answer instead of the entry.
-    pub fn rated(&self, mut buttons: Vec<Vec<Button>>, lang: Lang, id: i64) -> Vec<Vec<Button>> {
-        let version = self.knowledge().kb.version;
-        let feedback = |b: &Button| match &b.action {
-            Action::Callback(d) => matches!(
-                Callback::parse(d, version),
-                Pressed::Now(Callback::Feedback { .. })
-            ),
-            Action::SwitchInline(_) => false,
-        };
-        buttons.retain(|row| !row.iter().any(feedback));
-        buttons.insert(0, self.rating_buttons(lang, id));
-        buttons
-    }
-
     /// The person's rating of the expert's answer to their question `id`: stored once; the
     /// post shows it.
     pub(super) async fn rate_answer(
@@ -288,8 +273,7 @@ impl Conversation {
         lang: Lang,
     ) -> anyhow::Result<Option<Overdue>> {
         let now = self.clock().now();
-        let before = now - TimeDelta::hours(i64::from(promise.hours));
-        let urgent_before = now - TimeDelta::hours(i64::from(promise.urgent_hours));
+        let (before, urgent_before) = promise.cutoffs(now);
         let taken = self
             .store()
             .take_overdue(now, before, urgent_before, OVERDUE_PER_ROUND)

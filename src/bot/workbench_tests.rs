@@ -39,11 +39,11 @@ async fn a_claim_shows_on_the_post_tells_the_next_expert_and_lapses_after_half_a
     let clock = Clock::manual(Utc::now());
     let c = conversation().await.with_clock(clock.clone());
     let q = posted(&c, 1, "сколько стоит билет", 10).await;
-    let first = c.take(q.id, "Aida", Lang::En).await.unwrap();
+    let first = c.take(&q, "Aida", Lang::En).await.unwrap();
     assert!(first.text.contains("is yours"), "{}", first.text);
     assert_eq!(first.refresh, [(EXPERTS, 10)]);
     assert!(post_text(&c, 10).await.contains("✋ Aida is answering"));
-    let second = c.take(q.id, "Bakyt", Lang::En).await.unwrap();
+    let second = c.take(&q, "Bakyt", Lang::En).await.unwrap();
     assert!(
         second.text.starts_with("Aida is answering"),
         "{}",
@@ -52,7 +52,7 @@ async fn a_claim_shows_on_the_post_tells_the_next_expert_and_lapses_after_half_a
     assert!(second.refresh.is_empty(), "nothing to write again");
     clock.advance(TAKE_FOR + TimeDelta::seconds(1));
     assert!(!post_text(&c, 10).await.contains('✋'), "lapsed");
-    let third = c.take(q.id, "Bakyt", Lang::En).await.unwrap();
+    let third = c.take(&q, "Bakyt", Lang::En).await.unwrap();
     assert!(third.text.contains("is yours"), "{}", third.text);
     assert!(post_text(&c, 10).await.contains("Bakyt"));
     assert!(
@@ -66,9 +66,13 @@ async fn a_claim_shows_on_the_post_tells_the_next_expert_and_lapses_after_half_a
         text.contains("Answered by Aida") && !text.contains('✋'),
         "{text}"
     );
-    let late = c.take(q.id, "Bakyt", Lang::En).await.unwrap();
+    let late = c.take(&q, "Bakyt", Lang::En).await.unwrap();
     assert!(late.text.contains("closed already"), "{}", late.text);
-    let gone = c.take(999, "Bakyt", Lang::En).await.unwrap();
+    let forged = Question {
+        id: 999,
+        ..q.clone()
+    };
+    let gone = c.take(&forged, "Bakyt", Lang::En).await.unwrap();
     assert!(gone.text.starts_with("This is not a question post"));
 }
 

@@ -35,6 +35,11 @@ pub struct PostView {
     pub templates: bool,
 }
 
+/// A time as experts see it on a post and on a button's notice.
+pub fn hhmm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
+}
+
 /// Notes a post shows (the newest), and characters of each.
 const NOTES_SHOWN: usize = 3;
 const NOTE_CHARS: usize = 200;
@@ -219,9 +224,7 @@ fn status_lines(
         q.taken_at(view.now)
             .map(|by| (by, q.taken.as_ref().map(|t| t.1)))
     }) {
-        let until = until
-            .map(|u| u.format("%H:%M UTC").to_string())
-            .unwrap_or_default();
+        let until = until.map(hhmm).unwrap_or_default();
         let _ = write!(
             text,
             "\n✋ {}",

@@ -137,6 +137,17 @@ pub fn shown(count: u64) -> String {
     }
 }
 
+/// The median of `values`; `None` for none.
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        n if n % 2 == 1 => Some(values[n / 2]),
+        n => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
 /// Why a range cannot be reported.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RangeError {
@@ -275,12 +286,7 @@ pub async fn build(
     if counts.is_empty() && facts.is_empty() {
         return Err(RangeError::Empty { since, until }.into());
     }
-    minutes.sort_by(f64::total_cmp);
-    let median_answer_minutes = match minutes.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(minutes[n / 2]),
-        n => Some((minutes[n / 2 - 1] + minutes[n / 2]) / 2.0),
-    };
+    let median_answer_minutes = median(minutes);
     let mut top_unmet = ranked(unmet);
     top_unmet.truncate(UNMET_SHOWN);
     Ok(Radar {

@@ -92,21 +92,23 @@ fn report(deps: &Deps, sent: &Sent) -> String {
     sent.report(&deps.conversation.knowledge().kb, lang(deps))
 }
 
-/// The expert's text (HTML) under the header "Answer from an expert" in each person's language.
-async fn deliver_text(
+/// An expert's answer under the header "Answer from an expert", in each person's language:
+/// `html` in that language, stored as `stored` (answer, expert), with the rating buttons.
+async fn deliver<'a>(
     bot: &TgBot,
     deps: &Deps,
     questions: &[Question],
-    html: &str,
-    expert: &str,
+    stored: (&str, &str),
+    html: impl Fn(crate::lang::Lang) -> &'a str,
 ) -> anyhow::Result<Sent> {
     let c = &deps.conversation;
     let k = c.knowledge();
     let mut sent = Sent::default();
-    for p in c.answer_to(questions, Some((html, expert))).await? {
+    for p in c.answer_to(questions, Some(stored)).await? {
         let header = escape(k.kb.t("expert_answer_header", p.lang));
         let rating = vec![c.rating_buttons(p.lang, p.ids[0])];
-        let result = send_with_header(bot, ChatId(p.chat), &header, html, &rating).await;
+        let text = html(p.lang);
+        let result = send_with_header(bot, ChatId(p.chat), &header, text, &rating).await;
         c.record_delivery(&mut sent, &p.ids, delivery(result))
             .await?;
     }
@@ -150,9 +152,33 @@ async fn send_with_header(
     Ok(())
 }
 
-/// Writes a post that needs no more action again: how it ended, and no buttons.
-async fn close_post(bot: &TgBot, deps: &Deps, chat: ChatId, message: MessageId) {
-    bench::write_posts(bot, deps, &[(chat.0, message.0)]).await;
+/// After an action that needs no more: the question's post is written again (how it ended,
+/// no buttons), and a message of other buttons that was pressed (the list of templates, "send
+/// again?") loses its buttons.
+async fn close_post(
+    bot: &TgBot,
+    deps: &Deps,
+    question: &Question,
+    chat: ChatId,
+    pressed: MessageId,
+) {
+    let post = question.expert_chat_id.zip(question.expert_message_id);
+    bench::write_posts(bot, deps, &post.into_iter().collect::<Vec<_>>()).await;
+    if post != Some((chat.0, pressed.0)) {
+        if let Err(e) = bot.edit_message_reply_markup(chat, pressed).await {
+            log::debug!("buttons not removed: {e}");
+        }
+    }
+}
+
+/// The questions shown as `question`'s post (itself alone when it is not posted).
+async fn post_questions(deps: &Deps, question: &Question) -> anyhow::Result<Vec<Question>> {
+    Ok(
+        match (question.expert_chat_id, question.expert_message_id) {
+            (Some(c), Some(m)) => deps.conversation.store().posted_as(c, m).await?,
+            _ => vec![question.clone()],
+        },
+    )
 }
 
 async fn say(
@@ -195,7 +221,7 @@ pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerR
         return offer_send_again(&bot, &deps, &msg, &posted[0]).await;
     }
     let expert = expert_name(msg.from.as_ref());
-    let sent = deliver_text(&bot, &deps, &targets, &html, &expert).await?;
+    let sent = deliver(&bot, &deps, &targets, (&html, &expert), |_| &html).await?;
     log::info!(
         "expert answer to question {}: {} delivered, {} blocked, {} failed",
         targets[0].id,
@@ -204,7 +230,7 @@ pub async fn on_expert_message(bot: TgBot, msg: Message, deps: Deps) -> HandlerR
         sent.failed
     );
     say(&bot, msg.chat.id, Some(msg.id), report(&deps, &sent)).await?;
-    close_post(&bot, &deps, msg.chat.id, replied.id).await;
+    close_post(&bot, &deps, &posted[0], msg.chat.id, replied.id).await;
     Ok(())
 }
 
@@ -302,10 +328,13 @@ async fn on_question_button(
             .await?;
         return Ok(());
     };
-    let posted = match (question.expert_chat_id, question.expert_message_id) {
-        (Some(c), Some(m)) => store.posted_as(c, m).await?,
-        _ => vec![question.clone()],
-    };
+    // Taking it and the list of templates need the question only.
+    match on {
+        OnQuestion::Take => return bench::take(bot, deps, q, &question).await,
+        OnQuestion::Templates => return bench::offer_templates(bot, deps, q, message, id).await,
+        _ => {}
+    }
+    let posted = post_questions(deps, &question).await?;
     let number = question.id.to_string();
     let already =
         k.kb.interface
@@ -329,10 +358,8 @@ async fn on_question_button(
         OnQuestion::AnswerWith(entry) => {
             answer_with_pressed(bot, deps, q, message, posted, &entry, already).await?
         }
-        OnQuestion::Take => return bench::take(bot, deps, q, id).await,
-        OnQuestion::Templates => {
-            return bench::offer_templates(bot, deps, q, message, id).await;
-        }
+        // Answered before the post was read.
+        OnQuestion::Take | OnQuestion::Templates => None,
         OnQuestion::Template(name) => {
             bench::answer_with_template(bot, deps, q, posted, &name).await?
         }
@@ -344,7 +371,7 @@ async fn on_question_button(
     };
     if let Some(text) = said {
         say(bot, chat, Some(message.id), text).await?;
-        close_post(bot, deps, chat, message.id).await;
+        close_post(bot, deps, &question, chat, message.id).await;
     }
     Ok(())
 }
@@ -458,7 +485,7 @@ async fn answer_with_entry(
         // which the expert then sees as not sent.
         let reply = deps
             .conversation
-            .faq_reply(p.chat, entry, p.lang)
+            .faq_reply(p.chat, entry, p.lang, p.ids[0])
             .await
             .unwrap_or_default();
         let header = escape(k.kb.t("expert_answer_header", p.lang));
@@ -467,9 +494,7 @@ async fn answer_with_entry(
                 ChatId(p.chat),
                 bot.send_message(ChatId(p.chat), format!("<b>{header}</b>\n\n{}", reply.text))
                     .parse_mode(ParseMode::Html)
-                    .reply_markup(InlineKeyboardMarkup::new(keyboard(
-                        &deps.conversation.rated(reply.buttons, p.lang, p.ids[0]),
-                    ))),
+                    .reply_markup(InlineKeyboardMarkup::new(keyboard(&reply.buttons))),
             )
             .await
             .map(|_| ());

@@ -79,6 +79,9 @@ pub struct Deps {
     pub refreshes: Arc<desk::Refreshes>,
     /// The per-chat flood limit (in this process: each instance paces what it receives).
     pub flood: Arc<flood::FloodLimit>,
+    /// The key of the last weekly digest this instance saw done (by itself or another), so
+    /// that the rest of its time slot asks the database nothing.
+    pub digest_done: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Deps {
@@ -88,6 +91,7 @@ impl Deps {
             config,
             refreshes: Arc::default(),
             flood: Arc::default(),
+            digest_done: Arc::default(),
         }
     }
 }

@@ -3,67 +3,27 @@
 //! who answered, the rating), and the overdue round. The core decides
 //! ([`crate::bot::workbench`]); this sends.
 
-use super::{delivery, expert_name, lang, report, say, send_with_header};
+use super::{deliver, expert_name, lang, report, say};
 use crate::bot::Button;
-use crate::bot::desk::{Sent, unanswered};
+use crate::bot::desk::unanswered;
 use crate::bot::workbench::Done;
 use crate::experts;
 use crate::kb::flow::show_day;
 use crate::kb::html::escape;
 use crate::kb::templates;
-use crate::model::{Question, QuestionKind};
+use crate::model::Question;
 use crate::radar::{self, Labels, RangeError};
 use crate::telegram::{Deps, HandlerResult, TgBot, keyboard, send_reply};
 use chrono::NaiveDate;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode};
 
-/// Writes each post again as it stands now (all its questions, open or not). A post copied
-/// with a voice message or photo carries its text as a caption.
+/// Writes each post again as it stands now (all its questions, open or not).
 pub async fn write_posts(bot: &TgBot, deps: &Deps, posts: &[(i64, i32)]) {
     for &(chat, message) in posts {
-        let group = match deps.conversation.store().posted_as(chat, message).await {
-            Ok(g) if !g.is_empty() => g,
-            Ok(_) => continue,
-            Err(e) => {
-                log::warn!("post not written again: {e:#}");
-                continue;
-            }
-        };
-        let post = deps.conversation.post_for(&group, lang(deps)).await;
-        if !deps.refreshes.changes(chat, message, &post) {
-            continue;
-        }
-        let markup = InlineKeyboardMarkup::new(keyboard(&post.buttons));
-        let (c, m) = (ChatId(chat), MessageId(message));
-        let media = matches!(group[0].kind, QuestionKind::Voice | QuestionKind::Photo);
-        let r = if media {
-            let caption = bot
-                .edit_message_caption(c, m)
-                .caption(post.text.clone())
-                .parse_mode(ParseMode::Html)
-                .reply_markup(markup.clone())
-                .await;
-            match caption {
-                Ok(_) => Ok(()),
-                // Too long for a caption, the post is a message of its own.
-                Err(_) => bot
-                    .edit_message_text(c, m, post.text.clone())
-                    .parse_mode(ParseMode::Html)
-                    .reply_markup(markup)
-                    .await
-                    .map(|_| ()),
-            }
-        } else {
-            bot.edit_message_text(c, m, post.text.clone())
-                .parse_mode(ParseMode::Html)
-                .reply_markup(markup)
-                .await
-                .map(|_| ())
-        };
-        match r {
-            Ok(()) => deps.refreshes.wrote(chat, message, &post),
-            Err(e) => log::warn!("post not written again: {e}"),
+        match deps.conversation.store().posted_as(chat, message).await {
+            Ok(group) => super::posts::edit_post(bot, deps, chat, message, &group).await,
+            Err(e) => log::warn!("post not written again: {e:#}"),
         }
     }
 }
@@ -169,10 +129,18 @@ pub async fn templates(bot: &TgBot, deps: &Deps, msg: &Message, name: &str) -> H
     say(bot, msg.chat.id, None, text).await
 }
 
-/// "✋ I'll answer" pressed under question `id`'s post.
-pub async fn take(bot: &TgBot, deps: &Deps, q: &CallbackQuery, id: i64) -> HandlerResult {
+/// "✋ I'll answer" pressed under `question`'s post.
+pub async fn take(
+    bot: &TgBot,
+    deps: &Deps,
+    q: &CallbackQuery,
+    question: &Question,
+) -> HandlerResult {
     let expert = expert_name(Some(&q.from));
-    let done = deps.conversation.take(id, &expert, lang(deps)).await?;
+    let done = deps
+        .conversation
+        .take(question, &expert, lang(deps))
+        .await?;
     bot.answer_callback_query(q.id.clone())
         .text(done.text)
         .await?;
@@ -244,12 +212,6 @@ pub async fn answer_with_template(
         return Ok(None);
     };
     let number = posted.first().map(|p| p.id.to_string()).unwrap_or_default();
-    // The post itself (the button is under the list of templates): written again afterwards.
-    let post: Vec<(i64, i32)> = posted
-        .first()
-        .and_then(|p| p.expert_chat_id.zip(p.expert_message_id))
-        .into_iter()
-        .collect();
     let targets = unanswered(posted);
     if targets.is_empty() {
         bot.answer_callback_query(q.id.clone())
@@ -263,22 +225,16 @@ pub async fn answer_with_template(
     bot.answer_callback_query(q.id.clone()).await?;
     let expert = expert_name(Some(&q.from));
     let stored = format!("template: {name}");
-    let mut sent = Sent::default();
-    for p in c.answer_to(&targets, Some((&stored, &expert))).await? {
-        let header = escape(k.kb.t("expert_answer_header", p.lang));
-        let rating = vec![c.rating_buttons(p.lang, p.ids[0])];
-        let html = template.text(p.lang);
-        let result = send_with_header(bot, ChatId(p.chat), &header, html, &rating).await;
-        c.record_delivery(&mut sent, &p.ids, delivery(result))
-            .await?;
-    }
+    let sent = deliver(bot, deps, &targets, (&stored, &expert), |l| {
+        template.text(l)
+    })
+    .await?;
     log::info!(
         "template answer to question {number}: {} delivered, {} blocked, {} failed",
         sent.delivered,
         sent.blocked,
         sent.failed
     );
-    write_posts(bot, deps, &post).await;
     Ok(Some(report(deps, &sent)))
 }
 
@@ -388,8 +344,19 @@ pub async fn send_digest(bot: &TgBot, deps: &Deps) -> anyhow::Result<bool> {
     let Some(key) = digest.due(now) else {
         return Ok(false);
     };
+    let seen = deps
+        .digest_done
+        .lock()
+        .is_ok_and(|k| k.as_deref() == Some(key.as_str()));
+    if seen {
+        return Ok(false);
+    }
     let store = deps.conversation.store();
-    if !store.once(&key, super::instance_id()).await? {
+    let ours = store.once(&key, super::instance_id()).await?;
+    if let Ok(mut k) = deps.digest_done.lock() {
+        *k = Some(key.clone());
+    }
+    if !ours {
         return Ok(false);
     }
     let until = now.date_naive() - chrono::Days::new(1);

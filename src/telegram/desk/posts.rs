@@ -231,7 +231,15 @@ async fn try_refresh(bot: &TgBot, deps: &Deps, chat: i64, message: i32) -> bool 
 }
 
 /// Writes `group`'s post over `message`; nothing for an empty group.
-async fn edit_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32, group: &[Question]) {
+/// A post copied with a voice message or photo carries its text as the copy's caption (unless
+/// it was too long for one, see [`send_post`]).
+pub(super) async fn edit_post(
+    bot: &TgBot,
+    deps: &Deps,
+    chat: i64,
+    message: i32,
+    group: &[Question],
+) {
     if group.is_empty() {
         return;
     }
@@ -239,14 +247,30 @@ async fn edit_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32, group: &[Q
     if !deps.refreshes.changes(chat, message, &post) {
         return;
     }
-    let r = bot
-        .edit_message_text(ChatId(chat), MessageId(message), post.text.clone())
-        .parse_mode(ParseMode::Html)
-        .reply_markup(InlineKeyboardMarkup::new(keyboard(&post.buttons)))
-        .await;
+    let markup = InlineKeyboardMarkup::new(keyboard(&post.buttons));
+    let (c, m) = (ChatId(chat), MessageId(message));
+    let as_text = || {
+        bot.edit_message_text(c, m, post.text.clone())
+            .parse_mode(ParseMode::Html)
+            .reply_markup(markup.clone())
+    };
+    let r = if matches!(group[0].kind, QuestionKind::Voice | QuestionKind::Photo) {
+        let caption = bot
+            .edit_message_caption(c, m)
+            .caption(post.text.clone())
+            .parse_mode(ParseMode::Html)
+            .reply_markup(markup.clone())
+            .await;
+        match caption {
+            Ok(_) => Ok(()),
+            Err(_) => as_text().await.map(|_| ()),
+        }
+    } else {
+        as_text().await.map(|_| ())
+    };
     match r {
-        Ok(_) => deps.refreshes.wrote(chat, message, &post),
-        Err(e) => log::warn!("post not refreshed: {e}"),
+        Ok(()) => deps.refreshes.wrote(chat, message, &post),
+        Err(e) => log::warn!("post not written again: {e}"),
     }
 }
 

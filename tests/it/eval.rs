@@ -29,15 +29,17 @@ fn frozen_test_part_meets_the_floors_and_beats_the_baseline() {
     let (report, cases) = report("tests/eval/test.tsv");
     let f = report.figures();
     println!("{}", report.render(false));
-    assert!(f.in_scope >= 300 && f.out_of_scope >= 80, "{f:?}");
-    assert!(f.direct >= 90.0, "direct {f:?}");
-    assert!(f.reachable >= 95.0, "direct or clarify {f:?}");
-    assert!(f.wrong <= 3.0, "wrong {f:?}");
-    assert!(f.oos_unmet >= 90.0, "out of scope unmet {f:?}");
+    // Set on 2026-12-03 with 333 new questions: 95.3 / 97.6 / 1.7, 94.2 and 1.9 out of scope,
+    // long real messages 95.6.
+    assert!(f.in_scope >= 580 && f.out_of_scope >= 150, "{f:?}");
+    assert!(f.direct >= 93.0, "direct {f:?}");
+    assert!(f.reachable >= 96.0, "direct or clarify {f:?}");
+    assert!(f.wrong <= 2.5, "wrong {f:?}");
+    assert!(f.oos_unmet >= 92.0, "out of scope unmet {f:?}");
     assert!(f.oos_answered <= 3.0, "out of scope answered {f:?}");
     let real = report.style_figures("real");
     assert!(
-        real.n >= 150 && real.direct >= 88.0,
+        real.n >= 290 && real.direct >= 93.0,
         "long real messages {real:?}"
     );
 

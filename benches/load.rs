@@ -1,7 +1,8 @@
 //! Load benchmark: a burst of updates from many chats through the real handler tree, against a
 //! fake Telegram Bot API on loopback. Run with `cargo bench --bench load`; `LOAD_UPDATES=5000`
 //! for a quick run (10 updates per chat, so 500 chats), `LOAD_SKIP_PG=1` without PostgreSQL,
-//! `LOAD_SURGE_UPDATES` for the size of the surge scenario, `LOAD_KIND_UPDATES` for each kind's.
+//! `LOAD_SURGE_UPDATES` for the size of the surge scenario, `LOAD_KIND_UPDATES` for each kind's,
+//! `LOAD_ONLY=TEXT` to run only the scenarios whose name holds TEXT.
 //!
 //! What it reports, per scenario: throughput (updates handled per second of wall time),
 //! handler latency percentiles, and the bot process's peak memory. Scenarios: Jardam on SQLite
@@ -272,7 +273,7 @@ async fn run_all() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let sqlite = |name: &str| format!("sqlite:{}?mode=rwc", dir.path().join(name).display());
-    rows.push(
+    rows.extend(
         scenario(
             "Jardam, SQLite, burst",
             Script::Jardam,
@@ -283,7 +284,7 @@ async fn run_all() -> anyhow::Result<()> {
         )
         .await?,
     );
-    rows.push(
+    rows.extend(
         scenario(
             &format!("Jardam, SQLite, paced {paced_rate}/s"),
             Script::Jardam,
@@ -294,7 +295,7 @@ async fn run_all() -> anyhow::Result<()> {
         )
         .await?,
     );
-    rows.push(
+    rows.extend(
         scenario(
             &format!("Jardam, SQLite, paced, +flood {FLOOD}"),
             Script::Jardam,
@@ -308,7 +309,7 @@ async fn run_all() -> anyhow::Result<()> {
     // 20,000 updates (LOAD_SURGE_UPDATES): 4,000 chats of 5 steps, one of them the surge
     // question.
     let surge_chats = (env_usize("LOAD_SURGE_UPDATES", 20_000) / 5).max(1);
-    rows.push(
+    rows.extend(
         scenario(
             "Jardam, SQLite, surge 1 in 5",
             Script::Surge,
@@ -322,7 +323,7 @@ async fn run_all() -> anyhow::Result<()> {
     // One kind of update at a time, for the CPU each costs (LOAD_KIND_UPDATES each).
     let kind_chats = (env_usize("LOAD_KIND_UPDATES", 10_000) / 5).max(1);
     for kind in Kind::ALL {
-        rows.push(
+        rows.extend(
             scenario(
                 &format!("kind: {}", kind.name()),
                 Script::Kind(kind),
@@ -334,7 +335,7 @@ async fn run_all() -> anyhow::Result<()> {
             .await?,
         );
     }
-    rows.push(
+    rows.extend(
         scenario(
             "reference FAQ handler, SQLite, burst",
             Script::Reference,
@@ -345,7 +346,7 @@ async fn run_all() -> anyhow::Result<()> {
         )
         .await?,
     );
-    rows.push(
+    rows.extend(
         scenario(
             "echo dispatcher, burst",
             Script::Echo,
@@ -398,7 +399,7 @@ async fn postgres_rows(admin: &str, chats: usize) -> anyhow::Result<Vec<Row>> {
         if let Err(e) = dropped {
             println!("warning: database {db} not dropped: {e}");
         }
-        rows.push(row?);
+        rows.extend(row?);
     }
     Ok(rows)
 }
@@ -412,7 +413,11 @@ async fn scenario(
     chats: usize,
     rate: usize,
     flood: usize,
-) -> anyhow::Result<Row> {
+) -> anyhow::Result<Option<Row>> {
+    // LOAD_ONLY=TEXT runs only the scenarios whose name holds TEXT (for profiling one of them).
+    if std::env::var("LOAD_ONLY").is_ok_and(|only| !name.contains(only.as_str())) {
+        return Ok(None);
+    }
     let per_chat = script.steps_per_chat();
     println!(
         "\n== {name}: {} updates from {chats} chats",
@@ -489,12 +494,12 @@ async fn scenario(
     let result =
         result.ok_or_else(|| anyhow::anyhow!("the fake Bot API process gave no result"))?;
     println!("  {result}\n  RSS before the bot: {rss_before_mb:.1} MB, peak: {peak_mb:.1} MB");
-    Ok(Row {
+    Ok(Some(Row {
         name: name.to_owned(),
         result,
         rss_before_mb,
         peak_mb,
-    })
+    }))
 }
 
 struct RunningBot {

@@ -102,6 +102,10 @@ impl SqliteStorage {
                 .synchronous(SqliteSynchronous::Normal);
             SqlitePoolOptions::new()
                 .max_connections(4)
+                // A connection to a local file does not go stale like a network one: no ping
+                // (a round trip to its worker thread) before every statement. A broken file
+                // fails the statement itself.
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await
         }

@@ -31,7 +31,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Conversation>> {
         .context("cannot read learned phrasings")?
         .keeping_faq_texts(config.keep_texts_days > 0)
         .with_retention(config.retention)
-        .with_experts(config.expert_chat.is_some())
+        .with_expert_chat(config.expert_chat)
         .with_clock(config.clock.clone());
     if !config.clock.is_system() {
         log::warn!(

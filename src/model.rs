@@ -69,6 +69,10 @@ pub struct NewQuestion {
     /// The user's message the question came from: a message delivered twice (again after a
     /// crash, or by a retried webhook) stores one question.
     pub source_message: Option<i32>,
+    /// The expert chat whose open post of the same group this question joins as it is stored,
+    /// when there is one (a text question, not urgent): a new asker of a posted question then
+    /// costs the one write that stores it.
+    pub join_post_in: Option<i64>,
 }
 
 impl NewQuestion {
@@ -87,7 +91,16 @@ impl NewQuestion {
             // group for the experts; any difference in a number keeps them apart.
             group_key: crate::text::group_key(text),
             source_message: None,
+            join_post_in: None,
         }
+    }
+
+    /// The expert chat to look for a post to join in: only a text question that is not urgent
+    /// and has a group joins one.
+    pub fn joins_in(&self) -> Option<i64> {
+        self.join_post_in.filter(|_| {
+            self.kind == QuestionKind::Text && !self.urgent && !self.group_key.is_empty()
+        })
     }
 }
 

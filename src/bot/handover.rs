@@ -50,6 +50,10 @@ impl Conversation {
         state: &mut ChatState,
     ) -> Output {
         let urgent = q.urgent;
+        let q = NewQuestion {
+            join_post_in: self.join_in,
+            ..q
+        };
         match self.store.add_question(q).await {
             Ok(q) => {
                 state.last_question = None;
@@ -61,6 +65,9 @@ impl Conversation {
                 let mut out = Output::one(screens::with_menu(&k.kb, ui, text));
                 if urgent {
                     out.urgent.push(q.id);
+                } else if let (Some(chat), Some(message)) = (q.expert_chat_id, q.expert_message_id)
+                {
+                    out.joined_posts.push((chat, message));
                 } else {
                     out.new_questions.push(q.id);
                 }

@@ -60,6 +60,9 @@ pub struct Conversation {
     /// Whether an expert chat is configured: without one, questions are saved for experts,
     /// not "passed" to them.
     experts: bool,
+    /// The expert chat whose open posts new askers of the same question join as they are
+    /// stored (`None`: they are placed when posted).
+    join_in: Option<i64>,
     guard: guard::Guard,
     /// Whether texts of questions the FAQ answered are kept (`JARDAM_KEEP_TEXTS_DAYS` > 0);
     /// by default only the daily counters remember them.
@@ -85,6 +88,7 @@ impl Conversation {
             knowledge,
             store,
             experts: true,
+            join_in: None,
             keep_faq_texts: false,
             retention: Retention::default(),
             guard: guard::Guard::default(),
@@ -107,6 +111,14 @@ impl Conversation {
     /// without them people are told their questions are saved, not passed on.
     pub fn with_experts(mut self, connected: bool) -> Conversation {
         self.experts = connected;
+        self
+    }
+
+    /// The expert chat questions go to (`None`: none is configured, and questions are saved,
+    /// not passed on).
+    pub fn with_expert_chat(mut self, chat: Option<i64>) -> Conversation {
+        self.experts = chat.is_some();
+        self.join_in = chat;
         self
     }
 

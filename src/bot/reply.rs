@@ -123,6 +123,9 @@ pub struct Output {
     pub withdrawn_posts: Vec<(i64, i32)>,
     /// Expert posts (chat, message) to write again: the person rated the answer.
     pub refreshed_posts: Vec<(i64, i32)>,
+    /// Expert posts (chat, message) a question stored by this event joined (another asker of
+    /// a posted question): their count of askers is refreshed, coalesced with others.
+    pub joined_posts: Vec<(i64, i32)>,
 }
 
 impl Output {

@@ -184,10 +184,17 @@ impl Storage for SqliteStorage {
         // taken would go unseen, the question lost and its number given again.
         let candidates = candidates_json(&q.candidates)?;
         let mut conn = self.begin_write().await?;
+        // The open post of its group it joins, if any, found in the same statement.
         let work = sqlx::query_as::<_, QuestionRow>(&format!(
-            "INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
+            "WITH lead AS (SELECT expert_chat_id, expert_message_id FROM questions \
+             WHERE status = 'open' AND group_key = ?10 AND expert_chat_id = ?13 AND NOT urgent \
+             AND expert_message_id IS NOT NULL ORDER BY created_at, id LIMIT 1) \
+             INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
              kind, media_chat_id, media_message_id, group_key, source_message_id, created_at, \
-             updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?) \
+             updated_at, expert_chat_id, expert_message_id, posted_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, \
+             (SELECT expert_chat_id FROM lead), (SELECT expert_message_id FROM lead), \
+             (SELECT ?12 FROM lead)) \
              ON CONFLICT (chat_id, source_message_id) WHERE source_message_id IS NOT NULL \
              DO NOTHING RETURNING {QUESTION_COLUMNS}"
         ))
@@ -204,7 +211,7 @@ impl Storage for SqliteStorage {
         .bind(&q.group_key)
         .bind(q.source_message)
         .bind(&now)
-        .bind(&now)
+        .bind(q.joins_in())
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::from);

@@ -13,7 +13,9 @@ mod posts;
 
 pub use bench::{send_digest, send_overdue, write_posts};
 pub use commands::{ExpertCmd, on_expert_command};
-pub use posts::{REFRESH_EVERY, Refreshes, post_question, post_unposted, withdraw_post};
+pub use posts::{
+    REFRESH_EVERY, Refreshes, post_question, post_unposted, refresh_post, withdraw_post,
+};
 
 use super::{Deps, HandlerResult, TgBot, keyboard};
 use crate::bot::desk::unanswered;

@@ -293,7 +293,7 @@ async fn respond(
     out: &Output,
 ) -> HandlerResult {
     let replied = deliver(bot, chat, edit_target, out).await;
-    if !out.new_questions.is_empty() || !out.urgent.is_empty() {
+    if !out.new_questions.is_empty() || !out.urgent.is_empty() || !out.joined_posts.is_empty() {
         // The person is answered and the questions are stored; posting waits for the expert
         // group's limit (20 a minute), and the re-posting task covers a crash meanwhile.
         polling::release_current();
@@ -302,6 +302,9 @@ async fn respond(
         if let Err(e) = desk::post_question(bot, deps, id).await {
             log::warn!("question {id} not posted yet, will retry: {e:#}");
         }
+    }
+    for &(post_chat, post) in &out.joined_posts {
+        desk::refresh_post(bot, deps, post_chat, post).await;
     }
     for &(post_chat, post) in &out.withdrawn_posts {
         desk::withdraw_post(bot, deps, ChatId(post_chat), MessageId(post)).await;

@@ -156,6 +156,7 @@ suite!(
     webhook_inbox_stores_once_and_hands_out_each_stale_update_once,
     chat_states_are_per_chat_replaced_expire_and_are_forgotten,
     a_groups_post_is_its_oldest_open_questions,
+    a_new_asker_joins_the_groups_post_as_it_is_stored,
     a_post_refresh_is_taken_once_per_interval,
     a_chats_profile_and_state_come_in_one_read,
     a_keeping_time_beyond_the_calendar_is_refused,
@@ -177,6 +178,7 @@ fn question(chat_id: i64, text: &str) -> NewQuestion {
         media: None,
         group_key: text.to_lowercase(),
         source_message: None,
+        join_post_in: None,
     }
 }
 
@@ -1557,6 +1559,64 @@ async fn a_groups_post_is_its_oldest_open_questions(s: S) {
         s.group_post("patent price?", GROUP_CHAT).await.unwrap(),
         Some(12)
     );
+}
+
+async fn a_new_asker_joins_the_groups_post_as_it_is_stored(s: S) {
+    let joining = |chat, text: &str| NewQuestion {
+        join_post_in: Some(GROUP_CHAT),
+        ..question(chat, text)
+    };
+    // No post yet: stored unposted, to be posted.
+    let a = s.add_question(joining(1, "Patent price?")).await.unwrap();
+    assert_eq!((a.expert_chat_id, a.expert_message_id), (None, None));
+    s.set_expert_message(a.id, GROUP_CHAT, 11).await.unwrap();
+    // The next asker is in the post at once, and so in the database.
+    let b = s.add_question(joining(2, "patent price?")).await.unwrap();
+    assert_eq!(
+        (b.expert_chat_id, b.expert_message_id),
+        (Some(GROUP_CHAT), Some(11))
+    );
+    assert!(b.posted_at.is_some());
+    assert_eq!(
+        ids(&s.posted_as(GROUP_CHAT, 11).await.unwrap()),
+        vec![a.id, b.id]
+    );
+    assert!(
+        s.unposted_questions(10).await.unwrap().is_empty(),
+        "a joined question is not posted again"
+    );
+    // Not asked to join, urgent, or another expert chat: not joined.
+    let c = s.add_question(question(3, "patent price?")).await.unwrap();
+    let d = s
+        .add_question(NewQuestion {
+            urgent: true,
+            ..joining(4, "patent price?")
+        })
+        .await
+        .unwrap();
+    let e = s
+        .add_question(NewQuestion {
+            join_post_in: Some(-5),
+            ..question(5, "patent price?")
+        })
+        .await
+        .unwrap();
+    for q in [&c, &d, &e] {
+        assert_eq!(q.expert_message_id, None, "question {} joined", q.id);
+    }
+    // A message stored before comes back as it was.
+    let once = NewQuestion {
+        source_message: Some(77),
+        ..joining(6, "patent price?")
+    };
+    let first = s.add_question(once.clone()).await.unwrap();
+    assert_eq!(s.add_question(once).await.unwrap(), first);
+    // Once the post's questions are answered, a new asker is not put in it.
+    for q in [&a, &b, &first] {
+        s.mark_answered(q.id, "x", "e").await.unwrap();
+    }
+    let f = s.add_question(joining(7, "patent price?")).await.unwrap();
+    assert_eq!(f.expert_message_id, None);
 }
 
 async fn a_post_refresh_is_taken_once_per_interval(s: S) {

@@ -188,7 +188,7 @@ impl Refreshes {
 /// did within [`REFRESH_EVERY`] and the send limits have room now, else once later, however
 /// many more join meanwhile. Refreshes never wait for the send limits: answers to people go
 /// first.
-async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
+pub async fn refresh_post(bot: &TgBot, deps: &Deps, chat: i64, message: i32) {
     // Already due here: the scheduled refresh will count this asker too, with no claim now.
     if deps.refreshes.is_due(chat, message) {
         return;

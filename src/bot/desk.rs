@@ -113,15 +113,10 @@ impl Conversation {
         lease: Duration,
     ) -> anyhow::Result<Placement> {
         let store = self.store();
-        let Some(q) = store.question(id).await? else {
+        // Only an open question not posted yet is taken.
+        let Some(q) = store.claim_for_posting(id, instance, lease).await? else {
             return Ok(Placement::Nothing);
         };
-        if q.status != QuestionStatus::Open || q.expert_message_id.is_some() {
-            return Ok(Placement::Nothing);
-        }
-        if !store.claim_for_posting(id, instance, lease).await? {
-            return Ok(Placement::Nothing);
-        }
         if q.kind == QuestionKind::Text && !q.urgent {
             if let Some(message) = store.group_post(&q.group_key, expert_chat).await? {
                 store.set_expert_message(q.id, expert_chat, message).await?;

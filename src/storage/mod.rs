@@ -85,9 +85,15 @@ pub trait Storage: Reminders + Follows + Workbench + Send + Sync {
     /// Open questions not yet posted to the experts and not claimed by a live lease,
     /// oldest first.
     async fn unposted_questions(&self, limit: u32) -> Result<Vec<Question>>;
-    /// Takes the right to post question `id` for `lease`. True for exactly one caller until
-    /// the lease runs out, so two instances never post the same question.
-    async fn claim_for_posting(&self, id: i64, instance: &str, lease: Duration) -> Result<bool>;
+    /// Takes the right to post question `id` for `lease`, and returns the question so taken
+    /// (open and not posted). `Some` for exactly one caller until the lease runs out, so two
+    /// instances never post the same question.
+    async fn claim_for_posting(
+        &self,
+        id: i64,
+        instance: &str,
+        lease: Duration,
+    ) -> Result<Option<Question>>;
     /// Gives up `instance`'s claim on question `id` (its post failed), so that any instance
     /// may retry at once instead of after the lease.
     async fn release_claim(&self, id: i64, instance: &str) -> Result<()>;

@@ -269,23 +269,27 @@ impl Storage for PgStorage {
             .await
     }
 
-    async fn claim_for_posting(&self, id: i64, instance: &str, lease: Duration) -> Result<bool> {
+    async fn claim_for_posting(
+        &self,
+        id: i64,
+        instance: &str,
+        lease: Duration,
+    ) -> Result<Option<Question>> {
         // SKIP LOCKED: a second claimant does not wait for the first one's transaction, it
         // finds no row and loses at once. Should the first commit in between, PostgreSQL
         // re-checks the WHERE on the new row version, which then has a live lease.
-        let done = sqlx::query(
+        let sql = format!(
             "UPDATE questions SET claimed_by = $2, \
              claimed_until = now() + make_interval(secs => $3) \
              WHERE id = (SELECT id FROM questions WHERE id = $1 AND status = 'open' \
              AND expert_message_id IS NULL AND (claimed_until IS NULL OR claimed_until < now()) \
-             FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(id)
-        .bind(instance)
-        .bind(lease.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+             FOR UPDATE SKIP LOCKED) RETURNING {QUESTION_COLUMNS}"
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(id)
+            .bind(instance)
+            .bind(lease.as_secs_f64());
+        Ok(self.fetch_questions(query).await?.pop())
     }
 
     async fn release_claim(&self, id: i64, instance: &str) -> Result<()> {

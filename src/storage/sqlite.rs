@@ -268,23 +268,28 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn claim_for_posting(&self, id: i64, instance: &str, lease: Duration) -> Result<bool> {
+    async fn claim_for_posting(
+        &self,
+        id: i64,
+        instance: &str,
+        lease: Duration,
+    ) -> Result<Option<Question>> {
         let now = now();
         let until = lease_end(now, lease);
         // One statement: SQLite runs writes one at a time, so the check and the claim cannot
-        // interleave with another claimant's.
-        let done = sqlx::query(
+        // interleave with another claimant's. Every row fetched: the statement runs to its
+        // end, so a commit that fails is seen.
+        let sql = format!(
             "UPDATE questions SET claimed_by = ?, claimed_until = ? \
              WHERE id = ? AND status = 'open' AND expert_message_id IS NULL \
-             AND (claimed_until IS NULL OR claimed_until < ?)",
-        )
-        .bind(instance)
-        .bind(ts(until))
-        .bind(id)
-        .bind(ts(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+             AND (claimed_until IS NULL OR claimed_until < ?) RETURNING {QUESTION_COLUMNS}"
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(instance)
+            .bind(ts(until))
+            .bind(id)
+            .bind(ts(now));
+        Ok(self.fetch_questions(query).await?.pop())
     }
 
     async fn release_claim(&self, id: i64, instance: &str) -> Result<()> {

@@ -443,7 +443,12 @@ async fn claim_is_exclusive(s: S) {
             .into_iter()
             .map(|who| {
                 let s = s.clone();
-                tokio::spawn(async move { s.claim_for_posting(q.id, who, lease).await.unwrap() })
+                tokio::spawn(async move {
+                    s.claim_for_posting(q.id, who, lease)
+                        .await
+                        .unwrap()
+                        .is_some()
+                })
             })
             .collect();
         let mut won = 0;
@@ -452,9 +457,10 @@ async fn claim_is_exclusive(s: S) {
         }
         assert_eq!(won, 1, "exactly one of two concurrent claims wins");
         assert!(
-            !s.claim_for_posting(q.id, "instance-c", lease)
+            s.claim_for_posting(q.id, "instance-c", lease)
                 .await
                 .unwrap()
+                .is_none()
         );
     }
     assert_eq!(
@@ -465,16 +471,26 @@ async fn claim_is_exclusive(s: S) {
 
     // A failed post gives its claim up: only the holder can, and then anyone may claim again.
     let failed = s.add_question(question(1, "post failed")).await.unwrap();
+    // The claim hands out the question it took.
+    let taken = s
+        .claim_for_posting(failed.id, "instance-z", lease)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(taken, failed);
+    s.release_claim(failed.id, "instance-z").await.unwrap();
     assert!(
         s.claim_for_posting(failed.id, "instance-a", lease)
             .await
             .unwrap()
+            .is_some()
     );
     s.release_claim(failed.id, "instance-b").await.unwrap();
     assert!(
-        !s.claim_for_posting(failed.id, "instance-b", lease)
+        s.claim_for_posting(failed.id, "instance-b", lease)
             .await
             .unwrap()
+            .is_none()
     );
     s.release_claim(failed.id, "instance-a").await.unwrap();
     assert_eq!(ids(&s.unposted_questions(100).await.unwrap()), [failed.id]);
@@ -482,6 +498,7 @@ async fn claim_is_exclusive(s: S) {
         s.claim_for_posting(failed.id, "instance-b", lease)
             .await
             .unwrap()
+            .is_some()
     );
 
     // A posted question cannot be claimed any more, even with no lease on it.
@@ -489,7 +506,12 @@ async fn claim_is_exclusive(s: S) {
     s.set_expert_message(posted.id, GROUP_CHAT, 1)
         .await
         .unwrap();
-    assert!(!s.claim_for_posting(posted.id, "a", lease).await.unwrap());
+    assert!(
+        s.claim_for_posting(posted.id, "a", lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Nor a question that is no longer open, nor one that does not exist.
     let gone = s.add_question(question(1, "dismissed")).await.unwrap();
     assert!(
@@ -497,8 +519,13 @@ async fn claim_is_exclusive(s: S) {
             .await
             .unwrap()
     );
-    assert!(!s.claim_for_posting(gone.id, "a", lease).await.unwrap());
-    assert!(!s.claim_for_posting(-7, "a", lease).await.unwrap());
+    assert!(
+        s.claim_for_posting(gone.id, "a", lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.claim_for_posting(-7, "a", lease).await.unwrap().is_none());
 }
 
 async fn claim_lease_expires(s: S) {
@@ -506,11 +533,17 @@ async fn claim_lease_expires(s: S) {
     // loaded CI machine (100 ms could, and did); the sleep then outlasts it.
     let lease = Duration::from_secs(2);
     let q = s.add_question(question(1, "q")).await.unwrap();
-    assert!(s.claim_for_posting(q.id, "crashed", lease).await.unwrap());
     assert!(
-        !s.claim_for_posting(q.id, "other", Duration::from_secs(600))
+        s.claim_for_posting(q.id, "crashed", lease)
             .await
             .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.claim_for_posting(q.id, "other", Duration::from_secs(600))
+            .await
+            .unwrap()
+            .is_none()
     );
     tokio::time::sleep(lease + Duration::from_millis(500)).await;
     assert_eq!(ids(&s.unposted_questions(10).await.unwrap()), [q.id]);
@@ -518,6 +551,7 @@ async fn claim_lease_expires(s: S) {
         s.claim_for_posting(q.id, "other", Duration::from_secs(600))
             .await
             .unwrap()
+            .is_some()
     );
 }
 

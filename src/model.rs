@@ -98,10 +98,15 @@ impl NewQuestion {
     /// The expert chat to look for a post to join in: only a text question that is not urgent
     /// and has a group joins one.
     pub fn joins_in(&self) -> Option<i64> {
-        self.join_post_in.filter(|_| {
-            self.kind == QuestionKind::Text && !self.urgent && !self.group_key.is_empty()
-        })
+        self.join_post_in
+            .filter(|_| joins_posts(self.kind, self.urgent) && !self.group_key.is_empty())
     }
+}
+
+/// Whether a question may share a post with others: a text question that is not urgent (an
+/// urgent one or a voice message or photo always gets its own).
+pub fn joins_posts(kind: QuestionKind, urgent: bool) -> bool {
+    kind == QuestionKind::Text && !urgent
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -7,7 +7,7 @@ use super::Conversation;
 use crate::kb::KnowledgeBase;
 use crate::kb::html::escape;
 use crate::lang::Lang;
-use crate::model::{Question, QuestionKind, QuestionStatus};
+use crate::model::{Question, QuestionKind, QuestionStatus, joins_posts};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -117,7 +117,7 @@ impl Conversation {
         let Some(q) = store.claim_for_posting(id, instance, lease).await? else {
             return Ok(Placement::Nothing);
         };
-        if q.kind == QuestionKind::Text && !q.urgent {
+        if joins_posts(q.kind, q.urgent) {
             if let Some(message) = store.group_post(&q.group_key, expert_chat).await? {
                 store.set_expert_message(q.id, expert_chat, message).await?;
                 return Ok(Placement::JoinedGroup { message });

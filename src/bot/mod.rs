@@ -107,13 +107,6 @@ impl Conversation {
         Ok(Conversation::on_shelf(shelf, store))
     }
 
-    /// Tells the conversation whether experts are connected (an expert chat is configured);
-    /// without them people are told their questions are saved, not passed on.
-    pub fn with_experts(mut self, connected: bool) -> Conversation {
-        self.experts = connected;
-        self
-    }
-
     /// The expert chat questions go to (`None`: none is configured, and questions are saved,
     /// not passed on).
     pub fn with_expert_chat(mut self, chat: Option<i64>) -> Conversation {

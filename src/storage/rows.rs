@@ -112,6 +112,17 @@ pub(super) fn select_questions(tail: &str) -> String {
     format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE {tail}")
 }
 
+/// The post a new asker of a group joins: that of the group's oldest open question posted to
+/// the expert chat, never an urgent one's. `group` and `chat` are the placeholders of the group
+/// key and the expert chat (each backend has its own).
+pub(super) fn group_post_sql(group: &str, chat: &str) -> String {
+    format!(
+        "SELECT expert_chat_id, expert_message_id FROM questions \
+         WHERE status = 'open' AND group_key = {group} AND expert_chat_id = {chat} AND NOT urgent \
+         AND expert_message_id IS NOT NULL ORDER BY created_at, id LIMIT 1"
+    )
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct QuestionRow {
     id: i64,

@@ -1,8 +1,8 @@
 //! The SQLite backend: one file (or memory), one instance.
 
 use super::rows::{
-    ChatRow, LearnedRow, ProfileRow, QUESTION_COLUMNS, QuestionRow, candidates_json, questions,
-    select_questions,
+    ChatRow, LearnedRow, ProfileRow, QUESTION_COLUMNS, QuestionRow, candidates_json,
+    group_post_sql, questions, select_questions,
 };
 use super::{
     Count, Delivery, Error, ExportRow, Learned, NewQuestion, Profile, Question, QuestionStatus,
@@ -186,9 +186,7 @@ impl Storage for SqliteStorage {
         let mut conn = self.begin_write().await?;
         // The open post of its group it joins, if any, found in the same statement.
         let work = sqlx::query_as::<_, QuestionRow>(&format!(
-            "WITH lead AS (SELECT expert_chat_id, expert_message_id FROM questions \
-             WHERE status = 'open' AND group_key = ?10 AND expert_chat_id = ?13 AND NOT urgent \
-             AND expert_message_id IS NOT NULL ORDER BY created_at, id LIMIT 1) \
+            "WITH lead AS ({lead}) \
              INSERT INTO questions (chat_id, text, lang, country, candidates, status, urgent, \
              kind, media_chat_id, media_message_id, group_key, source_message_id, created_at, \
              updated_at, expert_chat_id, expert_message_id, posted_at) \
@@ -196,7 +194,8 @@ impl Storage for SqliteStorage {
              (SELECT expert_chat_id FROM lead), (SELECT expert_message_id FROM lead), \
              (SELECT ?12 FROM lead)) \
              ON CONFLICT (chat_id, source_message_id) WHERE source_message_id IS NOT NULL \
-             DO NOTHING RETURNING {QUESTION_COLUMNS}"
+             DO NOTHING RETURNING {QUESTION_COLUMNS}",
+            lead = group_post_sql("?10", "?13")
         ))
         .bind(q.chat_id)
         // PostgreSQL cannot store a NUL byte in text, and no one means one.

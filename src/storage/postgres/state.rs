@@ -2,6 +2,7 @@
 
 use super::PgStorage;
 use crate::storage::Result;
+use crate::storage::rows::group_post_sql;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -93,15 +94,11 @@ impl PgStorage {
         if group_key.is_empty() {
             return Ok(None);
         }
-        let row: Option<(i32,)> = sqlx::query_as(
-            "SELECT expert_message_id FROM questions \
-             WHERE status = 'open' AND group_key = $1 AND expert_chat_id = $2 AND NOT urgent \
-             AND expert_message_id IS NOT NULL ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(group_key)
-        .bind(expert_chat)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.0))
+        let row: Option<(i64, i32)> = sqlx::query_as(&group_post_sql("$1", "$2"))
+            .bind(group_key)
+            .bind(expert_chat)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.1))
     }
 }

@@ -1,6 +1,7 @@
 //! Chat states and the refresh marks of expert posts, on SQLite.
 
 use super::{SqliteStorage, ts};
+use crate::storage::rows::group_post_sql;
 use crate::storage::{Error, Result, now};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -90,15 +91,11 @@ impl SqliteStorage {
         if group_key.is_empty() {
             return Ok(None);
         }
-        let row: Option<(i32,)> = sqlx::query_as(
-            "SELECT expert_message_id FROM questions \
-             WHERE status = 'open' AND group_key = ? AND expert_chat_id = ? AND NOT urgent \
-             AND expert_message_id IS NOT NULL ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(group_key)
-        .bind(expert_chat)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.0))
+        let row: Option<(i64, i32)> = sqlx::query_as(&group_post_sql("?", "?"))
+            .bind(group_key)
+            .bind(expert_chat)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.1))
     }
 }
